@@ -1,0 +1,8 @@
+//! Contacts: the external people an organization talks to (candidates,
+//! guests, customers).
+
+mod graphql;
+pub mod model;
+
+pub use graphql::{ContactsMutation, ContactsQuery};
+pub use model::Contact;

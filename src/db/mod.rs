@@ -1,0 +1,183 @@
+//! The database layer: the connection pool, embedded migrations and the
+//! generated table definitions.
+
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::ConnectionError;
+use diesel_async::AsyncPgConnection;
+use diesel_async::RunQueryDsl;
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_async::pooled_connection::deadpool::{Object, Pool, PoolError};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use futures_util::FutureExt;
+
+/// The migrations in `migrations/`, compiled into the binary.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// A bounded pool of PostgreSQL connections.
+pub type DbPool = Pool<AsyncPgConnection>;
+/// A connection checked out of the pool.
+pub type DbConn = Object<AsyncPgConnection>;
+
+/// Pool sizing and per-statement limits.
+#[derive(Clone, Debug)]
+pub struct PoolSettings {
+    /// Most connections the pool opens.
+    pub max_size: usize,
+    /// How long a request waits for a free connection.
+    pub wait_timeout: Duration,
+    /// PostgreSQL cancels any statement running longer than this.
+    pub statement_timeout: Duration,
+}
+
+/// Builds the pool. Connections are opened lazily, each with the statement timeout set.
+pub fn build_pool(database_url: &str, settings: &PoolSettings) -> anyhow::Result<DbPool> {
+    let statement_timeout_ms = settings.statement_timeout.as_millis();
+    let mut config = ManagerConfig::default();
+    config.recycling_method = RecyclingMethod::Fast;
+    config.custom_setup = Box::new(move |url| {
+        let url = url.to_string();
+        async move {
+            let mut conn =
+                <AsyncPgConnection as diesel_async::AsyncConnection>::establish(&url).await?;
+            diesel_async::SimpleAsyncConnection::batch_execute(
+                &mut conn,
+                &format!("SET statement_timeout = {statement_timeout_ms}"),
+            )
+            .await
+            .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+            Ok(conn)
+        }
+        .boxed()
+    });
+    let manager =
+        AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(database_url, config);
+    Ok(Pool::builder(manager)
+        .max_size(settings.max_size)
+        .wait_timeout(Some(settings.wait_timeout))
+        .create_timeout(Some(settings.wait_timeout))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()?)
+}
+
+/// Applies pending migrations; returns the versions applied.
+pub async fn run_migrations(database_url: &str) -> anyhow::Result<Vec<String>> {
+    let url = database_url.to_string();
+    // The migration harness is synchronous: run it on a blocking thread over
+    // the async connection.
+    tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
+        use diesel::Connection;
+        let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url)?;
+        let applied = conn
+            .run_pending_migrations(MIGRATIONS)
+            .map_err(|e| anyhow::anyhow!("running migrations: {e}"))?;
+        Ok(applied.iter().map(ToString::to_string).collect())
+    })
+    .await?
+}
+
+/// Checks that a connection can be had and answers.
+pub async fn ping(pool: &DbPool) -> Result<(), PoolOrQueryError> {
+    let mut conn = pool.get().await?;
+    diesel::sql_query("SELECT 1").execute(&mut conn).await?;
+    Ok(())
+}
+
+/// A failure to get a connection or to run a statement.
+#[derive(Debug, thiserror::Error)]
+pub enum PoolOrQueryError {
+    #[error(transparent)]
+    Pool(#[from] PoolError),
+    #[error(transparent)]
+    Query(#[from] diesel::result::Error),
+}
+
+/// Creates database `name` (optionally as a copy of `template`) through a
+/// maintenance connection; does nothing if it exists. Names are plain
+/// identifiers chosen by confab, never user input.
+pub async fn create_database(
+    admin_url: &str,
+    name: &str,
+    template: Option<&str>,
+) -> anyhow::Result<()> {
+    use diesel_async::AsyncConnection;
+    anyhow::ensure!(is_plain_identifier(name), "bad database name {name:?}");
+    let mut conn = AsyncPgConnection::establish(admin_url).await?;
+    if database_exists(&mut conn, name).await? {
+        return Ok(());
+    }
+    let statement = match template {
+        Some(template) => {
+            anyhow::ensure!(
+                is_plain_identifier(template),
+                "bad template name {template:?}"
+            );
+            format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\"")
+        }
+        None => format!("CREATE DATABASE \"{name}\""),
+    };
+    match diesel::sql_query(statement).execute(&mut conn).await {
+        Ok(_) => Ok(()),
+        // Another process created it between the check and now.
+        Err(_) if database_exists(&mut conn, name).await? => Ok(()),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Renames a database (used to publish a finished test template atomically).
+pub async fn rename_database(admin_url: &str, from: &str, to: &str) -> anyhow::Result<()> {
+    use diesel_async::AsyncConnection;
+    anyhow::ensure!(
+        is_plain_identifier(from) && is_plain_identifier(to),
+        "bad database name"
+    );
+    let mut conn = AsyncPgConnection::establish(admin_url).await?;
+    diesel::sql_query(format!("ALTER DATABASE \"{from}\" RENAME TO \"{to}\""))
+        .execute(&mut conn)
+        .await?;
+    Ok(())
+}
+
+/// Drops a database if it exists.
+pub async fn drop_database(admin_url: &str, name: &str) -> anyhow::Result<()> {
+    use diesel_async::AsyncConnection;
+    anyhow::ensure!(is_plain_identifier(name), "bad database name {name:?}");
+    let mut conn = AsyncPgConnection::establish(admin_url).await?;
+    diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .execute(&mut conn)
+        .await?;
+    Ok(())
+}
+
+/// Whether database `name` exists.
+pub async fn database_exists(
+    conn: &mut AsyncPgConnection,
+    name: &str,
+) -> diesel::QueryResult<bool> {
+    use diesel::sql_types::Text;
+    #[derive(diesel::QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        #[allow(dead_code)]
+        found: i32,
+    }
+    let rows: Vec<Found> =
+        diesel::sql_query("SELECT 1 AS found FROM pg_database WHERE datname = $1")
+            .bind::<Text, _>(name)
+            .load(conn)
+            .await?;
+    Ok(!rows.is_empty())
+}
+
+fn is_plain_identifier(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() < 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}

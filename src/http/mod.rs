@@ -1,0 +1,78 @@
+//! HTTP routes: GraphQL over HTTP, GraphiQL, health checks.
+
+mod graphql;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::db::{self, DbPool};
+use crate::graphql::ConfabSchema;
+
+/// Largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub schema: ConfabSchema,
+    pub pool: DbPool,
+    graphiql: Arc<str>,
+}
+
+impl AppState {
+    /// State for the routes.
+    pub fn new(schema: ConfabSchema, pool: DbPool) -> Self {
+        let graphiql = async_graphql::http::GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/ws")
+            .title("confab")
+            .finish();
+        AppState {
+            schema,
+            pool,
+            graphiql: graphiql.into(),
+        }
+    }
+}
+
+/// All routes, with the body limit and the per-request timeout.
+pub fn router(state: AppState, request_timeout: Duration) -> Router {
+    Router::new()
+        .route("/", get(graphiql))
+        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            request_timeout,
+        ))
+        .with_state(state)
+}
+
+async fn graphiql(State(state): State<AppState>) -> Html<String> {
+    Html(state.graphiql.to_string())
+}
+
+/// The process is up.
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// The database answers.
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    match db::ping(&state.pool).await {
+        Ok(()) => (StatusCode::OK, "ready"),
+        Err(error) => {
+            tracing::warn!(%error, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+        }
+    }
+}

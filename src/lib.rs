@@ -1,0 +1,124 @@
+//! confab: one GraphQL API over PostgreSQL for contacts, threads,
+//! conversations, channels and their messages.
+//!
+//! `main.rs` is a thin CLI over this library; the tests build the same
+//! [`Application`] on an ephemeral port.
+
+pub mod auth;
+pub mod config;
+pub mod contacts;
+pub mod db;
+pub mod graphql;
+pub mod http;
+pub mod ids;
+pub mod organizations;
+pub mod postgres;
+pub mod validation;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+
+pub use config::Config;
+use db::DbPool;
+use postgres::{Cluster, ClusterOptions};
+
+/// Name of the database confab uses inside its private cluster.
+pub const EMBEDDED_DATABASE: &str = "confab";
+
+/// The database a process uses: the configured URL, or the private cluster
+/// (kept running while this value lives).
+pub struct Database {
+    /// Connection string.
+    pub url: String,
+    /// The private cluster, when there is no `DATABASE_URL`.
+    cluster: Option<Cluster>,
+}
+
+impl Database {
+    /// Resolves the config's database, starting the private cluster if
+    /// needed, and applies pending migrations.
+    pub async fn open(config: &Config) -> anyhow::Result<Database> {
+        let database = match &config.database_url {
+            Some(url) => Database {
+                url: url.clone(),
+                cluster: None,
+            },
+            None => {
+                let data_dir = config.data_dir.clone();
+                let cluster = tokio::task::spawn_blocking(move || {
+                    Cluster::ensure_running(&data_dir, ClusterOptions::default())
+                })
+                .await??;
+                db::create_database(&cluster.database_url("postgres"), EMBEDDED_DATABASE, None)
+                    .await?;
+                Database {
+                    url: cluster.database_url(EMBEDDED_DATABASE),
+                    cluster: Some(cluster),
+                }
+            }
+        };
+        let applied = db::run_migrations(&database.url)
+            .await
+            .context("migrating the database")?;
+        for version in applied {
+            tracing::info!(%version, "applied migration");
+        }
+        Ok(database)
+    }
+
+    /// Releases the private cluster on a blocking thread (it is stopped if
+    /// no other process uses it).
+    pub async fn close(mut self) {
+        if let Some(cluster) = self.cluster.take() {
+            let _ = tokio::task::spawn_blocking(move || drop(cluster)).await;
+        }
+    }
+}
+
+/// A built server, bound to its address but not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    pool: DbPool,
+}
+
+impl Application {
+    /// Builds the pool, schema and routes, and binds the listener.
+    pub async fn build(config: &Config, database_url: &str) -> anyhow::Result<Application> {
+        let pool = db::build_pool(database_url, &config.pool_settings())?;
+        let schema = graphql::build_schema(pool.clone(), config.schema_limits());
+        let state = http::AppState::new(schema, pool.clone());
+        let router = http::router(state, config.request_timeout());
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("listening on {}", config.listen))?;
+        Ok(Application {
+            listener,
+            router,
+            pool,
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &DbPool {
+        &self.pool
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}

@@ -1,0 +1,179 @@
+//! The `confab` command: the server and its administration.
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use confab::organizations::model;
+use confab::{Application, Config, Database};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+
+#[derive(Parser)]
+#[command(
+    name = "confab",
+    version,
+    about = "A messaging backend: one GraphQL API over PostgreSQL"
+)]
+struct Cli {
+    #[command(flatten)]
+    config: Config,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Apply pending database migrations.
+    Migrate,
+    /// Manage organizations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage api keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Print the GraphQL schema (SDL).
+    PrintSchema,
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    /// Create an organization; prints its api key.
+    Create { name: String },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user; prints the user's token.
+    Create {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Create another api key for an organization; prints it.
+    Create {
+        #[arg(long)]
+        org: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    // Logs go to stderr: stdout carries only what a command prints (tokens, SDL).
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&cli.config.log)
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::PrintSchema = command {
+        print!("{}", confab::graphql::sdl());
+        return Ok(());
+    }
+    let database = Database::open(&cli.config).await?;
+    let result = run(command, &cli.config, &database.url).await;
+    database.close().await;
+    result
+}
+
+async fn run(command: Command, config: &Config, database_url: &str) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => serve(config, database_url).await,
+        Command::Migrate | Command::PrintSchema => Ok(()),
+        Command::Org(OrgCommand::Create { name }) => {
+            let mut conn = AsyncPgConnection::establish(database_url).await?;
+            let (_, key) = model::create_organization(&mut conn, &name)
+                .await
+                .with_context(|| {
+                    format!("creating organization {name:?} (does it exist already?)")
+                })?;
+            println!("{}", key.token);
+            Ok(())
+        }
+        Command::User(UserCommand::Create { org, name, email }) => {
+            let mut conn = AsyncPgConnection::establish(database_url).await?;
+            let organization = find_organization(&mut conn, &org).await?;
+            let email = confab::validation::normalize_email(&email)
+                .with_context(|| format!("{email:?} is not an email address"))?;
+            let user = model::create_user(&mut conn, organization.id, &name, &email)
+                .await
+                .with_context(|| format!("creating user {email:?} (does it exist already?)"))?;
+            println!("{}", user.token);
+            Ok(())
+        }
+        Command::Key(KeyCommand::Create { org, name }) => {
+            let mut conn = AsyncPgConnection::establish(database_url).await?;
+            let organization = find_organization(&mut conn, &org).await?;
+            let key = model::create_api_key(&mut conn, organization.id, &name).await?;
+            println!("{}", key.token);
+            Ok(())
+        }
+    }
+}
+
+async fn find_organization(
+    conn: &mut AsyncPgConnection,
+    name: &str,
+) -> anyhow::Result<model::Organization> {
+    model::find_organization_by_name(conn, name)
+        .await?
+        .with_context(|| format!("no organization named {name:?}"))
+}
+
+async fn serve(config: &Config, database_url: &str) -> anyhow::Result<()> {
+    let app = Application::build(config, database_url).await?;
+    let address = app.local_addr()?;
+    let graphiql = format!("http://{address}/");
+    {
+        let mut conn = app.pool().get().await?;
+        if let Some((organization, key)) = model::create_default_if_empty(&mut conn).await? {
+            println!(
+                "Created organization {:?}. Its api key (shown only once):",
+                organization.name
+            );
+            println!();
+            println!("    {}", key.token);
+            println!();
+            println!(
+                "In GraphiQL, add the header {{\"Authorization\": \"Bearer {}\"}}",
+                key.token
+            );
+        }
+    }
+    println!("confab is serving GraphQL at {graphiql}graphql and GraphiQL at {graphiql}");
+    app.serve(shutdown_signal()).await?;
+    tracing::info!("shut down");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        tracing::error!("cannot listen for shutdown signals");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+    }
+    tracing::info!("shutting down");
+}

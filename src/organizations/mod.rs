@@ -1,0 +1,8 @@
+//! Tenants and who acts in them: organizations, their users, api keys and
+//! user tokens.
+
+mod graphql;
+pub mod model;
+
+pub use graphql::{ApiKeyLoader, OrganizationLoader, UserLoader, ViewerQuery};
+pub use model::{ApiKey, Organization, User};
