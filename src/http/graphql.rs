@@ -65,11 +65,10 @@ pub async fn get(
     let Some(media) = MediaType::negotiate(&headers) else {
         return not_acceptable();
     };
-    let request =
-        match async_graphql::http::parse_query_string(query.as_deref().unwrap_or_default()) {
-            Ok(request) => request,
-            Err(error) => return bad_request(media, &format!("malformed request: {error}")),
-        };
+    let request = match parse_query_string(query.as_deref().unwrap_or_default()) {
+        Ok(request) => request,
+        Err(message) => return bad_request(media, &message),
+    };
     if request.query.is_empty() {
         return bad_request(media, "the `query` parameter is required");
     }
@@ -85,6 +84,28 @@ pub async fn get(
         return response;
     }
     execute(&state, &headers, request, media).await
+}
+
+/// Reads `query`, `operationName`, `variables` and `extensions` (the last two
+/// JSON-encoded) from a URL query string.
+fn parse_query_string(input: &str) -> Result<async_graphql::Request, String> {
+    let mut request = async_graphql::Request::new("");
+    for (key, value) in url::form_urlencoded::parse(input.as_bytes()) {
+        match key.as_ref() {
+            "query" => request.query = value.into_owned(),
+            "operationName" => request.operation_name = Some(value.into_owned()),
+            "variables" => {
+                request.variables = serde_json::from_str(&value)
+                    .map_err(|error| format!("`variables` is not a JSON object: {error}"))?;
+            }
+            "extensions" => {
+                request.extensions = serde_json::from_str(&value)
+                    .map_err(|error| format!("`extensions` is not a JSON object: {error}"))?;
+            }
+            _ => {}
+        }
+    }
+    Ok(request)
 }
 
 /// POST `/graphql` with a JSON body `{query, variables, operationName, extensions}`.
@@ -282,4 +303,34 @@ fn not_acceptable() -> Response {
 
 fn respond(status: StatusCode, media: MediaType, body: Vec<u8>) -> Response {
     (status, [(CONTENT_TYPE, media.header_value())], body).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_queries_pass_the_get_check() {
+        let request = |query: &str, name: Option<&str>| {
+            let mut request = async_graphql::Request::new(query);
+            request.operation_name = name.map(str::to_string);
+            request
+        };
+        assert!(is_query_operation(&request("{ a }", None)));
+        assert!(!is_query_operation(&request("mutation { a }", None)));
+        assert!(!is_query_operation(&request("subscription { a }", None)));
+        let both = "query Q { a } mutation M { b }";
+        assert!(is_query_operation(&request(both, Some("Q"))));
+        assert!(!is_query_operation(&request(both, Some("M"))));
+    }
+
+    #[test]
+    fn get_parameters_are_read_by_their_spec_names() {
+        let parsed =
+            parse_query_string("query=%7Ba%7D&operationName=Op&variables=%7B%22x%22%3A1%7D");
+        let parsed = parsed.expect("parses");
+        assert_eq!(parsed.query, "{a}");
+        assert_eq!(parsed.operation_name.as_deref(), Some("Op"));
+        assert!(parse_query_string("query=x&variables=nope").is_err());
+    }
 }

@@ -115,10 +115,22 @@ impl Cluster {
         Ok(cluster)
     }
 
-    /// A connection string for `database` in this cluster.
+    /// A `postgresql://` URL for `database` in this cluster, its socket
+    /// folder percent-encoded as the host (understood by libpq and tokio-postgres).
     pub fn database_url(&self, database: &str) -> String {
-        let host = self.socket_dir.display().to_string().replace('\'', "\\'");
-        format!("host='{host}' port={PORT} user={SUPERUSER} dbname={database}")
+        let host: String = self
+            .socket_dir
+            .as_os_str()
+            .as_encoded_bytes()
+            .iter()
+            .map(|&byte| match byte {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                    char::from(byte).to_string()
+                }
+                _ => format!("%{byte:02X}"),
+            })
+            .collect();
+        format!("postgresql://{SUPERUSER}@{host}:{PORT}/{database}")
     }
 
     fn init_if_needed(&self, options: ClusterOptions) -> Result<(), ClusterError> {
@@ -259,10 +271,10 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         // Exclusive means no other process is using the cluster: stop it.
-        if self.lock.try_lock().is_ok() {
-            if let Err(error) = self.stop() {
-                tracing::warn!(%error, "could not stop the private PostgreSQL cluster");
-            }
+        if self.lock.try_lock().is_ok()
+            && let Err(error) = self.stop()
+        {
+            tracing::warn!(%error, "could not stop the private PostgreSQL cluster");
         }
         let _ = self.lock.unlock();
     }

@@ -1,0 +1,149 @@
+//! Bearer tokens and tenant isolation.
+
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+
+const VIEWER: &str = "{ viewer { organization { id name } user { id email } apiKey { id name } } }";
+
+async fn post_viewer(app: &TestApp, authorization: Option<&str>) -> reqwest::Response {
+    let mut request = app
+        .client
+        .post(app.graphql_url())
+        .json(&json!({ "query": VIEWER }));
+    if let Some(value) = authorization {
+        request = request.header("Authorization", value);
+    }
+    request.send().await.expect("send")
+}
+
+async fn assert_unauthenticated(response: reqwest::Response) {
+    assert_eq!(response.status(), 401);
+    assert_eq!(response.headers()["www-authenticate"], "Bearer");
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{body}"
+    );
+    assert!(body.get("data").is_none());
+}
+
+#[tokio::test]
+async fn requests_without_a_valid_token_are_refused_with_401() {
+    let app = TestApp::spawn().await;
+    assert_unauthenticated(post_viewer(&app, None).await).await;
+    assert_unauthenticated(post_viewer(&app, Some("Bearer cfk_not-a-real-token")).await).await;
+    assert_unauthenticated(post_viewer(&app, Some("Bearer something-else")).await).await;
+    assert_unauthenticated(post_viewer(&app, Some(&format!("Basic {}", app.token))).await).await;
+    // GET is authenticated the same way.
+    let response = app
+        .client
+        .get(app.graphql_url())
+        .query(&[("query", VIEWER)])
+        .send()
+        .await
+        .expect("send");
+    assert_unauthenticated(response).await;
+}
+
+#[tokio::test]
+async fn an_api_key_acts_for_its_organization() {
+    let app = TestApp::spawn().await;
+    let response = post_viewer(&app, Some(&format!("bearer {}", app.token))).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("json");
+    let viewer = &body["data"]["viewer"];
+    assert_eq!(viewer["organization"]["name"], "acme");
+    assert!(
+        viewer["organization"]["id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("org_"))
+    );
+    assert!(
+        viewer["apiKey"]["id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("key_"))
+    );
+    assert_eq!(viewer["user"], Value::Null);
+}
+
+#[tokio::test]
+async fn a_user_token_acts_as_its_user() {
+    let app = TestApp::spawn().await;
+    let token = app.create_user("acme", "agent@acme.test").await;
+    assert!(token.starts_with("cfu_"));
+    let data = app.graphql_as(&token, VIEWER, json!({})).await;
+    let viewer = &data["data"]["viewer"];
+    assert_eq!(viewer["user"]["email"], "agent@acme.test");
+    assert!(
+        viewer["user"]["id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("usr_"))
+    );
+    assert_eq!(viewer["apiKey"], Value::Null);
+    assert_eq!(viewer["organization"]["name"], "acme");
+}
+
+#[tokio::test]
+async fn another_organizations_objects_read_as_not_found() {
+    let app = TestApp::spawn().await;
+    let other = app.create_organization("globex").await;
+    let created = app
+        .data(
+            "mutation { createContact(input: {firstName: \"Ada\"}) { contact { id } } }",
+            json!({}),
+        )
+        .await;
+    let id = created["createContact"]["contact"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let own_org = app
+        .data("{ viewer { organization { id } } }", json!({}))
+        .await;
+    let own_org_id = own_org["viewer"]["organization"]["id"].clone();
+
+    let read = app
+        .graphql_as(
+            &other,
+            "query($id: ID!, $org: ID!) { contact(id: $id) { id } node(id: $id) { id } org: node(id: $org) { id } nodes(ids: [$id]) { id } contacts { totalCount edges { node { id } } } }",
+            json!({ "id": id, "org": own_org_id }),
+        )
+        .await;
+    assert_eq!(
+        read["data"],
+        json!({ "contact": null, "node": null, "org": null, "nodes": [null], "contacts": { "totalCount": 0, "edges": [] } })
+    );
+
+    let update = app
+        .graphql_as(
+            &other,
+            "mutation($id: ID!) { updateContact(input: {id: $id, firstName: \"Eve\"}) { contact { id } userErrors { field code } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        update["data"]["updateContact"],
+        json!({ "contact": null, "userErrors": [{ "field": ["input", "id"], "code": "NOT_FOUND" }] })
+    );
+    let delete = app
+        .graphql_as(
+            &other,
+            "mutation($id: ID!) { deleteContact(input: {id: $id}) { deletedContactId userErrors { code } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        delete["data"]["deleteContact"],
+        json!({ "deletedContactId": null, "userErrors": [{ "code": "NOT_FOUND" }] })
+    );
+
+    // Untouched for its owner.
+    let own = app
+        .data(
+            "query($id: ID!) { contact(id: $id) { firstName } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(own["contact"]["firstName"], "Ada");
+}

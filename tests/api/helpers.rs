@@ -1,0 +1,263 @@
+//! The test harness: a real server on port 0 over its own fresh database.
+//!
+//! Databases come from one PostgreSQL cluster per machine user, started the
+//! way `confab serve` starts its own (in the temp dir, tuned for speed), or
+//! from `CONFAB_TEST_DATABASE_URL` (a maintenance-database URL of an existing
+//! server). Each test clones a migrated template, so tests run in parallel
+//! and share nothing. The cluster is left running after the tests for the
+//! next run; `pg_ctl stop -D <temp>/confab-test-<uid>/pg` stops it.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use confab::postgres::{Cluster, ClusterOptions};
+use confab::{Application, Config};
+use serde_json::{Value, json};
+
+struct TestDatabases {
+    /// URL of the maintenance database `postgres`.
+    admin_url: String,
+    /// Held so that the harness's own cluster counts this process as a user.
+    _cluster: Option<Cluster>,
+    template: String,
+}
+
+impl TestDatabases {
+    fn url(&self, database: &str) -> String {
+        replace_database(&self.admin_url, database)
+    }
+}
+
+fn replace_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (url, String::new()),
+    };
+    let base = base.rsplit_once('/').map(|(b, _)| b).unwrap_or(base);
+    format!("{base}/{database}{query}")
+}
+
+static DATABASES: OnceLock<Result<TestDatabases, String>> = OnceLock::new();
+static NEXT_DATABASE: AtomicUsize = AtomicUsize::new(0);
+
+fn databases() -> &'static TestDatabases {
+    let result = DATABASES.get_or_init(|| {
+        // Runs once per test process, on its own thread and runtime so that it
+        // does not depend on whichever test's runtime gets here first.
+        std::thread::spawn(|| {
+            let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+            runtime
+                .block_on(prepare_databases())
+                .map_err(|e| format!("{e:#}"))
+        })
+        .join()
+        .unwrap_or_else(|_| Err("test database setup panicked".to_string()))
+    });
+    match result {
+        Ok(databases) => databases,
+        Err(error) => panic!("cannot prepare test databases: {error}"),
+    }
+}
+
+async fn prepare_databases() -> anyhow::Result<TestDatabases> {
+    let (admin_url, cluster) = match std::env::var("CONFAB_TEST_DATABASE_URL") {
+        Ok(url) => (url, None),
+        Err(_) => {
+            let uid = nix::unistd::geteuid();
+            let dir = std::env::temp_dir().join(format!("confab-test-{uid}"));
+            let cluster = tokio::task::spawn_blocking(move || {
+                Cluster::ensure_running(&dir, ClusterOptions { ephemeral: true })
+            })
+            .await??;
+            (cluster.database_url("postgres"), Some(cluster))
+        }
+    };
+    let mut databases = TestDatabases {
+        admin_url,
+        _cluster: cluster,
+        template: String::new(),
+    };
+    drop_databases_of_finished_runs(&databases).await?;
+    databases.template = format!("confab_template_{}", migrations_fingerprint()?);
+    let mut conn = connect(&databases.admin_url).await?;
+    if !confab::db::database_exists(&mut conn, &databases.template).await? {
+        let building = format!("confab_building_{}", std::process::id());
+        confab::db::drop_database(&databases.admin_url, &building).await?;
+        confab::db::create_database(&databases.admin_url, &building, None).await?;
+        confab::db::run_migrations(&databases.url(&building)).await?;
+        // Publish atomically; a concurrent test process may have won the race.
+        if confab::db::rename_database(&databases.admin_url, &building, &databases.template)
+            .await
+            .is_err()
+        {
+            confab::db::drop_database(&databases.admin_url, &building).await?;
+        }
+    }
+    Ok(databases)
+}
+
+async fn connect(url: &str) -> anyhow::Result<diesel_async::AsyncPgConnection> {
+    use diesel_async::AsyncConnection;
+    Ok(diesel_async::AsyncPgConnection::establish(url).await?)
+}
+
+/// Test databases are named `confab_test_<pid>_<n>`; drop those whose process is gone.
+async fn drop_databases_of_finished_runs(databases: &TestDatabases) -> anyhow::Result<()> {
+    use diesel::QueryableByName;
+    use diesel_async::RunQueryDsl;
+    #[derive(QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        datname: String,
+    }
+    let mut conn = connect(&databases.admin_url).await?;
+    let names: Vec<Name> = diesel::sql_query(
+        "SELECT datname FROM pg_database WHERE datname LIKE 'confab\\_test\\_%' OR datname LIKE 'confab\\_building\\_%'",
+    )
+    .load(&mut conn)
+    .await?;
+    for Name { datname } in names {
+        let pid = datname
+            .split('_')
+            .nth(2)
+            .and_then(|p| p.parse::<u32>().ok());
+        if let Some(pid) = pid
+            && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        {
+            confab::db::drop_database(&databases.admin_url, &datname).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A digest of the migration files: a new template whenever they change.
+fn migrations_fingerprint() -> anyhow::Result<String> {
+    use sha2::Digest;
+    let mut paths = Vec::new();
+    for entry in walk(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations"))? {
+        paths.push(entry);
+    }
+    paths.sort();
+    let mut hasher = sha2::Sha256::new();
+    for path in paths {
+        hasher.update(path.to_string_lossy().as_bytes());
+        hasher.update(std::fs::read(&path)?);
+    }
+    Ok(hasher.finalize()[..6]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+fn walk(dir: &std::path::Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            files.extend(walk(&path)?);
+        } else {
+            files.push(path);
+        }
+    }
+    Ok(files)
+}
+
+/// A fresh, migrated database of its own; returns its URL.
+pub async fn fresh_database() -> String {
+    let databases = databases();
+    let name = format!(
+        "confab_test_{}_{}",
+        std::process::id(),
+        NEXT_DATABASE.fetch_add(1, Ordering::Relaxed)
+    );
+    confab::db::create_database(&databases.admin_url, &name, Some(&databases.template))
+        .await
+        .expect("create test database");
+    databases.url(&name)
+}
+
+/// A running server with a fresh database and one organization.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`.
+    pub address: String,
+    /// The database the server uses.
+    pub database_url: String,
+    /// An api key of the organization `acme`.
+    pub token: String,
+    pub client: reqwest::Client,
+}
+
+impl TestApp {
+    /// Starts a server on port 0 over a fresh database, with organization `acme`.
+    pub async fn spawn() -> TestApp {
+        let database_url = fresh_database().await;
+        let config = Config::with_database_url(&database_url);
+        let app = Application::build(&config, &database_url)
+            .await
+            .expect("build app");
+        let address = format!("http://{}", app.local_addr().expect("local addr"));
+        tokio::spawn(app.serve(std::future::pending()));
+        let mut test_app = TestApp {
+            address,
+            database_url,
+            token: String::new(),
+            client: reqwest::Client::new(),
+        };
+        test_app.token = test_app.create_organization("acme").await;
+        test_app
+    }
+
+    /// Creates another organization; returns its api key.
+    pub async fn create_organization(&self, name: &str) -> String {
+        let mut conn = connect(&self.database_url).await.expect("connect");
+        let (_, key) = confab::organizations::model::create_organization(&mut conn, name)
+            .await
+            .expect("create organization");
+        key.token
+    }
+
+    /// Creates a user in an organization; returns the user's token.
+    pub async fn create_user(&self, organization: &str, email: &str) -> String {
+        let mut conn = connect(&self.database_url).await.expect("connect");
+        let org = confab::organizations::model::find_organization_by_name(&mut conn, organization)
+            .await
+            .expect("find organization")
+            .expect("organization exists");
+        confab::organizations::model::create_user(&mut conn, org.id, "Test User", email)
+            .await
+            .expect("create user")
+            .token
+    }
+
+    /// `/graphql` URL.
+    pub fn graphql_url(&self) -> String {
+        format!("{}/graphql", self.address)
+    }
+
+    /// POSTs an operation with the organization's api key; expects 200 and
+    /// returns the body.
+    pub async fn graphql(&self, query: &str, variables: Value) -> Value {
+        self.graphql_as(&self.token, query, variables).await
+    }
+
+    /// POSTs an operation with `token`; expects 200 and returns the body.
+    pub async fn graphql_as(&self, token: &str, query: &str, variables: Value) -> Value {
+        let response = self
+            .client
+            .post(self.graphql_url())
+            .bearer_auth(token)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("send request");
+        assert_eq!(response.status(), 200, "status of {query}");
+        response.json().await.expect("JSON body")
+    }
+
+    /// Like `graphql`, and also asserts that there are no errors; returns `data`.
+    pub async fn data(&self, query: &str, variables: Value) -> Value {
+        let body = self.graphql(query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        body["data"].clone()
+    }
+}

@@ -1,0 +1,8 @@
+//! End-to-end tests: a real server, a real PostgreSQL, HTTP as a client speaks it.
+
+mod auth;
+mod cli;
+mod contacts;
+mod generated;
+mod helpers;
+mod http;
