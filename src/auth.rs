@@ -1,7 +1,7 @@
 //! Bearer tokens and the caller they stand for.
 //!
 //! Tokens are random, shown once, and stored as their SHA-256. The prefix
-//! says what a token is (`cfk_` api key, `cfu_` user), so a lookup touches one
+//! says what a token is (`cfk_` api key, `cfu_` user, `cfc_` contact), so a lookup touches one
 //! table and leaked tokens are easy for secret scanners to spot.
 
 use diesel_async::AsyncPgConnection;
@@ -9,6 +9,7 @@ use rand::Rng;
 use rand::distr::Alphanumeric;
 use sha2::{Digest, Sha256};
 
+use crate::contacts;
 use crate::organizations::model;
 
 /// Random characters after the prefix (about 238 bits).
@@ -21,6 +22,8 @@ pub enum TokenKind {
     ApiKey,
     /// Acts as one user.
     User,
+    /// Acts as one contact: sees only the threads it subscribes to.
+    Contact,
 }
 
 impl TokenKind {
@@ -28,6 +31,7 @@ impl TokenKind {
         match self {
             TokenKind::ApiKey => "cfk_",
             TokenKind::User => "cfu_",
+            TokenKind::Contact => "cfc_",
         }
     }
 }
@@ -65,6 +69,8 @@ pub enum Actor {
     ApiKey(i64),
     /// A user, by internal id.
     User(i64),
+    /// A contact, by internal id.
+    Contact(i64),
 }
 
 /// The bearer token in an `Authorization` header value, if any.
@@ -93,6 +99,13 @@ pub async fn authenticate(
             .map(|(organization_id, user)| Viewer {
                 organization_id,
                 actor: Actor::User(user),
+            })
+    } else if token.starts_with(TokenKind::Contact.prefix()) {
+        contacts::model::find_by_token_hash(conn, &hash)
+            .await?
+            .map(|(organization_id, contact)| Viewer {
+                organization_id,
+                actor: Actor::Contact(contact),
             })
     } else {
         None

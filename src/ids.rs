@@ -17,6 +17,10 @@ pub enum IdKind {
     User,
     ApiKey,
     Contact,
+    Thread,
+    Subscriber,
+    Message,
+    Conversation,
 }
 
 impl IdKind {
@@ -34,6 +38,10 @@ impl IdKind {
             IdKind::User => "usr",
             IdKind::ApiKey => "key",
             IdKind::Contact => "ctc",
+            IdKind::Thread => "thrd",
+            IdKind::Subscriber => "sub",
+            IdKind::Message => "msg",
+            IdKind::Conversation => "conv",
         }
     }
 

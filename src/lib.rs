@@ -5,14 +5,18 @@
 //! [`Application`] on an ephemeral port.
 
 pub mod auth;
+pub mod channel_kind;
 pub mod config;
 pub mod contacts;
+pub mod conversations;
 pub mod db;
 pub mod graphql;
 pub mod http;
 pub mod ids;
+pub mod messages;
 pub mod organizations;
 pub mod postgres;
+pub mod threads;
 pub mod validation;
 
 use std::future::Future;

@@ -2,14 +2,51 @@
 
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
+use diesel::QueryResult;
+use diesel_async::AsyncPgConnection;
 
 use super::model::{self, Contact, ContactChanges, NewContact};
-use crate::graphql::context::{db, viewer};
-use crate::graphql::errors::{ApiError, UserError, UserErrorCode};
+use crate::auth::{Actor, Viewer};
+use crate::conversations::{Conversation, ConversationConnectionFields};
+use crate::graphql::context::{db, loader, staff_viewer, viewer};
+use crate::graphql::errors::{ApiError, MutationError, Payload, UserError};
+use crate::graphql::input::{InputErrors, changed};
+use crate::graphql::loaders::{FetchByIds, Pages};
 use crate::graphql::pagination::{KeyCursor, PageRequest};
-use crate::validation::{
-    MAX_SHORT_TEXT, non_blank, normalize_e164, normalize_email, normalize_http_url,
-};
+use crate::threads::{Thread, ThreadConnectionFields};
+use crate::validation::{MAX_SHORT_TEXT, non_blank};
+
+impl FetchByIds for Contact {
+    async fn fetch(
+        conn: &mut AsyncPgConnection,
+        organization_id: i64,
+        ids: &[i64],
+    ) -> QueryResult<Vec<Self>> {
+        model::by_ids(conn, organization_id, ids).await
+    }
+
+    fn key(&self) -> i64 {
+        self.id
+    }
+}
+
+/// Contact tokens see only their own contact.
+fn only_contact(viewer: &Viewer) -> Option<i64> {
+    match viewer.actor {
+        Actor::Contact(id) => Some(id),
+        Actor::User(_) | Actor::ApiKey(_) => None,
+    }
+}
+
+/// The contact with this public id, as the viewer may see it.
+pub async fn find_visible(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    public_id: &str,
+) -> QueryResult<Option<Contact>> {
+    let contact = model::find(conn, viewer.organization_id, public_id).await?;
+    Ok(contact.filter(|c| only_contact(viewer).is_none_or(|own| own == c.id)))
+}
 
 /// An external person the organization talks to: a candidate, guest or customer.
 #[Object]
@@ -29,11 +66,16 @@ impl Contact {
     }
     /// First and last name.
     async fn complete_name(&self) -> String {
-        complete_name(self)
+        self.display_name()
     }
     /// Upper-case initials of the first and last name, e.g. `AL`.
     async fn initials(&self) -> String {
-        initials(self)
+        [Some(&self.first_name), self.last_name.as_ref()]
+            .into_iter()
+            .flatten()
+            .filter_map(|name| name.chars().next())
+            .flat_map(char::to_uppercase)
+            .collect()
     }
     async fn email(&self) -> Option<&str> {
         self.email.as_deref()
@@ -51,22 +93,52 @@ impl Contact {
     async fn updated_at(&self) -> chrono::DateTime<chrono::Utc> {
         self.updated_at
     }
-}
 
-fn complete_name(contact: &Contact) -> String {
-    match &contact.last_name {
-        Some(last) => format!("{} {last}", contact.first_name),
-        None => contact.first_name.clone(),
+    /// Threads linked to this contact, newest first.
+    async fn threads(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Connection<KeyCursor, Thread, ThreadConnectionFields>, ApiError> {
+        staff_viewer(ctx)?;
+        let page = PageRequest::new(first, after, last, before)?;
+        let rows = loader::<Pages<Thread>>(ctx)?
+            .load_one((self.id, page))
+            .await?;
+        let fields = ThreadConnectionFields::of_contact(self.organization_id, self.id);
+        Ok(page.into_connection(rows.unwrap_or_default(), |thread| thread.id, fields))
+    }
+
+    /// Conversations with this contact, newest first.
+    async fn conversations(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Connection<KeyCursor, Conversation, ConversationConnectionFields>, ApiError> {
+        staff_viewer(ctx)?;
+        let page = PageRequest::new(first, after, last, before)?;
+        let rows = loader::<Pages<Conversation>>(ctx)?
+            .load_one((self.id, page))
+            .await?;
+        let fields = ConversationConnectionFields::of_contact(self.organization_id, self.id);
+        Ok(page.into_connection(rows.unwrap_or_default(), |c| c.id, fields))
     }
 }
 
-fn initials(contact: &Contact) -> String {
-    [Some(&contact.first_name), contact.last_name.as_ref()]
-        .into_iter()
-        .flatten()
-        .filter_map(|name| name.chars().next())
-        .flat_map(char::to_uppercase)
-        .collect()
+impl Contact {
+    /// First and last name.
+    pub fn display_name(&self) -> String {
+        match &self.last_name {
+            Some(last) => format!("{} {last}", self.first_name),
+            None => self.first_name.clone(),
+        }
+    }
 }
 
 /// Extra fields of `ContactConnection`.
@@ -101,7 +173,7 @@ impl ContactsQuery {
         before: Option<String>,
         search: Option<String>,
     ) -> Result<Connection<KeyCursor, Contact, ContactConnectionFields>, ApiError> {
-        let viewer = viewer(ctx)?;
+        let viewer = staff_viewer(ctx)?;
         let page = PageRequest::new(first, after, last, before)?;
         let search = search.and_then(|s| non_blank(&s));
         let mut conn = db(ctx).await?;
@@ -113,11 +185,11 @@ impl ContactsQuery {
         Ok(page.into_connection(rows, |contact| contact.id, fields))
     }
 
-    /// One contact; null when no contact of the organization has this id.
+    /// One contact; null when no contact the caller may see has this id.
     async fn contact(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Contact>, ApiError> {
         let viewer = viewer(ctx)?;
         let mut conn = db(ctx).await?;
-        Ok(model::find(&mut conn, viewer.organization_id, &id).await?)
+        Ok(find_visible(&mut conn, &viewer, &id).await?)
     }
 }
 
@@ -146,10 +218,16 @@ pub struct UpdateContactInput {
     pub avatar_url: MaybeUndefined<String>,
 }
 
-/// Input of `deleteContact`.
+/// Input of `deleteContact` and `createContactToken`.
 #[derive(InputObject)]
 pub struct DeleteContactInput {
     pub id: ID,
+}
+
+/// Input of `createContactToken`.
+#[derive(InputObject)]
+pub struct CreateContactTokenInput {
+    pub contact_id: ID,
 }
 
 /// Result of `createContact` and `updateContact`.
@@ -160,7 +238,7 @@ pub struct ContactPayload {
     pub user_errors: Vec<UserError>,
 }
 
-impl ContactPayload {
+impl Payload<Contact> for ContactPayload {
     fn done(contact: Contact) -> Self {
         ContactPayload {
             contact: Some(contact),
@@ -184,7 +262,51 @@ pub struct DeleteContactPayload {
     pub user_errors: Vec<UserError>,
 }
 
-/// `Mutation.createContact`, `updateContact`, `deleteContact`.
+impl Payload<ID> for DeleteContactPayload {
+    fn done(id: ID) -> Self {
+        DeleteContactPayload {
+            deleted_contact_id: Some(id),
+            user_errors: Vec::new(),
+        }
+    }
+
+    fn failed(user_errors: Vec<UserError>) -> Self {
+        DeleteContactPayload {
+            deleted_contact_id: None,
+            user_errors,
+        }
+    }
+}
+
+/// Result of `createContactToken`.
+#[derive(SimpleObject)]
+pub struct ContactTokenPayload {
+    /// A bearer token acting as the contact (`cfc_…`), shown only now. It
+    /// sees only the threads the contact subscribes to.
+    pub token: Option<String>,
+    pub contact: Option<Contact>,
+    pub user_errors: Vec<UserError>,
+}
+
+impl Payload<(String, Contact)> for ContactTokenPayload {
+    fn done((token, contact): (String, Contact)) -> Self {
+        ContactTokenPayload {
+            token: Some(token),
+            contact: Some(contact),
+            user_errors: Vec::new(),
+        }
+    }
+
+    fn failed(user_errors: Vec<UserError>) -> Self {
+        ContactTokenPayload {
+            token: None,
+            contact: None,
+            user_errors,
+        }
+    }
+}
+
+/// `Mutation.createContact`, `updateContact`, `deleteContact`, `createContactToken`.
 #[derive(Default)]
 pub struct ContactsMutation;
 
@@ -196,20 +318,23 @@ impl ContactsMutation {
         ctx: &Context<'_>,
         input: CreateContactInput,
     ) -> Result<ContactPayload, ApiError> {
-        let viewer = viewer(ctx)?;
-        let mut errors = Vec::new();
-        let first_name = required_name("firstName", &input.first_name, &mut errors);
-        let mut new = NewContact::new(viewer.organization_id, first_name.unwrap_or_default());
-        new.last_name = optional_name("lastName", input.last_name.as_deref(), &mut errors);
-        new.nickname = optional_name("nickname", input.nickname.as_deref(), &mut errors);
-        new.email = optional_email(input.email.as_deref(), &mut errors);
-        new.phone = optional_phone(input.phone.as_deref(), &mut errors);
-        new.avatar_url = optional_url("avatarUrl", input.avatar_url.as_deref(), &mut errors);
-        if !errors.is_empty() {
-            return Ok(ContactPayload::failed(errors));
-        }
-        let mut conn = db(ctx).await?;
-        Ok(ContactPayload::done(model::create(&mut conn, &new).await?))
+        let viewer = staff_viewer(ctx)?;
+        let result = async {
+            let mut errors = InputErrors::default();
+            let first_name = errors.required_text("firstName", &input.first_name, MAX_SHORT_TEXT);
+            let mut new = NewContact::new(viewer.organization_id, first_name.unwrap_or_default());
+            new.last_name =
+                errors.optional_text("lastName", input.last_name.as_deref(), MAX_SHORT_TEXT);
+            new.nickname =
+                errors.optional_text("nickname", input.nickname.as_deref(), MAX_SHORT_TEXT);
+            new.email = errors.optional_email("email", input.email.as_deref());
+            new.phone = errors.optional_phone("phone", input.phone.as_deref());
+            new.avatar_url = errors.optional_url("avatarUrl", input.avatar_url.as_deref());
+            errors.finish()?;
+            let mut conn = db(ctx).await?;
+            Ok(model::create(&mut conn, &new).await?)
+        };
+        ContactPayload::from_result(result.await)
     }
 
     /// Changes a contact's fields.
@@ -218,147 +343,83 @@ impl ContactsMutation {
         ctx: &Context<'_>,
         input: UpdateContactInput,
     ) -> Result<ContactPayload, ApiError> {
-        let viewer = viewer(ctx)?;
-        let mut errors = Vec::new();
-        let changes = ContactChanges {
-            first_name: input
-                .first_name
-                .as_deref()
-                .and_then(|name| required_name("firstName", name, &mut errors)),
-            last_name: changed(input.last_name, |v| {
-                optional_name("lastName", v, &mut errors)
-            }),
-            nickname: changed(input.nickname, |v| {
-                optional_name("nickname", v, &mut errors)
-            }),
-            email: changed(input.email, |v| optional_email(v, &mut errors)),
-            phone: changed(input.phone, |v| optional_phone(v, &mut errors)),
-            avatar_url: changed(input.avatar_url, |v| {
-                optional_url("avatarUrl", v, &mut errors)
-            }),
+        let viewer = staff_viewer(ctx)?;
+        let result = async {
+            let mut errors = InputErrors::default();
+            let changes = ContactChanges {
+                first_name: input
+                    .first_name
+                    .as_deref()
+                    .and_then(|name| errors.required_text("firstName", name, MAX_SHORT_TEXT)),
+                last_name: changed(input.last_name, |v| {
+                    errors.optional_text("lastName", Some(&v), MAX_SHORT_TEXT)
+                }),
+                nickname: changed(input.nickname, |v| {
+                    errors.optional_text("nickname", Some(&v), MAX_SHORT_TEXT)
+                }),
+                email: changed(input.email, |v| errors.optional_email("email", Some(&v))),
+                phone: changed(input.phone, |v| errors.optional_phone("phone", Some(&v))),
+                avatar_url: changed(input.avatar_url, |v| {
+                    errors.optional_url("avatarUrl", Some(&v))
+                }),
+            };
+            errors.finish()?;
+            let mut conn = db(ctx).await?;
+            let updated = if changes.is_empty() {
+                model::find(&mut conn, viewer.organization_id, &input.id).await?
+            } else {
+                model::update(&mut conn, viewer.organization_id, &input.id, &changes).await?
+            };
+            updated.ok_or_else(|| MutationError::not_found("id", &input.id))
         };
-        if !errors.is_empty() {
-            return Ok(ContactPayload::failed(errors));
-        }
-        let mut conn = db(ctx).await?;
-        let updated = if is_empty(&changes) {
-            model::find(&mut conn, viewer.organization_id, &input.id).await?
-        } else {
-            model::update(&mut conn, viewer.organization_id, &input.id, &changes).await?
-        };
-        Ok(match updated {
-            Some(contact) => ContactPayload::done(contact),
-            None => ContactPayload::failed(vec![UserError::not_found("id", &input.id)]),
-        })
+        ContactPayload::from_result(result.await)
     }
 
-    /// Deletes a contact; returns its id.
+    /// Deletes a contact; returns its id. Its conversations go with it;
+    /// threads linked to it keep their messages and lose the link.
     async fn delete_contact(
         &self,
         ctx: &Context<'_>,
         input: DeleteContactInput,
     ) -> Result<DeleteContactPayload, ApiError> {
-        let viewer = viewer(ctx)?;
-        let mut conn = db(ctx).await?;
-        let deleted = model::delete(&mut conn, viewer.organization_id, &input.id).await?;
-        Ok(if deleted {
-            DeleteContactPayload {
-                deleted_contact_id: Some(input.id),
-                user_errors: Vec::new(),
+        let viewer = staff_viewer(ctx)?;
+        let result = async {
+            let mut conn = db(ctx).await?;
+            if model::delete(&mut conn, viewer.organization_id, &input.id).await? {
+                Ok(input.id.clone())
+            } else {
+                Err(MutationError::not_found("id", &input.id))
             }
-        } else {
-            DeleteContactPayload {
-                deleted_contact_id: None,
-                user_errors: vec![UserError::not_found("id", &input.id)],
-            }
-        })
+        };
+        DeleteContactPayload::from_result(result.await)
+    }
+
+    /// Issues a bearer token that acts as the contact (for a chat widget).
+    async fn create_contact_token(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateContactTokenInput,
+    ) -> Result<ContactTokenPayload, ApiError> {
+        let viewer = staff_viewer(ctx)?;
+        let result = async {
+            let mut conn = db(ctx).await?;
+            let contact = model::find(&mut conn, viewer.organization_id, &input.contact_id)
+                .await?
+                .ok_or_else(|| MutationError::not_found("contactId", &input.contact_id))?;
+            let token = model::create_token(&mut conn, &contact).await?;
+            Ok((token, contact))
+        };
+        ContactTokenPayload::from_result(result.await)
     }
 }
 
-fn is_empty(changes: &ContactChanges) -> bool {
-    changes.first_name.is_none()
-        && changes.last_name.is_none()
-        && changes.nickname.is_none()
-        && changes.email.is_none()
-        && changes.phone.is_none()
-        && changes.avatar_url.is_none()
-}
-
-/// Maps an optional input to a column change: absent leaves the column,
-/// null or blank clears it, a value is validated by `validate`.
-fn changed(
-    value: MaybeUndefined<String>,
-    validate: impl FnOnce(Option<&str>) -> Option<String>,
-) -> Option<Option<String>> {
-    match value {
-        MaybeUndefined::Undefined => None,
-        MaybeUndefined::Null => Some(None),
-        MaybeUndefined::Value(value) => Some(validate(Some(&value))),
+impl ContactChanges {
+    fn is_empty(&self) -> bool {
+        self.first_name.is_none()
+            && self.last_name.is_none()
+            && self.nickname.is_none()
+            && self.email.is_none()
+            && self.phone.is_none()
+            && self.avatar_url.is_none()
     }
-}
-
-fn required_name(field: &str, value: &str, errors: &mut Vec<UserError>) -> Option<String> {
-    match non_blank(value) {
-        None => {
-            errors.push(UserError::on_input(
-                field,
-                UserErrorCode::Required,
-                format!("{field} is required"),
-            ));
-            None
-        }
-        Some(name) => optional_name(field, Some(&name), errors),
-    }
-}
-
-fn optional_name(field: &str, value: Option<&str>, errors: &mut Vec<UserError>) -> Option<String> {
-    let name = non_blank(value?)?;
-    if name.chars().count() > MAX_SHORT_TEXT {
-        errors.push(UserError::on_input(
-            field,
-            UserErrorCode::TooLong,
-            format!("{field} must be at most {MAX_SHORT_TEXT} characters"),
-        ));
-        return None;
-    }
-    Some(name)
-}
-
-fn optional_email(value: Option<&str>, errors: &mut Vec<UserError>) -> Option<String> {
-    let value = non_blank(value?)?;
-    let email = normalize_email(&value);
-    if email.is_none() {
-        errors.push(UserError::on_input(
-            "email",
-            UserErrorCode::InvalidEmail,
-            format!("{value:?} is not an email address"),
-        ));
-    }
-    email
-}
-
-fn optional_phone(value: Option<&str>, errors: &mut Vec<UserError>) -> Option<String> {
-    let value = non_blank(value?)?;
-    let phone = normalize_e164(&value);
-    if phone.is_none() {
-        errors.push(UserError::on_input(
-            "phone",
-            UserErrorCode::InvalidPhone,
-            format!("{value:?} is not a phone number in E.164 form: start with + and the country code, e.g. +14155550100"),
-        ));
-    }
-    phone
-}
-
-fn optional_url(field: &str, value: Option<&str>, errors: &mut Vec<UserError>) -> Option<String> {
-    let value = non_blank(value?)?;
-    let url = normalize_http_url(&value);
-    if url.is_none() {
-        errors.push(UserError::on_input(
-            field,
-            UserErrorCode::InvalidUrl,
-            format!("{value:?} is not an absolute http(s) URL"),
-        ));
-    }
-    url
 }

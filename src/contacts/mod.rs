@@ -4,5 +4,5 @@
 mod graphql;
 pub mod model;
 
-pub use graphql::{ContactsMutation, ContactsQuery};
+pub use graphql::{ContactsMutation, ContactsQuery, find_visible};
 pub use model::Contact;

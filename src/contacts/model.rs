@@ -4,8 +4,9 @@ use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::db::schema::contacts;
-use crate::graphql::pagination::{Direction, PageRequest};
+use crate::auth::{self, TokenKind};
+use crate::db::schema::{contact_tokens, contacts};
+use crate::graphql::pagination::{PageRequest, SortOrder};
 use crate::ids::IdKind;
 
 /// An external person: a candidate, guest or customer.
@@ -144,18 +145,20 @@ pub async fn page(
     search: Option<&str>,
     page: &PageRequest,
 ) -> QueryResult<Vec<Contact>> {
+    let scan = page.scan(SortOrder::Ascending);
     let mut query = matching(organization_id, search).select(Contact::as_select());
-    if let Some(after) = page.after {
-        query = query.filter(contacts::id.gt(after));
+    if let Some(key) = scan.greater_than {
+        query = query.filter(contacts::id.gt(key));
     }
-    if let Some(before) = page.before {
-        query = query.filter(contacts::id.lt(before));
+    if let Some(key) = scan.less_than {
+        query = query.filter(contacts::id.lt(key));
     }
-    query = match page.direction {
-        Direction::Forward => query.order(contacts::id.asc()),
-        Direction::Backward => query.order(contacts::id.desc()),
+    query = if scan.ascending {
+        query.order(contacts::id.asc())
+    } else {
+        query.order(contacts::id.desc())
     };
-    query.limit(page.fetch_limit()).load(conn).await
+    query.limit(scan.limit).load(conn).await
 }
 
 /// How many of the organization's contacts match `search`.
@@ -195,4 +198,40 @@ fn escape_like(text: &str) -> String {
     text.replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_")
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = contact_tokens)]
+struct NewContactToken {
+    organization_id: i64,
+    contact_id: i64,
+    token_hash: Vec<u8>,
+}
+
+/// Issues a token that acts as the contact; returns it (shown only now).
+pub async fn create_token(conn: &mut AsyncPgConnection, contact: &Contact) -> QueryResult<String> {
+    let (token, token_hash) = auth::generate_token(TokenKind::Contact);
+    diesel::insert_into(contact_tokens::table)
+        .values(NewContactToken {
+            organization_id: contact.organization_id,
+            contact_id: contact.id,
+            token_hash,
+        })
+        .execute(conn)
+        .await?;
+    Ok(token)
+}
+
+/// The organization and contact of an unrevoked contact token hash.
+pub async fn find_by_token_hash(
+    conn: &mut AsyncPgConnection,
+    token_hash: &[u8],
+) -> QueryResult<Option<(i64, i64)>> {
+    contact_tokens::table
+        .filter(contact_tokens::token_hash.eq(token_hash))
+        .filter(contact_tokens::revoked_at.is_null())
+        .select((contact_tokens::organization_id, contact_tokens::contact_id))
+        .first(conn)
+        .await
+        .optional()
 }

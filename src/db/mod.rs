@@ -1,6 +1,7 @@
 //! The database layer: the connection pool, embedded migrations and the
 //! generated table definitions.
 
+pub mod lateral;
 pub mod schema;
 
 use std::time::Duration;

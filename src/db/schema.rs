@@ -13,6 +13,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    contact_tokens (id) {
+        id -> Int8,
+        organization_id -> Int8,
+        contact_id -> Int8,
+        token_hash -> Bytea,
+        created_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     contacts (id) {
         id -> Int8,
         organization_id -> Int8,
@@ -29,11 +40,94 @@ diesel::table! {
 }
 
 diesel::table! {
+    conversations (id) {
+        id -> Int8,
+        organization_id -> Int8,
+        public_id -> Text,
+        contact_id -> Int8,
+        channel -> Text,
+        happened_at -> Date,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    message_reactions (id) {
+        id -> Int8,
+        organization_id -> Int8,
+        message_id -> Int8,
+        subscriber_id -> Int8,
+        emoji -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> Int8,
+        organization_id -> Int8,
+        public_id -> Text,
+        thread_id -> Nullable<Int8>,
+        conversation_id -> Nullable<Int8>,
+        kind -> Text,
+        body -> Text,
+        event -> Nullable<Text>,
+        author_subscriber_id -> Nullable<Int8>,
+        media_urls -> Array<Nullable<Text>>,
+        resource_id -> Nullable<Text>,
+        client_message_id -> Nullable<Text>,
+        written_at -> Nullable<Timestamptz>,
+        written_by_me -> Nullable<Bool>,
+        created_at -> Timestamptz,
+        edited_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     organizations (id) {
         id -> Int8,
         public_id -> Text,
         name -> Text,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    thread_subscribers (id) {
+        id -> Int8,
+        organization_id -> Int8,
+        public_id -> Text,
+        thread_id -> Int8,
+        user_id -> Nullable<Int8>,
+        api_key_id -> Nullable<Int8>,
+        contact_id -> Nullable<Int8>,
+        viewed_at -> Nullable<Timestamptz>,
+        unread_count -> Int4,
+        is_archived -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    threads (id) {
+        id -> Int8,
+        organization_id -> Int8,
+        public_id -> Text,
+        name -> Nullable<Text>,
+        subject -> Nullable<Text>,
+        original_sender -> Nullable<Text>,
+        channel -> Nullable<Text>,
+        identifier -> Nullable<Text>,
+        chatbot_paused -> Bool,
+        is_resolved -> Bool,
+        resource_id -> Nullable<Text>,
+        location_id -> Nullable<Text>,
+        contact_id -> Nullable<Int8>,
+        last_message_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -60,15 +154,39 @@ diesel::table! {
 }
 
 diesel::joinable!(api_keys -> organizations (organization_id));
+diesel::joinable!(contact_tokens -> contacts (contact_id));
+diesel::joinable!(contact_tokens -> organizations (organization_id));
 diesel::joinable!(contacts -> organizations (organization_id));
+diesel::joinable!(conversations -> contacts (contact_id));
+diesel::joinable!(conversations -> organizations (organization_id));
+diesel::joinable!(message_reactions -> messages (message_id));
+diesel::joinable!(message_reactions -> organizations (organization_id));
+diesel::joinable!(message_reactions -> thread_subscribers (subscriber_id));
+diesel::joinable!(messages -> conversations (conversation_id));
+diesel::joinable!(messages -> organizations (organization_id));
+diesel::joinable!(messages -> thread_subscribers (author_subscriber_id));
+diesel::joinable!(messages -> threads (thread_id));
+diesel::joinable!(thread_subscribers -> api_keys (api_key_id));
+diesel::joinable!(thread_subscribers -> contacts (contact_id));
+diesel::joinable!(thread_subscribers -> organizations (organization_id));
+diesel::joinable!(thread_subscribers -> threads (thread_id));
+diesel::joinable!(thread_subscribers -> users (user_id));
+diesel::joinable!(threads -> contacts (contact_id));
+diesel::joinable!(threads -> organizations (organization_id));
 diesel::joinable!(user_tokens -> organizations (organization_id));
 diesel::joinable!(user_tokens -> users (user_id));
 diesel::joinable!(users -> organizations (organization_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
+    contact_tokens,
     contacts,
+    conversations,
+    message_reactions,
+    messages,
     organizations,
+    thread_subscribers,
+    threads,
     user_tokens,
     users,
 );

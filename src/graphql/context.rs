@@ -1,7 +1,7 @@
 //! What resolvers take from the request context.
 
 use async_graphql::Context;
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::DataLoader;
 
 use super::errors::ApiError;
 use crate::auth::Viewer;
@@ -21,7 +21,9 @@ pub async fn db(ctx: &Context<'_>) -> Result<DbConn, ApiError> {
 }
 
 /// This request's DataLoader of type `L`.
-pub fn loader<'a, L: Loader<i64>>(ctx: &'a Context<'_>) -> Result<&'a DataLoader<L>, ApiError> {
+pub fn loader<'a, L: Send + Sync + 'static>(
+    ctx: &'a Context<'_>,
+) -> Result<&'a DataLoader<L>, ApiError> {
     ctx.data_opt::<DataLoader<L>>().ok_or_else(|| {
         tracing::error!(
             loader = std::any::type_name::<L>(),
@@ -29,4 +31,14 @@ pub fn loader<'a, L: Loader<i64>>(ctx: &'a Context<'_>) -> Result<&'a DataLoader
         );
         ApiError::Internal
     })
+}
+
+/// The caller, when it acts for the organization (an api key or a user);
+/// contact tokens get `FORBIDDEN`.
+pub fn staff_viewer(ctx: &Context<'_>) -> Result<Viewer, ApiError> {
+    let viewer = viewer(ctx)?;
+    match viewer.actor {
+        crate::auth::Actor::Contact(_) => Err(ApiError::Forbidden),
+        crate::auth::Actor::User(_) | crate::auth::Actor::ApiKey(_) => Ok(viewer),
+    }
 }

@@ -19,7 +19,13 @@ pub enum ApiError {
     /// No usable credentials.
     Unauthenticated,
     /// The request is well formed but its arguments are not acceptable.
-    BadUserInput(String),
+    BadUserInput {
+        /// Stable reason, put in `extensions.reason`.
+        reason: UserErrorCode,
+        message: String,
+    },
+    /// The caller's token may not do this (e.g. a contact token editing contacts).
+    Forbidden,
     /// The database cannot be reached or is overloaded; retrying may work.
     Unavailable,
     /// A bug or an unexpected database failure; already logged.
@@ -31,7 +37,8 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::Unauthenticated => "UNAUTHENTICATED",
-            ApiError::BadUserInput(_) => "BAD_USER_INPUT",
+            ApiError::BadUserInput { .. } => "BAD_USER_INPUT",
+            ApiError::Forbidden => "FORBIDDEN",
             ApiError::Unavailable => "SERVICE_UNAVAILABLE",
             ApiError::Internal => "INTERNAL_SERVER_ERROR",
         }
@@ -42,17 +49,32 @@ impl ApiError {
             ApiError::Unauthenticated => {
                 "authentication required: send `Authorization: Bearer <token>`".to_string()
             }
-            ApiError::BadUserInput(message) => message.clone(),
+            ApiError::BadUserInput { message, .. } => message.clone(),
+            ApiError::Forbidden => "this token may not do that".to_string(),
             ApiError::Unavailable => "the database is unavailable; try again shortly".to_string(),
             ApiError::Internal => "internal error".to_string(),
         }
     }
 }
 
+impl ApiError {
+    /// A `BAD_USER_INPUT` error with a stable reason.
+    pub fn bad_input(reason: UserErrorCode, message: impl Into<String>) -> Self {
+        ApiError::BadUserInput {
+            reason,
+            message: message.into(),
+        }
+    }
+}
+
 impl From<ApiError> for async_graphql::Error {
     fn from(error: ApiError) -> Self {
-        async_graphql::Error::new(error.message())
-            .extend_with(|_, ext| ext.set("code", error.code()))
+        async_graphql::Error::new(error.message()).extend_with(|_, ext| {
+            ext.set("code", error.code());
+            if let ApiError::BadUserInput { reason, .. } = &error {
+                ext.set("reason", reason.as_str());
+            }
+        })
     }
 }
 
@@ -108,6 +130,50 @@ pub enum UserErrorCode {
     InvalidPhone,
     /// Not an absolute http(s) URL.
     InvalidUrl,
+    /// Another object already has this unique value (e.g. channel + identifier).
+    Duplicate,
+    /// The thread's contact is set and cannot change.
+    ContactImmutable,
+    /// Only the message's author may do this.
+    NotAuthor,
+    /// The caller is not an active subscriber of the thread.
+    NotASubscriber,
+    /// A value is not allowed here (e.g. a META message sent by a client).
+    InvalidValue,
+    /// An interval is longer than allowed.
+    IntervalTooLong,
+    /// An interval ends before it starts.
+    IntervalReversed,
+    /// More ids than allowed.
+    TooManyIds,
+    /// `first`/`last` outside 1 to 1000, or both given.
+    PageSizeOutOfRange,
+    /// A cursor this server did not make.
+    InvalidCursor,
+}
+
+impl UserErrorCode {
+    /// The code as it appears in the schema, e.g. `NOT_FOUND`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserErrorCode::NotFound => "NOT_FOUND",
+            UserErrorCode::Required => "REQUIRED",
+            UserErrorCode::TooLong => "TOO_LONG",
+            UserErrorCode::InvalidEmail => "INVALID_EMAIL",
+            UserErrorCode::InvalidPhone => "INVALID_PHONE",
+            UserErrorCode::InvalidUrl => "INVALID_URL",
+            UserErrorCode::Duplicate => "DUPLICATE",
+            UserErrorCode::ContactImmutable => "CONTACT_IMMUTABLE",
+            UserErrorCode::NotAuthor => "NOT_AUTHOR",
+            UserErrorCode::NotASubscriber => "NOT_A_SUBSCRIBER",
+            UserErrorCode::InvalidValue => "INVALID_VALUE",
+            UserErrorCode::IntervalTooLong => "INTERVAL_TOO_LONG",
+            UserErrorCode::IntervalReversed => "INTERVAL_REVERSED",
+            UserErrorCode::TooManyIds => "TOO_MANY_IDS",
+            UserErrorCode::PageSizeOutOfRange => "PAGE_SIZE_OUT_OF_RANGE",
+            UserErrorCode::InvalidCursor => "INVALID_CURSOR",
+        }
+    }
 }
 
 /// An expected failure of a mutation, pointing at the input field at fault.
@@ -140,4 +206,68 @@ impl UserError {
             format!("no object with id {id:?}"),
         )
     }
+}
+
+/// Why a mutation did not happen: expected failures (reported as user
+/// errors, with the transaction rolled back) or an `ApiError`.
+#[derive(Debug)]
+pub enum MutationError {
+    User(Vec<UserError>),
+    Api(ApiError),
+}
+
+impl MutationError {
+    /// One user error about `input.<field>`.
+    pub fn on_input(field: &str, code: UserErrorCode, message: impl Into<String>) -> Self {
+        MutationError::User(vec![UserError::on_input(field, code, message)])
+    }
+
+    /// `input.<field>` names nothing the caller can see.
+    pub fn not_found(field: &str, id: &str) -> Self {
+        MutationError::User(vec![UserError::not_found(field, id)])
+    }
+}
+
+impl From<diesel::result::Error> for MutationError {
+    fn from(error: diesel::result::Error) -> Self {
+        MutationError::Api(error.into())
+    }
+}
+
+impl From<ApiError> for MutationError {
+    fn from(error: ApiError) -> Self {
+        MutationError::Api(error)
+    }
+}
+
+impl From<diesel_async::pooled_connection::deadpool::PoolError> for MutationError {
+    fn from(error: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
+        MutationError::Api(error.into())
+    }
+}
+
+/// A mutation payload: the result on success, user errors otherwise.
+pub trait Payload<T>: Sized {
+    /// The payload of a mutation that succeeded.
+    fn done(result: T) -> Self;
+    /// The payload of a mutation refused with user errors.
+    fn failed(errors: Vec<UserError>) -> Self;
+
+    /// Turns a mutation's outcome into its payload or a top-level error.
+    fn from_result(result: Result<T, MutationError>) -> Result<Self, ApiError> {
+        match result {
+            Ok(value) => Ok(Self::done(value)),
+            Err(MutationError::User(errors)) => Ok(Self::failed(errors)),
+            Err(MutationError::Api(error)) => Err(error),
+        }
+    }
+}
+
+/// Whether `error` is a violation of the unique constraint or index `name`.
+pub fn is_unique_violation(error: &diesel::result::Error, name: &str) -> bool {
+    matches!(
+        error,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, info)
+            if info.constraint_name() == Some(name)
+    )
 }

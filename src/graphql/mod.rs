@@ -3,6 +3,8 @@
 
 pub mod context;
 pub mod errors;
+pub mod input;
+pub mod loaders;
 pub mod node;
 pub mod pagination;
 
@@ -10,18 +12,33 @@ use async_graphql::dataloader::DataLoader;
 use async_graphql::{EmptySubscription, MergedObject, Schema};
 
 use crate::auth::Viewer;
-use crate::contacts::{ContactsMutation, ContactsQuery};
+use crate::contacts::{Contact, ContactsMutation, ContactsQuery};
+use crate::conversations::{Conversation, ConversationsMutation, ConversationsQuery};
 use crate::db::DbPool;
-use crate::organizations::{ApiKeyLoader, OrganizationLoader, UserLoader, ViewerQuery};
+use crate::messages::{Message, MessagesMutation, ReactionsByMessage};
+use crate::organizations::{ApiKey, Organization, User, ViewerQuery};
+use crate::threads::{Subscriber, SubscribersByThread, Thread, ThreadsMutation, ThreadsQuery};
+use loaders::{ByIds, Pages};
 use node::NodeQuery;
 
 /// The root query type.
 #[derive(MergedObject, Default)]
-pub struct Query(NodeQuery, ViewerQuery, ContactsQuery);
+pub struct Query(
+    NodeQuery,
+    ViewerQuery,
+    ContactsQuery,
+    ThreadsQuery,
+    ConversationsQuery,
+);
 
 /// The root mutation type.
 #[derive(MergedObject, Default)]
-pub struct Mutation(ContactsMutation);
+pub struct Mutation(
+    ContactsMutation,
+    ThreadsMutation,
+    MessagesMutation,
+    ConversationsMutation,
+);
 
 /// The executable schema.
 pub type ConfabSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -72,24 +89,61 @@ pub fn with_request_data(
     pool: &DbPool,
     viewer: Viewer,
 ) -> async_graphql::Request {
-    let organization_id = viewer.organization_id;
+    let org = viewer.organization_id;
+    let pool = || pool.clone();
     request
         .data(viewer)
         .data(DataLoader::new(
-            OrganizationLoader { pool: pool.clone() },
+            ByIds::<Organization>::new(pool(), org),
             tokio::spawn,
         ))
         .data(DataLoader::new(
-            UserLoader {
-                pool: pool.clone(),
-                organization_id,
+            ByIds::<User>::new(pool(), org),
+            tokio::spawn,
+        ))
+        .data(DataLoader::new(
+            ByIds::<ApiKey>::new(pool(), org),
+            tokio::spawn,
+        ))
+        .data(DataLoader::new(
+            ByIds::<Contact>::new(pool(), org),
+            tokio::spawn,
+        ))
+        .data(DataLoader::new(
+            ByIds::<Thread>::new(pool(), org),
+            tokio::spawn,
+        ))
+        .data(DataLoader::new(
+            ByIds::<Subscriber>::new(pool(), org),
+            tokio::spawn,
+        ))
+        .data(DataLoader::new(
+            ByIds::<Conversation>::new(pool(), org),
+            tokio::spawn,
+        ))
+        .data(DataLoader::new(
+            Pages::<Message>::new(pool(), org),
+            tokio::spawn,
+        ))
+        .data(DataLoader::new(
+            Pages::<Thread>::new(pool(), org),
+            tokio::spawn,
+        ))
+        .data(DataLoader::new(
+            Pages::<Conversation>::new(pool(), org),
+            tokio::spawn,
+        ))
+        .data(DataLoader::new(
+            SubscribersByThread {
+                pool: pool(),
+                organization_id: org,
             },
             tokio::spawn,
         ))
         .data(DataLoader::new(
-            ApiKeyLoader {
-                pool: pool.clone(),
-                organization_id,
+            ReactionsByMessage {
+                pool: pool(),
+                organization_id: org,
             },
             tokio::spawn,
         ))

@@ -3,10 +3,15 @@
 use async_graphql::{Context, ID, Interface, Object};
 
 use super::context::{db, viewer};
-use super::errors::ApiError;
+use super::errors::{ApiError, UserErrorCode};
+use crate::auth::Actor;
 use crate::contacts::{self, Contact};
+use crate::conversations::{self, Conversation};
 use crate::ids::IdKind;
+use crate::messages::{self, Message};
 use crate::organizations::{self, ApiKey, Organization, User};
+use crate::threads::model::ThreadScope;
+use crate::threads::{self, Subscriber, Thread};
 
 /// Most ids `nodes` takes at once.
 const MAX_NODES: usize = 100;
@@ -19,6 +24,10 @@ pub enum Node {
     User(User),
     ApiKey(ApiKey),
     Contact(Contact),
+    Thread(Thread),
+    Subscriber(Subscriber),
+    Message(Message),
+    Conversation(Conversation),
 }
 
 /// `Query.node` and `Query.nodes`.
@@ -36,10 +45,10 @@ impl NodeQuery {
     /// caller cannot see.
     async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>, ApiError> {
         if ids.len() > MAX_NODES {
-            return Err(ApiError::BadUserInput(format!(
-                "at most {MAX_NODES} ids at once, got {}",
-                ids.len()
-            )));
+            return Err(ApiError::bad_input(
+                UserErrorCode::TooManyIds,
+                format!("at most {MAX_NODES} ids at once, got {}", ids.len()),
+            ));
         }
         let mut nodes = Vec::with_capacity(ids.len());
         for id in &ids {
@@ -55,6 +64,7 @@ async fn find_node(ctx: &Context<'_>, id: &str) -> Result<Option<Node>, ApiError
         return Ok(None);
     };
     let org = viewer.organization_id;
+    let staff = !matches!(viewer.actor, Actor::Contact(_));
     let mut conn = db(ctx).await?;
     let conn = &mut conn;
     Ok(match kind {
@@ -63,14 +73,56 @@ async fn find_node(ctx: &Context<'_>, id: &str) -> Result<Option<Node>, ApiError
             .into_iter()
             .find(|o| o.public_id == id)
             .map(Node::Organization),
-        IdKind::User => organizations::model::find_user(conn, org, id)
+        IdKind::User if staff => organizations::model::find_user(conn, org, id)
             .await?
             .map(Node::User),
-        IdKind::ApiKey => organizations::model::find_api_key(conn, org, id)
+        IdKind::ApiKey if staff => organizations::model::find_api_key(conn, org, id)
             .await?
             .map(Node::ApiKey),
-        IdKind::Contact => contacts::model::find(conn, org, id)
+        IdKind::Contact => contacts::find_visible(conn, &viewer, id)
             .await?
             .map(Node::Contact),
+        IdKind::Thread => threads::model::find(conn, ThreadScope::of(&viewer), id)
+            .await?
+            .map(Node::Thread),
+        IdKind::Subscriber => {
+            let subscriber = threads::subscribers::find(conn, org, id).await?;
+            match subscriber {
+                Some(subscriber)
+                    if staff || visible_thread(conn, &viewer, subscriber.thread_id).await? =>
+                {
+                    Some(Node::Subscriber(subscriber))
+                }
+                _ => None,
+            }
+        }
+        IdKind::Message => match messages::model::find(conn, org, id).await? {
+            Some(message) if message.conversation_id.is_some() && staff => {
+                Some(Node::Message(message))
+            }
+            Some(message) if message.thread_id.is_some() => {
+                messages::find_visible_thread_message(conn, &viewer, id)
+                    .await?
+                    .map(|(message, _)| Node::Message(message))
+            }
+            _ => None,
+        },
+        IdKind::Conversation if staff => conversations::model::find(conn, org, id)
+            .await?
+            .map(Node::Conversation),
+        IdKind::User | IdKind::ApiKey | IdKind::Conversation => None,
+    })
+}
+
+async fn visible_thread(
+    conn: &mut diesel_async::AsyncPgConnection,
+    viewer: &crate::auth::Viewer,
+    thread_id: i64,
+) -> Result<bool, ApiError> {
+    Ok(match viewer.actor {
+        Actor::Contact(contact) => {
+            threads::subscribers::is_active_member(conn, thread_id, Actor::Contact(contact)).await?
+        }
+        Actor::User(_) | Actor::ApiKey(_) => true,
     })
 }

@@ -9,7 +9,7 @@ use async_graphql::{ObjectType, OutputType};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::errors::ApiError;
+use super::errors::{ApiError, UserErrorCode};
 
 /// Page size when neither `first` nor `last` is given.
 pub const DEFAULT_PAGE_SIZE: usize = 50;
@@ -49,7 +49,7 @@ impl CursorType for KeyCursor {
 }
 
 /// Which end of the ordering a page is taken from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Direction {
     /// `first`/`after`: ascending from the start (or from `after`).
     Forward,
@@ -57,12 +57,35 @@ pub enum Direction {
     Backward,
 }
 
+/// How a list is sorted by its key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SortOrder {
+    /// Oldest first (messages, contacts).
+    Ascending,
+    /// Newest first (threads).
+    Descending,
+}
+
+/// How to scan the key index for one page: the key bounds and the scan
+/// direction. Rows come back in scan order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Scan {
+    /// Only keys greater than this.
+    pub greater_than: Option<i64>,
+    /// Only keys less than this.
+    pub less_than: Option<i64>,
+    /// Scan with ascending keys.
+    pub ascending: bool,
+    /// Rows to fetch (one more than the page).
+    pub limit: i64,
+}
+
 /// A validated page request.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct PageRequest {
-    /// Only rows with a key greater than this.
+    /// Key of the `after` cursor.
     pub after: Option<i64>,
-    /// Only rows with a key less than this.
+    /// Key of the `before` cursor.
     pub before: Option<i64>,
     /// Rows wanted on the page.
     pub size: usize,
@@ -82,15 +105,17 @@ impl PageRequest {
             if (1..=MAX_PAGE_SIZE as i64).contains(&i64::from(value)) {
                 Ok(value as usize)
             } else {
-                Err(ApiError::BadUserInput(format!(
-                    "`{name}` must be between 1 and {MAX_PAGE_SIZE}, got {value}"
-                )))
+                Err(ApiError::bad_input(
+                    UserErrorCode::PageSizeOutOfRange,
+                    format!("`{name}` must be between 1 and {MAX_PAGE_SIZE}, got {value}"),
+                ))
             }
         };
         let (size, direction) = match (first, last) {
             (Some(_), Some(_)) => {
-                return Err(ApiError::BadUserInput(
-                    "pass `first` or `last`, not both".to_string(),
+                return Err(ApiError::bad_input(
+                    UserErrorCode::PageSizeOutOfRange,
+                    "pass `first` or `last`, not both",
                 ));
             }
             (Some(first), None) => (check("first", first)?, Direction::Forward),
@@ -104,7 +129,7 @@ impl PageRequest {
             cursor
                 .map(|c| KeyCursor::decode_cursor(&c).map(|k| k.0))
                 .transpose()
-                .map_err(|e| ApiError::BadUserInput(e.to_string()))
+                .map_err(|e| ApiError::bad_input(UserErrorCode::InvalidCursor, e.to_string()))
         };
         Ok(PageRequest {
             after: decode(after)?,
@@ -114,14 +139,34 @@ impl PageRequest {
         })
     }
 
-    /// How many rows to fetch: one more than the page, to learn if more exist.
-    pub fn fetch_limit(&self) -> i64 {
-        self.size as i64 + 1
+    /// The last `size` rows (e.g. a thread's newest messages).
+    pub fn last(size: usize) -> Self {
+        PageRequest {
+            after: None,
+            before: None,
+            size,
+            direction: Direction::Backward,
+        }
     }
 
-    /// Builds the connection from rows fetched in this request's direction
-    /// (ascending for forward pages, descending for backward ones) with
-    /// `fetch_limit`.
+    /// How to scan a list sorted in `order` for this page. A forward page
+    /// scans the list's own order; a backward page scans it in reverse from
+    /// `before` (and `into_connection` turns it back).
+    pub fn scan(&self, order: SortOrder) -> Scan {
+        let (greater_than, less_than) = match order {
+            SortOrder::Ascending => (self.after, self.before),
+            SortOrder::Descending => (self.before, self.after),
+        };
+        let forward = self.direction == Direction::Forward;
+        Scan {
+            greater_than,
+            less_than,
+            ascending: forward == (order == SortOrder::Ascending),
+            limit: self.size as i64 + 1,
+        }
+    }
+
+    /// Builds the connection from rows fetched with this request's `scan`.
     pub fn into_connection<Node, Fields>(
         self,
         mut rows: Vec<Node>,

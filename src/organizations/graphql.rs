@@ -1,15 +1,15 @@
 //! GraphQL types for organizations, users, api keys and the viewer.
 
-use std::collections::HashMap;
-
-use async_graphql::dataloader::Loader;
 use async_graphql::{Context, ID, Object};
+use diesel::QueryResult;
+use diesel_async::AsyncPgConnection;
 
 use super::model::{self, ApiKey, Organization, User};
 use crate::auth::{Actor, Viewer};
-use crate::db::DbPool;
+use crate::contacts::Contact;
 use crate::graphql::context::{self, loader};
 use crate::graphql::errors::ApiError;
+use crate::graphql::loaders::{ByIds, FetchByIds};
 
 #[Object]
 impl Organization {
@@ -58,11 +58,11 @@ impl ApiKey {
     }
 }
 
-/// The caller: its organization, and the user or api key it acts as.
+/// The caller: its organization, and the user, api key or contact it acts as.
 #[Object(name = "Viewer")]
 impl Viewer {
     async fn organization(&self, ctx: &Context<'_>) -> Result<Organization, ApiError> {
-        loader::<OrganizationLoader>(ctx)?
+        loader::<ByIds<Organization>>(ctx)?
             .load_one(self.organization_id)
             .await?
             .ok_or(ApiError::Internal)
@@ -71,16 +71,24 @@ impl Viewer {
     /// The user, when the token is a user token.
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>, ApiError> {
         match self.actor {
-            Actor::User(id) => loader::<UserLoader>(ctx)?.load_one(id).await,
-            Actor::ApiKey(_) => Ok(None),
+            Actor::User(id) => loader::<ByIds<User>>(ctx)?.load_one(id).await,
+            Actor::ApiKey(_) | Actor::Contact(_) => Ok(None),
         }
     }
 
     /// The api key, when the token is an api key.
     async fn api_key(&self, ctx: &Context<'_>) -> Result<Option<ApiKey>, ApiError> {
         match self.actor {
-            Actor::ApiKey(id) => loader::<ApiKeyLoader>(ctx)?.load_one(id).await,
-            Actor::User(_) => Ok(None),
+            Actor::ApiKey(id) => loader::<ByIds<ApiKey>>(ctx)?.load_one(id).await,
+            Actor::User(_) | Actor::Contact(_) => Ok(None),
+        }
+    }
+
+    /// The contact, when the token is a contact token.
+    async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>, ApiError> {
+        match self.actor {
+            Actor::Contact(id) => loader::<ByIds<Contact>>(ctx)?.load_one(id).await,
+            Actor::User(_) | Actor::ApiKey(_) => Ok(None),
         }
     }
 }
@@ -97,52 +105,50 @@ impl ViewerQuery {
     }
 }
 
-/// Organizations by internal id.
-pub struct OrganizationLoader {
-    pub pool: DbPool,
-}
+impl FetchByIds for Organization {
+    async fn fetch(
+        conn: &mut AsyncPgConnection,
+        organization_id: i64,
+        ids: &[i64],
+    ) -> QueryResult<Vec<Self>> {
+        // Only ever the caller's own organization.
+        let own: Vec<i64> = ids
+            .iter()
+            .copied()
+            .filter(|id| *id == organization_id)
+            .collect();
+        model::organizations_by_ids(conn, &own).await
+    }
 
-impl Loader<i64> for OrganizationLoader {
-    type Value = Organization;
-    type Error = ApiError;
-
-    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Organization>, ApiError> {
-        let mut conn = self.pool.get().await?;
-        let rows = model::organizations_by_ids(&mut conn, keys).await?;
-        Ok(rows.into_iter().map(|row| (row.id, row)).collect())
+    fn key(&self) -> i64 {
+        self.id
     }
 }
 
-/// Users of the viewer's organization by internal id.
-pub struct UserLoader {
-    pub pool: DbPool,
-    pub organization_id: i64,
-}
+impl FetchByIds for User {
+    async fn fetch(
+        conn: &mut AsyncPgConnection,
+        organization_id: i64,
+        ids: &[i64],
+    ) -> QueryResult<Vec<Self>> {
+        model::users_by_ids(conn, organization_id, ids).await
+    }
 
-impl Loader<i64> for UserLoader {
-    type Value = User;
-    type Error = ApiError;
-
-    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, User>, ApiError> {
-        let mut conn = self.pool.get().await?;
-        let rows = model::users_by_ids(&mut conn, self.organization_id, keys).await?;
-        Ok(rows.into_iter().map(|row| (row.id, row)).collect())
+    fn key(&self) -> i64 {
+        self.id
     }
 }
 
-/// Api keys of the viewer's organization by internal id.
-pub struct ApiKeyLoader {
-    pub pool: DbPool,
-    pub organization_id: i64,
-}
+impl FetchByIds for ApiKey {
+    async fn fetch(
+        conn: &mut AsyncPgConnection,
+        organization_id: i64,
+        ids: &[i64],
+    ) -> QueryResult<Vec<Self>> {
+        model::api_keys_by_ids(conn, organization_id, ids).await
+    }
 
-impl Loader<i64> for ApiKeyLoader {
-    type Value = ApiKey;
-    type Error = ApiError;
-
-    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, ApiKey>, ApiError> {
-        let mut conn = self.pool.get().await?;
-        let rows = model::api_keys_by_ids(&mut conn, self.organization_id, keys).await?;
-        Ok(rows.into_iter().map(|row| (row.id, row)).collect())
+    fn key(&self) -> i64 {
+        self.id
     }
 }

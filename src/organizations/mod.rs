@@ -4,5 +4,5 @@
 mod graphql;
 pub mod model;
 
-pub use graphql::{ApiKeyLoader, OrganizationLoader, UserLoader, ViewerQuery};
+pub use graphql::ViewerQuery;
 pub use model::{ApiKey, Organization, User};

@@ -1,0 +1,122 @@
+//! Generic DataLoaders: every nested lookup in the schema goes through one
+//! of these, so a query costs a fixed number of statements however many
+//! rows its pages hold.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::Hash;
+use std::marker::PhantomData;
+
+use async_graphql::dataloader::Loader;
+use diesel::QueryResult;
+use diesel_async::AsyncPgConnection;
+
+use super::errors::ApiError;
+use super::pagination::PageRequest;
+use crate::db::DbPool;
+
+/// Rows that can be fetched in bulk by internal id within an organization.
+pub trait FetchByIds: Sized + Clone + Send + Sync + 'static {
+    /// The rows of `organization_id` with these ids (missing ones left out).
+    fn fetch(
+        conn: &mut AsyncPgConnection,
+        organization_id: i64,
+        ids: &[i64],
+    ) -> impl Future<Output = QueryResult<Vec<Self>>> + Send;
+
+    /// The row's internal id.
+    fn key(&self) -> i64;
+}
+
+/// Loads `T` by internal id.
+pub struct ByIds<T> {
+    pool: DbPool,
+    organization_id: i64,
+    rows: PhantomData<fn() -> T>,
+}
+
+impl<T> ByIds<T> {
+    /// A loader for one request of one organization.
+    pub fn new(pool: DbPool, organization_id: i64) -> Self {
+        ByIds {
+            pool,
+            organization_id,
+            rows: PhantomData,
+        }
+    }
+}
+
+impl<T: FetchByIds> Loader<i64> for ByIds<T> {
+    type Value = T;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, T>, ApiError> {
+        let mut conn = self.pool.get().await?;
+        let rows = T::fetch(&mut conn, self.organization_id, keys).await?;
+        Ok(rows.into_iter().map(|row| (row.key(), row)).collect())
+    }
+}
+
+/// Children that can be fetched a page per parent in one statement.
+pub trait FetchPages: Sized + Clone + Send + Sync + 'static {
+    /// What the children hang off.
+    type Parent: Copy + Hash + Eq + Send + Sync + 'static;
+
+    /// For each parent, the rows of its page, in the page's scan order.
+    fn fetch(
+        conn: &mut AsyncPgConnection,
+        organization_id: i64,
+        parents: &[Self::Parent],
+        page: &PageRequest,
+    ) -> impl Future<Output = QueryResult<Vec<Self>>> + Send;
+
+    /// The row's parent.
+    fn parent(&self) -> Self::Parent;
+}
+
+/// Loads a page of `T` per parent, keyed by (parent, page).
+pub struct Pages<T> {
+    pool: DbPool,
+    organization_id: i64,
+    rows: PhantomData<fn() -> T>,
+}
+
+impl<T> Pages<T> {
+    /// A loader for one request of one organization.
+    pub fn new(pool: DbPool, organization_id: i64) -> Self {
+        Pages {
+            pool,
+            organization_id,
+            rows: PhantomData,
+        }
+    }
+}
+
+impl<T: FetchPages> Loader<(T::Parent, PageRequest)> for Pages<T> {
+    type Value = Vec<T>;
+    type Error = ApiError;
+
+    async fn load(
+        &self,
+        keys: &[(T::Parent, PageRequest)],
+    ) -> Result<HashMap<(T::Parent, PageRequest), Vec<T>>, ApiError> {
+        // One statement per distinct page shape (usually one per query).
+        let mut parents_by_page: HashMap<PageRequest, Vec<T::Parent>> = HashMap::new();
+        for (parent, page) in keys {
+            parents_by_page.entry(*page).or_default().push(*parent);
+        }
+        let mut conn = self.pool.get().await?;
+        let mut pages = HashMap::with_capacity(keys.len());
+        for (page, parents) in parents_by_page {
+            for parent in &parents {
+                pages.insert((*parent, page), Vec::new());
+            }
+            for row in T::fetch(&mut conn, self.organization_id, &parents, &page).await? {
+                if let Some(rows) = pages.get_mut(&(row.parent(), page)) {
+                    rows.push(row);
+                }
+            }
+        }
+        Ok(pages)
+    }
+}

@@ -1,0 +1,632 @@
+//! GraphQL types and mutations for messages and reactions.
+
+use std::collections::HashMap;
+
+use async_graphql::dataloader::Loader;
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use diesel::QueryResult;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+
+use super::model::{self, Container, Message, MessageChanges, NewMessage};
+use crate::auth::{Actor, Viewer};
+use crate::conversations::Conversation;
+use crate::db::DbPool;
+use crate::graphql::context::{db, loader, viewer};
+use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, UserErrorCode};
+use crate::graphql::input::InputErrors;
+use crate::graphql::loaders::{ByIds, FetchPages};
+use crate::graphql::pagination::PageRequest;
+use crate::threads::model::ThreadScope;
+use crate::threads::subscribers::{self, Subscriber};
+use crate::threads::{self, Thread};
+use crate::validation::MAX_SHORT_TEXT;
+
+/// Longest message text, in characters.
+pub const MAX_TEXT: usize = 20_000;
+/// Most media URLs on one message.
+const MAX_MEDIA_URLS: usize = 20;
+/// Longest emoji (a ZWJ sequence can be long), in bytes.
+const MAX_EMOJI_BYTES: usize = 64;
+
+impl FetchPages for Message {
+    type Parent = Container;
+
+    async fn fetch(
+        conn: &mut AsyncPgConnection,
+        organization_id: i64,
+        containers: &[Container],
+        page: &PageRequest,
+    ) -> QueryResult<Vec<Self>> {
+        let (threads, conversations): (Vec<Container>, Vec<Container>) = containers
+            .iter()
+            .partition(|c| matches!(c, Container::Thread(_)));
+        let mut rows = model::page_per_container(conn, organization_id, &threads, page).await?;
+        rows.extend(model::page_per_container(conn, organization_id, &conversations, page).await?);
+        Ok(rows)
+    }
+
+    fn parent(&self) -> Container {
+        self.container().unwrap_or(Container::Thread(0))
+    }
+}
+
+/// Reactions on a message with one emoji.
+#[derive(Clone, Debug)]
+pub struct ReactionGroup {
+    emoji: String,
+    subscriber_ids: Vec<i64>,
+}
+
+/// Loads reaction groups by message id.
+pub struct ReactionsByMessage {
+    pub pool: DbPool,
+    pub organization_id: i64,
+}
+
+impl Loader<i64> for ReactionsByMessage {
+    type Value = Vec<ReactionGroup>;
+    type Error = ApiError;
+
+    async fn load(
+        &self,
+        message_ids: &[i64],
+    ) -> Result<HashMap<i64, Vec<ReactionGroup>>, ApiError> {
+        let mut conn = self.pool.get().await?;
+        let mut by_message: HashMap<i64, Vec<ReactionGroup>> = HashMap::new();
+        for (message_id, emoji, subscriber_ids) in
+            model::reaction_groups(&mut conn, self.organization_id, message_ids).await?
+        {
+            by_message
+                .entry(message_id)
+                .or_default()
+                .push(ReactionGroup {
+                    emoji,
+                    subscriber_ids,
+                });
+        }
+        Ok(by_message)
+    }
+}
+
+#[Object]
+impl ReactionGroup {
+    async fn emoji(&self) -> &str {
+        &self.emoji
+    }
+    async fn count(&self) -> usize {
+        self.subscriber_ids.len()
+    }
+    /// Whether the caller is among those who reacted.
+    async fn viewer_reacted(&self, ctx: &Context<'_>) -> Result<bool, ApiError> {
+        let viewer = viewer(ctx)?;
+        let reacted = loader::<ByIds<Subscriber>>(ctx)?
+            .load_many(self.subscriber_ids.iter().copied())
+            .await?;
+        Ok(reacted.values().any(|s| s.member() == Some(viewer.actor)))
+    }
+    /// Who reacted, in order.
+    async fn subscribers(&self, ctx: &Context<'_>) -> Result<Vec<Subscriber>, ApiError> {
+        let mut reacted = loader::<ByIds<Subscriber>>(ctx)?
+            .load_many(self.subscriber_ids.iter().copied())
+            .await?;
+        Ok(self
+            .subscriber_ids
+            .iter()
+            .filter_map(|id| reacted.remove(id))
+            .collect())
+    }
+}
+
+/// The kinds of message.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessageType {
+    Text,
+    /// Written by the system, e.g. when a subscriber joins or leaves.
+    Meta,
+    TrackingUpdate,
+    PickupReminder,
+}
+
+impl MessageType {
+    fn as_str(self) -> &'static str {
+        match self {
+            MessageType::Text => "text",
+            MessageType::Meta => "meta",
+            MessageType::TrackingUpdate => "tracking_update",
+            MessageType::PickupReminder => "pickup_reminder",
+        }
+    }
+
+    fn parse(kind: &str) -> MessageType {
+        match kind {
+            "meta" => MessageType::Meta,
+            "tracking_update" => MessageType::TrackingUpdate,
+            "pickup_reminder" => MessageType::PickupReminder,
+            _ => MessageType::Text,
+        }
+    }
+}
+
+/// One message, in a thread or in a conversation.
+#[Object]
+impl Message {
+    /// Opaque id (`msg_…`).
+    pub async fn id(&self) -> ID {
+        ID(self.public_id.clone())
+    }
+    async fn text(&self) -> &str {
+        &self.body
+    }
+    #[graphql(name = "type")]
+    async fn kind(&self) -> MessageType {
+        MessageType::parse(&self.kind)
+    }
+    /// A machine-readable event name (meta messages: `subscriber_joined`, `subscriber_left`).
+    async fn event(&self) -> Option<&str> {
+        self.event.as_deref()
+    }
+    /// Who wrote it; null for system messages and conversation messages.
+    async fn author(&self, ctx: &Context<'_>) -> Result<Option<Subscriber>, ApiError> {
+        match self.author_subscriber_id {
+            Some(id) => loader::<ByIds<Subscriber>>(ctx)?.load_one(id).await,
+            None => Ok(None),
+        }
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+    /// When the author last edited it.
+    async fn edited_at(&self) -> Option<DateTime<Utc>> {
+        self.edited_at
+    }
+    async fn media_urls(&self) -> Vec<String> {
+        self.media_url_list()
+    }
+    /// Reactions grouped by emoji, in order of first reaction.
+    async fn reactions(&self, ctx: &Context<'_>) -> Result<Vec<ReactionGroup>, ApiError> {
+        Ok(loader::<ReactionsByMessage>(ctx)?
+            .load_one(self.id)
+            .await?
+            .unwrap_or_default())
+    }
+    async fn resource_id(&self) -> Option<&str> {
+        self.resource_id.as_deref()
+    }
+    /// The sender's idempotency key, if it gave one.
+    async fn client_message_id(&self) -> Option<&str> {
+        self.client_message_id.as_deref()
+    }
+    async fn thread(&self, ctx: &Context<'_>) -> Result<Option<Thread>, ApiError> {
+        match self.thread_id {
+            Some(id) => loader::<ByIds<Thread>>(ctx)?.load_one(id).await,
+            None => Ok(None),
+        }
+    }
+    async fn conversation(&self, ctx: &Context<'_>) -> Result<Option<Conversation>, ApiError> {
+        match self.conversation_id {
+            Some(id) => loader::<ByIds<Conversation>>(ctx)?.load_one(id).await,
+            None => Ok(None),
+        }
+    }
+    /// Conversation messages: when it was written.
+    async fn written_at(&self) -> Option<DateTime<Utc>> {
+        self.written_at
+    }
+    /// Conversation messages: whether the organization wrote it (else the contact).
+    async fn written_by_me(&self) -> Option<bool> {
+        self.written_by_me
+    }
+}
+
+/// The thread message with this id, as the viewer may see it.
+pub async fn find_visible_thread_message(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    public_id: &str,
+) -> QueryResult<Option<(Message, Thread)>> {
+    let Some(message) = model::find(conn, viewer.organization_id, public_id).await? else {
+        return Ok(None);
+    };
+    let Some(thread_id) = message.thread_id else {
+        return Ok(None);
+    };
+    let Some(thread) = threads::model::by_ids(conn, viewer.organization_id, &[thread_id])
+        .await?
+        .pop()
+    else {
+        return Ok(None);
+    };
+    let visible = match ThreadScope::of(viewer).only_contact {
+        Some(contact) => {
+            subscribers::is_active_member(conn, thread.id, Actor::Contact(contact)).await?
+        }
+        None => true,
+    };
+    Ok(visible.then_some((message, thread)))
+}
+
+/// Input of `sendMessage`.
+#[derive(InputObject)]
+pub struct SendMessageInput {
+    pub thread_id: ID,
+    #[graphql(default)]
+    pub text: String,
+    #[graphql(name = "type", default_with = "MessageType::Text")]
+    pub kind: MessageType,
+    pub event: Option<String>,
+    #[graphql(default)]
+    pub media_urls: Vec<String>,
+    pub resource_id: Option<String>,
+    /// Idempotency key: sending the same one again in the thread returns the
+    /// first message instead of a duplicate.
+    pub client_message_id: Option<String>,
+}
+
+/// Input of `editMessage`.
+#[derive(InputObject)]
+pub struct EditMessageInput {
+    pub id: ID,
+    pub text: Option<String>,
+    pub media_urls: Option<Vec<String>>,
+}
+
+/// Input of `deleteMessage`.
+#[derive(InputObject)]
+pub struct DeleteMessageInput {
+    pub id: ID,
+}
+
+/// Input of `addReaction` and `removeReaction`.
+#[derive(InputObject)]
+pub struct ReactionInput {
+    pub message_id: ID,
+    pub emoji: String,
+}
+
+/// Result of the message mutations.
+#[derive(SimpleObject)]
+pub struct MessagePayload {
+    pub message: Option<Message>,
+    pub user_errors: Vec<UserError>,
+}
+
+impl Payload<Message> for MessagePayload {
+    fn done(message: Message) -> Self {
+        MessagePayload {
+            message: Some(message),
+            user_errors: Vec::new(),
+        }
+    }
+
+    fn failed(user_errors: Vec<UserError>) -> Self {
+        MessagePayload {
+            message: None,
+            user_errors,
+        }
+    }
+}
+
+/// Result of `sendMessage`.
+#[derive(SimpleObject)]
+pub struct SendMessagePayload {
+    pub message: Option<Message>,
+    /// The thread after the send (its `updatedAt` and unread state moved).
+    pub thread: Option<Thread>,
+    pub user_errors: Vec<UserError>,
+}
+
+impl Payload<(Message, Thread)> for SendMessagePayload {
+    fn done((message, thread): (Message, Thread)) -> Self {
+        SendMessagePayload {
+            message: Some(message),
+            thread: Some(thread),
+            user_errors: Vec::new(),
+        }
+    }
+
+    fn failed(user_errors: Vec<UserError>) -> Self {
+        SendMessagePayload {
+            message: None,
+            thread: None,
+            user_errors,
+        }
+    }
+}
+
+/// Result of `deleteMessage`.
+#[derive(SimpleObject)]
+pub struct DeleteMessagePayload {
+    pub deleted_message_id: Option<ID>,
+    pub user_errors: Vec<UserError>,
+}
+
+impl Payload<ID> for DeleteMessagePayload {
+    fn done(id: ID) -> Self {
+        DeleteMessagePayload {
+            deleted_message_id: Some(id),
+            user_errors: Vec::new(),
+        }
+    }
+
+    fn failed(user_errors: Vec<UserError>) -> Self {
+        DeleteMessagePayload {
+            deleted_message_id: None,
+            user_errors,
+        }
+    }
+}
+
+/// Validates a message text: required unless media is attached.
+pub fn check_text(errors: &mut InputErrors, field: &str, text: &str, has_media: bool) -> String {
+    if text.trim().is_empty() && !has_media {
+        errors.push(
+            field,
+            UserErrorCode::Required,
+            format!("{field} is required"),
+        );
+    } else if text.chars().count() > MAX_TEXT {
+        errors.push(
+            field,
+            UserErrorCode::TooLong,
+            format!("{field} must be at most {MAX_TEXT} characters"),
+        );
+    }
+    text.to_string()
+}
+
+fn check_emoji(errors: &mut InputErrors, emoji: &str) -> String {
+    let emoji = emoji.trim();
+    if emoji.is_empty() || emoji.len() > MAX_EMOJI_BYTES || emoji.chars().any(char::is_whitespace) {
+        errors.push(
+            "emoji",
+            UserErrorCode::InvalidValue,
+            "emoji must be one emoji (or a short code without spaces)",
+        );
+    }
+    emoji.to_string()
+}
+
+/// `Mutation.sendMessage` and the other message mutations.
+#[derive(Default)]
+pub struct MessagesMutation;
+
+#[Object]
+impl MessagesMutation {
+    /// Sends a message to a thread as the caller (subscribing it if needed).
+    /// Updates the thread's `updatedAt` and every other subscriber's unread state.
+    async fn send_message(
+        &self,
+        ctx: &Context<'_>,
+        input: SendMessageInput,
+    ) -> Result<SendMessagePayload, ApiError> {
+        let viewer = viewer(ctx)?;
+        let mut conn = db(ctx).await?;
+        let result = conn
+            .transaction::<_, MutationError, _>(async |conn| {
+                let mut errors = InputErrors::default();
+                if input.kind == MessageType::Meta {
+                    errors.push(
+                        "type",
+                        UserErrorCode::InvalidValue,
+                        "META messages are written by the system only",
+                    );
+                }
+                let media_urls = errors.url_list("mediaUrls", &input.media_urls, MAX_MEDIA_URLS);
+                let text = check_text(
+                    &mut errors,
+                    "text",
+                    &input.text,
+                    !input.media_urls.is_empty(),
+                );
+                let event = errors.optional_text("event", input.event.as_deref(), MAX_SHORT_TEXT);
+                let resource_id = errors.optional_text(
+                    "resourceId",
+                    input.resource_id.as_deref(),
+                    MAX_SHORT_TEXT,
+                );
+                let client_message_id = errors.optional_text(
+                    "clientMessageId",
+                    input.client_message_id.as_deref(),
+                    MAX_SHORT_TEXT,
+                );
+                let thread = threads::model::find_for_update(
+                    conn,
+                    ThreadScope::of(&viewer),
+                    &input.thread_id,
+                )
+                .await?
+                .ok_or_else(|| MutationError::not_found("threadId", &input.thread_id))?;
+                errors.finish()?;
+
+                if let Some(client_id) = &client_message_id
+                    && let Some(existing) =
+                        model::find_by_client_id(conn, thread.id, client_id).await?
+                {
+                    return Ok((existing, thread));
+                }
+                let name = threads::member_name(conn, viewer.organization_id, viewer.actor).await?;
+                let author = threads::join_thread(conn, &thread, viewer.actor, &name).await?;
+                let mut new = NewMessage::new(
+                    viewer.organization_id,
+                    Container::Thread(thread.id),
+                    input.kind.as_str(),
+                    text,
+                );
+                new.author_subscriber_id = Some(author.id);
+                new.event = event;
+                new.media_urls = media_urls.into_iter().map(Some).collect();
+                new.resource_id = resource_id;
+                new.client_message_id = client_message_id;
+                let message = model::insert(conn, &new).await?;
+                subscribers::record_message(conn, thread.id, Some(author.id)).await?;
+                let thread =
+                    threads::model::touch(conn, thread.id, Some(message.created_at)).await?;
+                Ok((message, thread))
+            })
+            .await;
+        SendMessagePayload::from_result(result)
+    }
+
+    /// Edits a thread message's text or media. Only its author may.
+    async fn edit_message(
+        &self,
+        ctx: &Context<'_>,
+        input: EditMessageInput,
+    ) -> Result<MessagePayload, ApiError> {
+        let viewer = viewer(ctx)?;
+        let mut conn = db(ctx).await?;
+        let result = conn
+            .transaction::<_, MutationError, _>(async |conn| {
+                let (message, thread) = find_visible_thread_message(conn, &viewer, &input.id)
+                    .await?
+                    .ok_or_else(|| MutationError::not_found("id", &input.id))?;
+                threads::model::lock(conn, thread.id).await?;
+                require_author(conn, &viewer, &message, false).await?;
+                let mut errors = InputErrors::default();
+                let media_urls = input
+                    .media_urls
+                    .as_ref()
+                    .map(|urls| errors.url_list("mediaUrls", urls, MAX_MEDIA_URLS));
+                let has_media = media_urls
+                    .as_ref()
+                    .map_or(!message.media_url_list().is_empty(), |urls| {
+                        !urls.is_empty()
+                    });
+                let body = input
+                    .text
+                    .as_ref()
+                    .map(|text| check_text(&mut errors, "text", text, has_media));
+                errors.finish()?;
+                let changes = MessageChanges {
+                    body,
+                    media_urls: media_urls.map(|urls| urls.into_iter().map(Some).collect()),
+                    edited_at: Some(Some(Utc::now())),
+                    ..MessageChanges::default()
+                };
+                let message = model::update(conn, message.id, &changes).await?;
+                threads::model::touch(conn, thread.id, None).await?;
+                Ok(message)
+            })
+            .await;
+        MessagePayload::from_result(result)
+    }
+
+    /// Deletes a thread message; returns its id. Its author may, and so may
+    /// api keys (they act for the organization).
+    async fn delete_message(
+        &self,
+        ctx: &Context<'_>,
+        input: DeleteMessageInput,
+    ) -> Result<DeleteMessagePayload, ApiError> {
+        let viewer = viewer(ctx)?;
+        let mut conn = db(ctx).await?;
+        let result = conn
+            .transaction::<_, MutationError, _>(async |conn| {
+                let (message, thread) = find_visible_thread_message(conn, &viewer, &input.id)
+                    .await?
+                    .ok_or_else(|| MutationError::not_found("id", &input.id))?;
+                threads::model::lock(conn, thread.id).await?;
+                require_author(conn, &viewer, &message, true).await?;
+                model::delete(conn, message.id).await?;
+                threads::model::touch(conn, thread.id, None).await?;
+                Ok(input.id.clone())
+            })
+            .await;
+        DeleteMessagePayload::from_result(result)
+    }
+
+    /// Adds the caller's reaction (an active subscriber of the thread).
+    async fn add_reaction(
+        &self,
+        ctx: &Context<'_>,
+        input: ReactionInput,
+    ) -> Result<MessagePayload, ApiError> {
+        self.react(ctx, input, true).await
+    }
+
+    /// Removes the caller's reaction.
+    async fn remove_reaction(
+        &self,
+        ctx: &Context<'_>,
+        input: ReactionInput,
+    ) -> Result<MessagePayload, ApiError> {
+        self.react(ctx, input, false).await
+    }
+}
+
+impl MessagesMutation {
+    async fn react(
+        &self,
+        ctx: &Context<'_>,
+        input: ReactionInput,
+        add: bool,
+    ) -> Result<MessagePayload, ApiError> {
+        let viewer = viewer(ctx)?;
+        let mut conn = db(ctx).await?;
+        let result = conn
+            .transaction::<_, MutationError, _>(async |conn| {
+                let mut errors = InputErrors::default();
+                let emoji = check_emoji(&mut errors, &input.emoji);
+                let (message, thread) =
+                    find_visible_thread_message(conn, &viewer, &input.message_id)
+                        .await?
+                        .ok_or_else(|| MutationError::not_found("messageId", &input.message_id))?;
+                errors.finish()?;
+                threads::model::lock(conn, thread.id).await?;
+                let subscriber = subscribers::find_member(conn, thread.id, viewer.actor)
+                    .await?
+                    .filter(|s| !s.is_archived)
+                    .ok_or_else(|| {
+                        MutationError::on_input(
+                            "messageId",
+                            UserErrorCode::NotASubscriber,
+                            "only subscribers of the thread may react",
+                        )
+                    })?;
+                if add {
+                    model::add_reaction(
+                        conn,
+                        viewer.organization_id,
+                        message.id,
+                        subscriber.id,
+                        &emoji,
+                    )
+                    .await?;
+                } else {
+                    model::remove_reaction(conn, message.id, subscriber.id, &emoji).await?;
+                }
+                Ok(message)
+            })
+            .await;
+        MessagePayload::from_result(result)
+    }
+}
+
+/// Refuses unless the caller wrote the message (api keys pass too when
+/// `api_keys_may`).
+async fn require_author(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    message: &Message,
+    api_keys_may: bool,
+) -> Result<(), MutationError> {
+    if api_keys_may && matches!(viewer.actor, Actor::ApiKey(_)) {
+        return Ok(());
+    }
+    let author = match message.author_subscriber_id {
+        Some(id) => subscribers::by_ids(conn, viewer.organization_id, &[id])
+            .await?
+            .pop(),
+        None => None,
+    };
+    if author.and_then(|a| a.member()) == Some(viewer.actor) {
+        Ok(())
+    } else {
+        Err(MutationError::on_input(
+            "id",
+            UserErrorCode::NotAuthor,
+            "only the message's author may do this",
+        ))
+    }
+}

@@ -1,0 +1,11 @@
+//! Threads: the live message containers, with their subscribers and read state.
+
+mod graphql;
+pub mod model;
+pub mod subscribers;
+
+pub use graphql::{
+    SubscribersByThread, ThreadConnectionFields, ThreadsMutation, ThreadsQuery, find_member, join_thread, member_name,
+};
+pub use model::Thread;
+pub use subscribers::Subscriber;
