@@ -9,7 +9,7 @@ use chrono::{DateTime, Months, Utc};
 use diesel::QueryResult;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 
-use super::model::{self, NewThread, Thread, ThreadChanges, ThreadFilter, ThreadScope};
+use super::model::{self, Interval, NewThread, Thread, ThreadChanges, ThreadFilter, ThreadScope};
 use super::subscribers::{self, Subscriber};
 use crate::auth::{Actor, Viewer};
 use crate::channel_kind::ChannelKind;
@@ -375,7 +375,7 @@ pub struct ThreadsFilter {
 fn check_interval(
     name: &str,
     interval: Option<DateTimeInterval>,
-) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>, ApiError> {
+) -> Result<Option<Interval>, ApiError> {
     let Some(DateTimeInterval { start, end }) = interval else {
         return Ok(None);
     };
@@ -1010,9 +1010,9 @@ impl ThreadsMutation {
                     }
                 }
                 errors.finish()?;
-                Ok(model::update(conn, thread.id, &changes)
+                model::update(conn, thread.id, &changes)
                     .await
-                    .map_err(thread_write_error)?)
+                    .map_err(thread_write_error)
             })
             .await;
         ThreadPayload::from_result(result)

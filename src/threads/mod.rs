@@ -5,7 +5,8 @@ pub mod model;
 pub mod subscribers;
 
 pub use graphql::{
-    SubscribersByThread, ThreadConnectionFields, ThreadsMutation, ThreadsQuery, find_member, join_thread, member_name,
+    SubscribersByThread, ThreadConnectionFields, ThreadsMutation, ThreadsQuery, find_member,
+    join_thread, member_name,
 };
 pub use model::Thread;
 pub use subscribers::Subscriber;

@@ -102,12 +102,15 @@ impl ThreadScope {
     }
 }
 
+/// A time interval, both ends included.
+pub type Interval = (DateTime<Utc>, DateTime<Utc>);
+
 /// Validated filters of the threads list.
 #[derive(Clone, Debug, Default)]
 pub struct ThreadFilter {
     pub public_ids: Option<Vec<String>>,
-    pub created_between: Option<(DateTime<Utc>, DateTime<Utc>)>,
-    pub updated_between: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    pub created_between: Option<Interval>,
+    pub updated_between: Option<Interval>,
     pub channel: Option<String>,
     pub contact_id: Option<i64>,
     pub is_resolved: Option<bool>,
