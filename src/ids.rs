@@ -24,11 +24,15 @@ pub enum IdKind {
 }
 
 impl IdKind {
-    const ALL: [IdKind; 4] = [
+    const ALL: [IdKind; 8] = [
         IdKind::Organization,
         IdKind::User,
         IdKind::ApiKey,
         IdKind::Contact,
+        IdKind::Thread,
+        IdKind::Subscriber,
+        IdKind::Message,
+        IdKind::Conversation,
     ];
 
     /// The prefix before the underscore.

@@ -87,12 +87,14 @@ pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     pool: DbPool,
+    statements: db::StatementCounter,
 }
 
 impl Application {
     /// Builds the pool, schema and routes, and binds the listener.
     pub async fn build(config: &Config, database_url: &str) -> anyhow::Result<Application> {
-        let pool = db::build_pool(database_url, &config.pool_settings())?;
+        let statements = db::StatementCounter::default();
+        let pool = db::build_pool(database_url, &config.pool_settings(), statements.clone())?;
         let schema = graphql::build_schema(pool.clone(), config.schema_limits());
         let state = http::AppState::new(schema, pool.clone());
         let router = http::router(state, config.request_timeout());
@@ -103,6 +105,7 @@ impl Application {
             listener,
             router,
             pool,
+            statements,
         })
     }
 
@@ -114,6 +117,11 @@ impl Application {
     /// The connection pool.
     pub fn pool(&self) -> &DbPool {
         &self.pool
+    }
+
+    /// Counts the SQL statements this application's pool has run.
+    pub fn statement_counter(&self) -> db::StatementCounter {
+        self.statements.clone()
     }
 
     /// Serves until `shutdown` resolves, then finishes in-flight requests.

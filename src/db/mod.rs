@@ -4,9 +4,12 @@
 pub mod lateral;
 pub mod schema;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use diesel::ConnectionError;
+use diesel::connection::InstrumentationEvent;
 use diesel_async::AsyncPgConnection;
 use diesel_async::RunQueryDsl;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
@@ -36,16 +39,38 @@ pub struct PoolSettings {
     pub statement_timeout: Duration,
 }
 
-/// Builds the pool. Connections are opened lazily, each with the statement timeout set.
-pub fn build_pool(database_url: &str, settings: &PoolSettings) -> anyhow::Result<DbPool> {
+/// Counts the SQL statements a pool's connections run (a cheap metric, and
+/// how tests prove that a query's statement count does not grow with pages).
+#[derive(Clone, Debug, Default)]
+pub struct StatementCounter(Arc<AtomicU64>);
+
+impl StatementCounter {
+    /// Statements run so far.
+    pub fn get(&self) -> u64 {
+        AtomicU64::load(&self.0, Ordering::Relaxed)
+    }
+}
+
+/// Builds the pool. Connections are opened lazily, each with the statement
+/// timeout set and counting its statements into `counter`.
+pub fn build_pool(database_url: &str, settings: &PoolSettings, counter: StatementCounter) -> anyhow::Result<DbPool> {
     let statement_timeout_ms = settings.statement_timeout.as_millis();
     let mut config = ManagerConfig::default();
     config.recycling_method = RecyclingMethod::Fast;
     config.custom_setup = Box::new(move |url| {
         let url = url.to_string();
+        let counter = counter.clone();
         async move {
             let mut conn =
                 <AsyncPgConnection as diesel_async::AsyncConnection>::establish(&url).await?;
+            diesel_async::AsyncConnection::set_instrumentation(
+                &mut conn,
+                move |event: InstrumentationEvent<'_>| {
+                    if matches!(event, InstrumentationEvent::StartQuery { .. }) {
+                        counter.0.fetch_add(1, Ordering::Relaxed);
+                    }
+                },
+            );
             diesel_async::SimpleAsyncConnection::batch_execute(
                 &mut conn,
                 &format!("SET statement_timeout = {statement_timeout_ms}"),

@@ -334,23 +334,31 @@ pub async fn update(
         .await
 }
 
-/// Records activity: bumps `updated_at`, and `last_message_at` when a message arrived.
+/// Records activity: bumps `updated_at` (to the transaction's time, as
+/// `created_at` of a message written in it), and `last_message_at` when a
+/// message arrived.
 pub async fn touch(
     conn: &mut AsyncPgConnection,
     id: i64,
     message_at: Option<DateTime<Utc>>,
 ) -> QueryResult<Thread> {
-    let now = Utc::now();
-    let last_message_at = threads::last_message_at.eq(diesel::dsl::sql::<
-        diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
-    >("GREATEST(last_message_at, ")
-    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>, _>(message_at)
-    .sql(")"));
-    diesel::update(threads::table.find(id))
-        .set((threads::updated_at.eq(now), last_message_at))
-        .returning(Thread::as_returning())
-        .get_result(conn)
-        .await
+    let target = threads::table.find(id);
+    match message_at {
+        Some(at) => {
+            diesel::update(target)
+                .set((threads::updated_at.eq(diesel::dsl::now), threads::last_message_at.eq(at)))
+                .returning(Thread::as_returning())
+                .get_result(conn)
+                .await
+        }
+        None => {
+            diesel::update(target)
+                .set(threads::updated_at.eq(diesel::dsl::now))
+                .returning(Thread::as_returning())
+                .get_result(conn)
+                .await
+        }
+    }
 }
 
 /// Deletes the visible thread (its messages and subscribers go with it).

@@ -185,6 +185,8 @@ pub struct TestApp {
     /// An api key of the organization `acme`.
     pub token: String,
     pub client: reqwest::Client,
+    /// SQL statements the server has run.
+    pub statements: confab::db::StatementCounter,
 }
 
 impl TestApp {
@@ -196,12 +198,14 @@ impl TestApp {
             .await
             .expect("build app");
         let address = format!("http://{}", app.local_addr().expect("local addr"));
+        let statements = app.statement_counter();
         tokio::spawn(app.serve(std::future::pending()));
         let mut test_app = TestApp {
             address,
             database_url,
             token: String::new(),
             client: reqwest::Client::new(),
+            statements,
         };
         test_app.token = test_app.create_organization("acme").await;
         test_app
@@ -227,6 +231,34 @@ impl TestApp {
             .await
             .expect("create user")
             .token
+    }
+
+    /// Creates a contact through the API; returns its id.
+    pub async fn create_contact(&self, first_name: &str, phone: Option<&str>) -> String {
+        let data = self
+            .data(
+                "mutation($input: CreateContactInput!) { createContact(input: $input) { contact { id } userErrors { code } } }",
+                json!({ "input": { "firstName": first_name, "phone": phone } }),
+            )
+            .await;
+        data["createContact"]["contact"]["id"].as_str().expect("contact id").to_string()
+    }
+
+    /// Issues a contact token through the API.
+    pub async fn contact_token(&self, contact_id: &str) -> String {
+        let data = self
+            .data(
+                "mutation($id: ID!) { createContactToken(input: {contactId: $id}) { token userErrors { code } } }",
+                json!({ "id": contact_id }),
+            )
+            .await;
+        data["createContactToken"]["token"].as_str().expect("token").to_string()
+    }
+
+    /// The public id of a user token's user, through the API.
+    pub async fn user_id(&self, token: &str) -> String {
+        let body = self.graphql_as(token, "{ viewer { user { id } } }", json!({})).await;
+        body["data"]["viewer"]["user"]["id"].as_str().expect("user id").to_string()
     }
 
     /// `/graphql` URL.

@@ -3,6 +3,10 @@
 mod auth;
 mod cli;
 mod contacts;
+mod conversations;
 mod generated;
 mod helpers;
 mod http;
+mod messages;
+mod statements;
+mod threads;
