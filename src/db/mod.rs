@@ -53,7 +53,11 @@ impl StatementCounter {
 
 /// Builds the pool. Connections are opened lazily, each with the statement
 /// timeout set and counting its statements into `counter`.
-pub fn build_pool(database_url: &str, settings: &PoolSettings, counter: StatementCounter) -> anyhow::Result<DbPool> {
+pub fn build_pool(
+    database_url: &str,
+    settings: &PoolSettings,
+    counter: StatementCounter,
+) -> anyhow::Result<DbPool> {
     let statement_timeout_ms = settings.statement_timeout.as_millis();
     let mut config = ManagerConfig::default();
     config.recycling_method = RecyclingMethod::Fast;

@@ -346,7 +346,10 @@ pub async fn touch(
     match message_at {
         Some(at) => {
             diesel::update(target)
-                .set((threads::updated_at.eq(diesel::dsl::now), threads::last_message_at.eq(at)))
+                .set((
+                    threads::updated_at.eq(diesel::dsl::now),
+                    threads::last_message_at.eq(at),
+                ))
                 .returning(Thread::as_returning())
                 .get_result(conn)
                 .await

@@ -241,7 +241,10 @@ impl TestApp {
                 json!({ "input": { "firstName": first_name, "phone": phone } }),
             )
             .await;
-        data["createContact"]["contact"]["id"].as_str().expect("contact id").to_string()
+        data["createContact"]["contact"]["id"]
+            .as_str()
+            .expect("contact id")
+            .to_string()
     }
 
     /// Issues a contact token through the API.
@@ -252,13 +255,21 @@ impl TestApp {
                 json!({ "id": contact_id }),
             )
             .await;
-        data["createContactToken"]["token"].as_str().expect("token").to_string()
+        data["createContactToken"]["token"]
+            .as_str()
+            .expect("token")
+            .to_string()
     }
 
     /// The public id of a user token's user, through the API.
     pub async fn user_id(&self, token: &str) -> String {
-        let body = self.graphql_as(token, "{ viewer { user { id } } }", json!({})).await;
-        body["data"]["viewer"]["user"]["id"].as_str().expect("user id").to_string()
+        let body = self
+            .graphql_as(token, "{ viewer { user { id } } }", json!({}))
+            .await;
+        body["data"]["viewer"]["user"]["id"]
+            .as_str()
+            .expect("user id")
+            .to_string()
     }
 
     /// `/graphql` URL.

@@ -4,7 +4,8 @@ use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
 
-const THREAD_FIELDS: &str = "id name subject originalSender channel identifier chatbotPaused isResolved
+const THREAD_FIELDS: &str =
+    "id name subject originalSender channel identifier chatbotPaused isResolved
   resourceId locationId contact { id } createdAt updatedAt lastMessageAt";
 
 fn create_mutation() -> String {
@@ -20,17 +21,24 @@ fn update_mutation() -> String {
 }
 
 async fn create(app: &TestApp, input: Value) -> Value {
-    app.data(&create_mutation(), json!({ "input": input })).await["createThread"].clone()
+    app.data(&create_mutation(), json!({ "input": input }))
+        .await["createThread"]
+        .clone()
 }
 
 async fn create_thread(app: &TestApp, input: Value) -> String {
     let payload = create(app, input).await;
     assert_eq!(payload["userErrors"], json!([]), "{payload}");
-    payload["thread"]["id"].as_str().expect("thread id").to_string()
+    payload["thread"]["id"]
+        .as_str()
+        .expect("thread id")
+        .to_string()
 }
 
 async fn update(app: &TestApp, input: Value) -> Value {
-    app.data(&update_mutation(), json!({ "input": input })).await["updateThread"].clone()
+    app.data(&update_mutation(), json!({ "input": input }))
+        .await["updateThread"]
+        .clone()
 }
 
 async fn thread_count(app: &TestApp) -> i64 {
@@ -44,7 +52,12 @@ fn error_codes(payload: &Value) -> Vec<(Value, String)> {
         .as_array()
         .expect("userErrors")
         .iter()
-        .map(|e| (e["field"].clone(), e["code"].as_str().unwrap_or("").to_string()))
+        .map(|e| {
+            (
+                e["field"].clone(),
+                e["code"].as_str().unwrap_or("").to_string(),
+            )
+        })
         .collect()
 }
 
@@ -76,7 +89,11 @@ async fn a_thread_carries_every_source_apis_fields() {
     assert_eq!(payload["userErrors"], json!([]));
     assert_eq!(payload["created"], true);
     let thread = &payload["thread"];
-    assert!(thread["id"].as_str().is_some_and(|id| id.starts_with("thrd_")));
+    assert!(
+        thread["id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("thrd_"))
+    );
     assert_eq!(thread["name"], "Shipment 42");
     assert_eq!(thread["subject"], "Where is my parcel?");
     assert_eq!(thread["originalSender"], "ada@example.com");
@@ -103,15 +120,26 @@ async fn a_thread_carries_every_source_apis_fields() {
 #[tokio::test]
 async fn a_resource_thread_has_a_predictable_id_and_is_created_once() {
     let app = TestApp::spawn().await;
-    let first = create(&app, json!({ "resourceId": "order-1001", "name": "Order 1001" })).await;
+    let first = create(
+        &app,
+        json!({ "resourceId": "order-1001", "name": "Order 1001" }),
+    )
+    .await;
     assert_eq!(first["created"], true);
     assert_eq!(first["thread"]["id"], "thrd_order-1001");
     assert_eq!(first["thread"]["resourceId"], "order-1001");
 
-    let again = create(&app, json!({ "resourceId": "order-1001", "name": "ignored" })).await;
+    let again = create(
+        &app,
+        json!({ "resourceId": "order-1001", "name": "ignored" }),
+    )
+    .await;
     assert_eq!(again["created"], false);
     assert_eq!(again["thread"]["id"], "thrd_order-1001");
-    assert_eq!(again["thread"]["name"], "Order 1001", "the existing thread, unchanged");
+    assert_eq!(
+        again["thread"]["name"], "Order 1001",
+        "the existing thread, unchanged"
+    );
     assert_eq!(thread_count(&app).await, 1);
 
     let found = app
@@ -133,50 +161,121 @@ async fn a_resource_thread_has_a_predictable_id_and_is_created_once() {
         )
         .await;
     assert_eq!(body["data"]["createThread"]["created"], true);
-    assert_eq!(body["data"]["createThread"]["thread"]["id"], "thrd_order-1001");
+    assert_eq!(
+        body["data"]["createThread"]["thread"]["id"],
+        "thrd_order-1001"
+    );
 }
 
 #[tokio::test]
 async fn phone_channels_need_e164_identifiers() {
     let app = TestApp::spawn().await;
     for channel in ["WHATSAPP", "SMS"] {
-        let payload = create(&app, json!({ "channel": channel, "identifier": "020 7946 0958" })).await;
+        let payload = create(
+            &app,
+            json!({ "channel": channel, "identifier": "020 7946 0958" }),
+        )
+        .await;
         assert_eq!(payload["thread"], Value::Null);
-        assert_eq!(error_codes(&payload), vec![(json!(["input", "identifier"]), "INVALID_PHONE".to_string())]);
-        let message = payload["userErrors"][0]["message"].as_str().unwrap_or_default();
-        assert!(message.contains("country code") && message.contains("E.164"), "{message}");
+        assert_eq!(
+            error_codes(&payload),
+            vec![(json!(["input", "identifier"]), "INVALID_PHONE".to_string())]
+        );
+        let message = payload["userErrors"][0]["message"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            message.contains("country code") && message.contains("E.164"),
+            "{message}"
+        );
     }
-    let email = create(&app, json!({ "channel": "EMAIL", "identifier": "not an address" })).await;
-    assert_eq!(error_codes(&email), vec![(json!(["input", "identifier"]), "INVALID_EMAIL".to_string())]);
+    let email = create(
+        &app,
+        json!({ "channel": "EMAIL", "identifier": "not an address" }),
+    )
+    .await;
+    assert_eq!(
+        error_codes(&email),
+        vec![(json!(["input", "identifier"]), "INVALID_EMAIL".to_string())]
+    );
     let orphan = create(&app, json!({ "identifier": "+14155550100" })).await;
-    assert_eq!(error_codes(&orphan), vec![(json!(["input", "channel"]), "REQUIRED".to_string())]);
-    let messenger = create(&app, json!({ "channel": "MESSENGER", "identifier": "profile-77" })).await;
+    assert_eq!(
+        error_codes(&orphan),
+        vec![(json!(["input", "channel"]), "REQUIRED".to_string())]
+    );
+    let messenger = create(
+        &app,
+        json!({ "channel": "MESSENGER", "identifier": "profile-77" }),
+    )
+    .await;
     assert_eq!(messenger["thread"]["identifier"], "profile-77");
-    assert_eq!(thread_count(&app).await, 1, "only the valid one was written");
+    assert_eq!(
+        thread_count(&app).await,
+        1,
+        "only the valid one was written"
+    );
 }
 
 #[tokio::test]
 async fn channel_and_identifier_are_unique_per_organization() {
     let app = TestApp::spawn().await;
-    create_thread(&app, json!({ "channel": "SMS", "identifier": "+14155550100" })).await;
-    let duplicate = create(&app, json!({ "channel": "SMS", "identifier": "+1 415 555 0100", "name": "dup" })).await;
+    create_thread(
+        &app,
+        json!({ "channel": "SMS", "identifier": "+14155550100" }),
+    )
+    .await;
+    let duplicate = create(
+        &app,
+        json!({ "channel": "SMS", "identifier": "+1 415 555 0100", "name": "dup" }),
+    )
+    .await;
     assert_eq!(duplicate["thread"], Value::Null);
-    assert_eq!(error_codes(&duplicate), vec![(json!(["input", "identifier"]), "DUPLICATE".to_string())]);
+    assert_eq!(
+        error_codes(&duplicate),
+        vec![(json!(["input", "identifier"]), "DUPLICATE".to_string())]
+    );
     // Same identifier on another channel is fine.
-    create_thread(&app, json!({ "channel": "WHATSAPP", "identifier": "+14155550100" })).await;
+    create_thread(
+        &app,
+        json!({ "channel": "WHATSAPP", "identifier": "+14155550100" }),
+    )
+    .await;
     assert_eq!(thread_count(&app).await, 2);
 
     // Moving a thread onto a taken pair is refused too, and nothing changes.
-    let third = create_thread(&app, json!({ "channel": "SMS", "identifier": "+14155550199" })).await;
-    let moved = update(&app, json!({ "id": third, "identifier": "+14155550100", "name": "renamed" })).await;
-    assert_eq!(error_codes(&moved), vec![(json!(["input", "identifier"]), "DUPLICATE".to_string())]);
-    let unchanged = app.data("query($id: ID!) { thread(id: $id) { identifier name } }", json!({ "id": third })).await;
-    assert_eq!(unchanged["thread"], json!({ "identifier": "+14155550199", "name": null }));
+    let third = create_thread(
+        &app,
+        json!({ "channel": "SMS", "identifier": "+14155550199" }),
+    )
+    .await;
+    let moved = update(
+        &app,
+        json!({ "id": third, "identifier": "+14155550100", "name": "renamed" }),
+    )
+    .await;
+    assert_eq!(
+        error_codes(&moved),
+        vec![(json!(["input", "identifier"]), "DUPLICATE".to_string())]
+    );
+    let unchanged = app
+        .data(
+            "query($id: ID!) { thread(id: $id) { identifier name } }",
+            json!({ "id": third }),
+        )
+        .await;
+    assert_eq!(
+        unchanged["thread"],
+        json!({ "identifier": "+14155550199", "name": null })
+    );
 
     // Another organization may use the same pair.
     let other = app.create_organization("globex").await;
     let body = app
-        .graphql_as(&other, &create_mutation(), json!({ "input": { "channel": "SMS", "identifier": "+14155550100" } }))
+        .graphql_as(
+            &other,
+            &create_mutation(),
+            json!({ "input": { "channel": "SMS", "identifier": "+14155550100" } }),
+        )
         .await;
     assert_eq!(body["data"]["createThread"]["userErrors"], json!([]));
 }
@@ -184,7 +283,11 @@ async fn channel_and_identifier_are_unique_per_organization() {
 #[tokio::test]
 async fn updates_change_the_allowed_fields() {
     let app = TestApp::spawn().await;
-    let id = create_thread(&app, json!({ "channel": "SMS", "identifier": "+14155550100", "name": "A" })).await;
+    let id = create_thread(
+        &app,
+        json!({ "channel": "SMS", "identifier": "+14155550100", "name": "A" }),
+    )
+    .await;
     let payload = update(
         &app,
         json!({ "id": id, "identifier": "+14155550111", "chatbotPaused": true, "subject": "Hi",
@@ -203,17 +306,30 @@ async fn updates_change_the_allowed_fields() {
 
     // Changing the channel re-checks the identifier it keeps.
     let to_email = update(&app, json!({ "id": id, "channel": "EMAIL" })).await;
-    assert_eq!(error_codes(&to_email), vec![(json!(["input", "identifier"]), "INVALID_EMAIL".to_string())]);
+    assert_eq!(
+        error_codes(&to_email),
+        vec![(json!(["input", "identifier"]), "INVALID_EMAIL".to_string())]
+    );
     let to_whatsapp = update(&app, json!({ "id": id, "channel": "WHATSAPP" })).await;
     assert_eq!(to_whatsapp["thread"]["channel"], "WHATSAPP");
     let bad_phone = update(&app, json!({ "id": id, "identifier": "12345" })).await;
-    assert_eq!(error_codes(&bad_phone), vec![(json!(["input", "identifier"]), "INVALID_PHONE".to_string())]);
-    let cleared = update(&app, json!({ "id": id, "identifier": null, "subject": null })).await;
+    assert_eq!(
+        error_codes(&bad_phone),
+        vec![(json!(["input", "identifier"]), "INVALID_PHONE".to_string())]
+    );
+    let cleared = update(
+        &app,
+        json!({ "id": id, "identifier": null, "subject": null }),
+    )
+    .await;
     assert_eq!(cleared["thread"]["identifier"], Value::Null);
     assert_eq!(cleared["thread"]["subject"], Value::Null);
 
     let missing = update(&app, json!({ "id": "thrd_nope", "name": "x" })).await;
-    assert_eq!(error_codes(&missing), vec![(json!(["input", "id"]), "NOT_FOUND".to_string())]);
+    assert_eq!(
+        error_codes(&missing),
+        vec![(json!(["input", "id"]), "NOT_FOUND".to_string())]
+    );
 }
 
 #[tokio::test]
@@ -228,21 +344,46 @@ async fn a_contact_is_linked_once_and_then_cannot_change() {
     let same_again = update(&app, json!({ "id": id, "contactId": ada })).await;
     assert_eq!(same_again["userErrors"], json!([]));
 
-    let changed = update(&app, json!({ "id": id, "contactId": grace, "name": "renamed" })).await;
+    let changed = update(
+        &app,
+        json!({ "id": id, "contactId": grace, "name": "renamed" }),
+    )
+    .await;
     assert_eq!(changed["thread"], Value::Null);
-    assert_eq!(error_codes(&changed), vec![(json!(["input", "contactId"]), "CONTACT_IMMUTABLE".to_string())]);
+    assert_eq!(
+        error_codes(&changed),
+        vec![(
+            json!(["input", "contactId"]),
+            "CONTACT_IMMUTABLE".to_string()
+        )]
+    );
     let unknown = update(&app, json!({ "id": id, "contactId": "ctc_unknown" })).await;
-    assert_eq!(error_codes(&unknown), vec![(json!(["input", "contactId"]), "NOT_FOUND".to_string())]);
+    assert_eq!(
+        error_codes(&unknown),
+        vec![(json!(["input", "contactId"]), "NOT_FOUND".to_string())]
+    );
     let after = app
-        .data("query($id: ID!) { thread(id: $id) { name contact { id } } }", json!({ "id": id }))
+        .data(
+            "query($id: ID!) { thread(id: $id) { name contact { id } } }",
+            json!({ "id": id }),
+        )
         .await;
-    assert_eq!(after["thread"], json!({ "name": "t", "contact": { "id": ada } }));
+    assert_eq!(
+        after["thread"],
+        json!({ "name": "t", "contact": { "id": ada } })
+    );
 
     // The contact lists its threads.
     let threads = app
-        .data("query($id: ID!) { contact(id: $id) { threads { totalCount edges { node { id } } } } }", json!({ "id": ada }))
+        .data(
+            "query($id: ID!) { contact(id: $id) { threads { totalCount edges { node { id } } } } }",
+            json!({ "id": ada }),
+        )
         .await;
-    assert_eq!(threads["contact"]["threads"], json!({ "totalCount": 1, "edges": [{ "node": { "id": id } }] }));
+    assert_eq!(
+        threads["contact"]["threads"],
+        json!({ "totalCount": 1, "edges": [{ "node": { "id": id } }] })
+    );
 }
 
 #[tokio::test]
@@ -253,9 +394,15 @@ async fn delete_returns_the_id_and_removes_the_messages() {
     let message_id = sent["message"]["id"].clone();
     let delete = "mutation($id: ID!) { deleteThread(input: {id: $id}) { deletedThreadId userErrors { field code } } }";
     let deleted = app.data(delete, json!({ "id": id })).await;
-    assert_eq!(deleted["deleteThread"], json!({ "deletedThreadId": id, "userErrors": [] }));
+    assert_eq!(
+        deleted["deleteThread"],
+        json!({ "deletedThreadId": id, "userErrors": [] })
+    );
     let gone = app
-        .data("query($t: ID!, $m: ID!) { thread(id: $t) { id } node(id: $m) { id } }", json!({ "t": id, "m": message_id }))
+        .data(
+            "query($t: ID!, $m: ID!) { thread(id: $t) { id } node(id: $m) { id } }",
+            json!({ "t": id, "m": message_id }),
+        )
         .await;
     assert_eq!(gone, json!({ "thread": null, "node": null }));
     let again = app.data(delete, json!({ "id": id })).await;
@@ -281,7 +428,12 @@ async fn subscribers_join_and_leave_with_meta_messages() {
 
     let add = "mutation($input: ThreadSubscribersInput!) { addThreadSubscribers(input: $input) { thread { id } userErrors { field code } } }";
     let remove = "mutation($input: ThreadSubscribersInput!) { removeThreadSubscribers(input: $input) { thread { id } userErrors { field code } } }";
-    let added = app.data(add, json!({ "input": { "threadId": id, "memberIds": [contact, user] } })).await;
+    let added = app
+        .data(
+            add,
+            json!({ "input": { "threadId": id, "memberIds": [contact, user] } }),
+        )
+        .await;
     assert_eq!(added["addThreadSubscribers"]["userErrors"], json!([]));
 
     let data = app.data(SUBSCRIBERS, json!({ "id": id })).await;
@@ -308,7 +460,10 @@ async fn subscribers_join_and_leave_with_meta_messages() {
     );
 
     let unknown = app
-        .data(add, json!({ "input": { "threadId": id, "memberIds": [contact, "ctc_nobody"] } }))
+        .data(
+            add,
+            json!({ "input": { "threadId": id, "memberIds": [contact, "ctc_nobody"] } }),
+        )
         .await;
     assert_eq!(
         unknown["addThreadSubscribers"]["userErrors"],
@@ -318,30 +473,58 @@ async fn subscribers_join_and_leave_with_meta_messages() {
     // The contact writes, then leaves: archived, and still the author.
     let contact_token = app.contact_token(&contact).await;
     send(&app, &contact_token, &id, "hi from Ada").await;
-    let removed = app.data(remove, json!({ "input": { "threadId": id, "memberIds": [contact] } })).await;
+    let removed = app
+        .data(
+            remove,
+            json!({ "input": { "threadId": id, "memberIds": [contact] } }),
+        )
+        .await;
     assert_eq!(removed["removeThreadSubscribers"]["userErrors"], json!([]));
     let data = app.data(SUBSCRIBERS, json!({ "id": id })).await;
-    assert_eq!(data["thread"]["subscribers"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        data["thread"]["subscribers"].as_array().map(Vec::len),
+        Some(1)
+    );
     assert_eq!(
         data["thread"]["archived"][1],
         json!({ "kind": "CONTACT", "name": "Ada", "isArchived": true })
     );
-    let messages = data["thread"]["recentMessages"].as_array().expect("messages");
+    let messages = data["thread"]["recentMessages"]
+        .as_array()
+        .expect("messages");
     let last_two: Vec<(Value, Value)> = messages[messages.len() - 2..]
         .iter()
         .map(|m| (m["text"].clone(), m["author"]["name"].clone()))
         .collect();
-    assert_eq!(last_two, vec![(json!("hi from Ada"), json!("Ada")), (json!("Ada left"), Value::Null)]);
-    assert_eq!(messages.last().map(|m| m["type"].clone()), Some(json!("META")));
+    assert_eq!(
+        last_two,
+        vec![
+            (json!("hi from Ada"), json!("Ada")),
+            (json!("Ada left"), Value::Null)
+        ]
+    );
+    assert_eq!(
+        messages.last().map(|m| m["type"].clone()),
+        Some(json!("META"))
+    );
 
-    let not_subscribed = app.data(remove, json!({ "input": { "threadId": id, "memberIds": [contact] } })).await;
+    let not_subscribed = app
+        .data(
+            remove,
+            json!({ "input": { "threadId": id, "memberIds": [contact] } }),
+        )
+        .await;
     assert_eq!(
         not_subscribed["removeThreadSubscribers"]["userErrors"],
         json!([{ "field": ["input", "memberIds", "0"], "code": "NOT_A_SUBSCRIBER" }])
     );
     // A removed contact no longer sees the thread.
     let hidden = app
-        .graphql_as(&contact_token, "query($id: ID!) { thread(id: $id) { id } }", json!({ "id": id }))
+        .graphql_as(
+            &contact_token,
+            "query($id: ID!) { thread(id: $id) { id } }",
+            json!({ "id": id }),
+        )
         .await;
     assert_eq!(hidden["data"]["thread"], Value::Null);
 }
@@ -359,28 +542,55 @@ async fn sending_updates_unread_state_and_mark_read_clears_it() {
     let agent_id = app.user_id(&agent).await;
     let id = create_thread(&app, json!({ "name": "t", "memberIds": [agent_id] })).await;
 
-    let before = app.data("query($id: ID!) { thread(id: $id) { updatedAt } }", json!({ "id": id })).await;
+    let before = app
+        .data(
+            "query($id: ID!) { thread(id: $id) { updatedAt } }",
+            json!({ "id": id }),
+        )
+        .await;
     send(&app, &app.token, &id, "one").await;
     send(&app, &app.token, &id, "two").await;
 
-    let as_agent = app.graphql_as(&agent, READ_STATE, json!({ "id": id })).await;
+    let as_agent = app
+        .graphql_as(&agent, READ_STATE, json!({ "id": id }))
+        .await;
     let thread = &as_agent["data"]["thread"];
     assert_eq!(thread["unreadCount"], 2);
-    assert_eq!(thread["unreadBy"], json!([{ "name": "Test User", "unreadCount": 2 }]));
+    assert_eq!(
+        thread["unreadBy"],
+        json!([{ "name": "Test User", "unreadCount": 2 }])
+    );
     let as_key = app.data(READ_STATE, json!({ "id": id })).await;
-    assert_eq!(as_key["thread"]["unreadCount"], 0, "the sender has read its own messages");
-    let after = app.data("query($id: ID!) { thread(id: $id) { updatedAt lastMessageAt } }", json!({ "id": id })).await;
+    assert_eq!(
+        as_key["thread"]["unreadCount"], 0,
+        "the sender has read its own messages"
+    );
+    let after = app
+        .data(
+            "query($id: ID!) { thread(id: $id) { updatedAt lastMessageAt } }",
+            json!({ "id": id }),
+        )
+        .await;
     assert!(after["thread"]["updatedAt"].as_str() > before["thread"]["updatedAt"].as_str());
-    assert_eq!(after["thread"]["lastMessageAt"], after["thread"]["updatedAt"]);
+    assert_eq!(
+        after["thread"]["lastMessageAt"],
+        after["thread"]["updatedAt"]
+    );
 
-    let unread_only = "{ threads(filter: {unreadOnly: true}) { totalCount edges { node { id } } } }";
+    let unread_only =
+        "{ threads(filter: {unreadOnly: true}) { totalCount edges { node { id } } } }";
     let listed = app.graphql_as(&agent, unread_only, json!({})).await;
     assert_eq!(listed["data"]["threads"]["totalCount"], 1);
 
     let mark = "mutation($id: ID!) { markThreadRead(input: {id: $id}) { thread { unreadCount } userErrors { field code } } }";
     let marked = app.graphql_as(&agent, mark, json!({ "id": id })).await;
-    assert_eq!(marked["data"]["markThreadRead"], json!({ "thread": { "unreadCount": 0 }, "userErrors": [] }));
-    let state = app.graphql_as(&agent, READ_STATE, json!({ "id": id })).await;
+    assert_eq!(
+        marked["data"]["markThreadRead"],
+        json!({ "thread": { "unreadCount": 0 }, "userErrors": [] })
+    );
+    let state = app
+        .graphql_as(&agent, READ_STATE, json!({ "id": id }))
+        .await;
     assert_eq!(state["data"]["thread"]["unreadBy"], json!([]));
     assert!(state["data"]["thread"]["subscribers"][0]["viewedAt"].is_string());
     let listed = app.graphql_as(&agent, unread_only, json!({})).await;
@@ -388,7 +598,10 @@ async fn sending_updates_unread_state_and_mark_read_clears_it() {
 
     let unmark = "mutation($id: ID!) { markThreadUnread(input: {id: $id}) { thread { unreadCount } userErrors { code } } }";
     let unmarked = app.graphql_as(&agent, unmark, json!({ "id": id })).await;
-    assert_eq!(unmarked["data"]["markThreadUnread"]["thread"]["unreadCount"], 1);
+    assert_eq!(
+        unmarked["data"]["markThreadUnread"]["thread"]["unreadCount"],
+        1
+    );
 
     // Someone who does not subscribe cannot mark it.
     let outsider = app.create_user("acme", "outsider@acme.test").await;
@@ -439,31 +652,63 @@ async fn threads_list_newest_first_with_filters_and_pages() {
     // Forward pages of 3, then backward from the end.
     let page1 = app.data(LIST, json!({ "first": 3 })).await;
     assert_eq!(names(&page1), vec!["t6", "t5", "t4"]);
-    let page2 = app.data(LIST, json!({ "first": 3, "after": page1["threads"]["pageInfo"]["endCursor"] })).await;
+    let page2 = app
+        .data(
+            LIST,
+            json!({ "first": 3, "after": page1["threads"]["pageInfo"]["endCursor"] }),
+        )
+        .await;
     assert_eq!(names(&page2), vec!["t3", "t2", "t1"]);
     assert_eq!(page2["threads"]["pageInfo"]["hasNextPage"], true);
-    let page3 = app.data(LIST, json!({ "first": 3, "after": page2["threads"]["pageInfo"]["endCursor"] })).await;
+    let page3 = app
+        .data(
+            LIST,
+            json!({ "first": 3, "after": page2["threads"]["pageInfo"]["endCursor"] }),
+        )
+        .await;
     assert_eq!(names(&page3), vec!["t0"]);
     assert_eq!(page3["threads"]["pageInfo"]["hasNextPage"], false);
     let tail = app.data(LIST, json!({ "last": 2 })).await;
     assert_eq!(names(&tail), vec!["t1", "t0"]);
-    let before = app.data(LIST, json!({ "last": 2, "before": tail["threads"]["pageInfo"]["startCursor"] })).await;
+    let before = app
+        .data(
+            LIST,
+            json!({ "last": 2, "before": tail["threads"]["pageInfo"]["startCursor"] }),
+        )
+        .await;
     assert_eq!(names(&before), vec!["t3", "t2"]);
 
     let filtered = |filter: Value| {
         let app = &app;
         async move { names(&app.data(LIST, json!({ "filter": filter })).await) }
     };
-    assert_eq!(filtered(json!({ "channel": "EMAIL" })).await, vec!["t6", "t4", "t2", "t0"]);
+    assert_eq!(
+        filtered(json!({ "channel": "EMAIL" })).await,
+        vec!["t6", "t4", "t2", "t0"]
+    );
     assert_eq!(filtered(json!({ "contactId": ada })).await, vec!["t3"]);
-    assert_eq!(filtered(json!({ "contactId": "ctc_nobody" })).await, Vec::<String>::new());
+    assert_eq!(
+        filtered(json!({ "contactId": "ctc_nobody" })).await,
+        Vec::<String>::new()
+    );
     assert_eq!(filtered(json!({ "isResolved": true })).await, vec!["t3"]);
-    assert_eq!(filtered(json!({ "ids": [ids[1], ids[5], "thrd_unknown"] })).await, vec!["t5", "t1"]);
+    assert_eq!(
+        filtered(json!({ "ids": [ids[1], ids[5], "thrd_unknown"] })).await,
+        vec!["t5", "t1"]
+    );
     let now = chrono::Utc::now();
     let window = json!({ "start": (now - chrono::Duration::hours(1)).to_rfc3339(), "end": (now + chrono::Duration::hours(1)).to_rfc3339() });
-    assert_eq!(filtered(json!({ "createdAt": window, "updatedAt": window })).await.len(), 7);
+    assert_eq!(
+        filtered(json!({ "createdAt": window, "updatedAt": window }))
+            .await
+            .len(),
+        7
+    );
     let past = json!({ "start": (now - chrono::Duration::days(60)).to_rfc3339(), "end": (now - chrono::Duration::days(30)).to_rfc3339() });
-    assert_eq!(filtered(json!({ "createdAt": past })).await, Vec::<String>::new());
+    assert_eq!(
+        filtered(json!({ "createdAt": past })).await,
+        Vec::<String>::new()
+    );
 }
 
 #[tokio::test]
@@ -488,21 +733,41 @@ async fn out_of_range_list_arguments_are_clear_errors() {
     ];
     for (variables, reason) in cases {
         let body = app.graphql(LIST, variables.clone()).await;
-        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{variables}: {body}");
-        assert_eq!(body["errors"][0]["extensions"]["reason"], reason, "{variables}: {body}");
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{variables}: {body}"
+        );
+        assert_eq!(
+            body["errors"][0]["extensions"]["reason"], reason,
+            "{variables}: {body}"
+        );
     }
     let thousand: Vec<String> = (0..1000).map(|i| format!("thrd_{i}")).collect();
-    let ok = app.graphql(LIST, json!({ "first": 1000, "filter": { "ids": thousand } })).await;
+    let ok = app
+        .graphql(
+            LIST,
+            json!({ "first": 1000, "filter": { "ids": thousand } }),
+        )
+        .await;
     assert!(ok.get("errors").is_none(), "{ok}");
     let three_months = json!({ "start": "2026-01-31T00:00:00Z", "end": "2026-04-30T00:00:00Z" });
-    let ok = app.graphql(LIST, json!({ "filter": { "createdAt": three_months } })).await;
-    assert!(ok.get("errors").is_none(), "exactly three months is allowed: {ok}");
+    let ok = app
+        .graphql(LIST, json!({ "filter": { "createdAt": three_months } }))
+        .await;
+    assert!(
+        ok.get("errors").is_none(),
+        "exactly three months is allowed: {ok}"
+    );
 }
 
 #[tokio::test]
 async fn threads_of_another_organization_read_as_not_found() {
     let app = TestApp::spawn().await;
-    let id = create_thread(&app, json!({ "resourceId": "r1", "channel": "SMS", "identifier": "+14155550100" })).await;
+    let id = create_thread(
+        &app,
+        json!({ "resourceId": "r1", "channel": "SMS", "identifier": "+14155550100" }),
+    )
+    .await;
     let other = app.create_organization("globex").await;
     let read = app
         .graphql_as(
@@ -516,10 +781,22 @@ async fn threads_of_another_organization_read_as_not_found() {
         read["data"],
         json!({ "thread": null, "node": null, "threadByResource": null, "threadByChannel": null, "threads": { "totalCount": 0 } })
     );
-    let update = app.graphql_as(&other, &update_mutation(), json!({ "input": { "id": id, "name": "x" } })).await;
-    assert_eq!(update["data"]["updateThread"]["userErrors"][0]["code"], "NOT_FOUND");
+    let update = app
+        .graphql_as(
+            &other,
+            &update_mutation(),
+            json!({ "input": { "id": id, "name": "x" } }),
+        )
+        .await;
+    assert_eq!(
+        update["data"]["updateThread"]["userErrors"][0]["code"],
+        "NOT_FOUND"
+    );
     let sent = send(&app, &other, &id, "intruder").await;
-    assert_eq!(sent["userErrors"], json!([{ "field": ["input", "threadId"], "code": "NOT_FOUND" }]));
+    assert_eq!(
+        sent["userErrors"],
+        json!([{ "field": ["input", "threadId"], "code": "NOT_FOUND" }])
+    );
     let add = app
         .graphql_as(
             &other,
@@ -527,7 +804,10 @@ async fn threads_of_another_organization_read_as_not_found() {
             json!({ "id": id }),
         )
         .await;
-    assert_eq!(add["data"]["addThreadSubscribers"]["userErrors"][0]["code"], "NOT_FOUND");
+    assert_eq!(
+        add["data"]["addThreadSubscribers"]["userErrors"][0]["code"],
+        "NOT_FOUND"
+    );
 }
 
 #[tokio::test]
@@ -539,10 +819,25 @@ async fn a_contact_token_sees_only_the_threads_it_subscribes_to() {
     let token = app.contact_token(&ada).await;
     assert!(token.starts_with("cfc_"));
 
-    let listed = app.graphql_as(&token, "{ viewer { contact { id } } threads { totalCount edges { node { name } } } }", json!({})).await;
+    let listed = app
+        .graphql_as(
+            &token,
+            "{ viewer { contact { id } } threads { totalCount edges { node { name } } } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(listed["data"]["viewer"]["contact"]["id"], ada.as_str());
-    assert_eq!(listed["data"]["threads"], json!({ "totalCount": 1, "edges": [{ "node": { "name": "mine" } }] }));
-    let hidden = app.graphql_as(&token, "query($id: ID!) { thread(id: $id) { id } node(id: $id) { id } }", json!({ "id": other })).await;
+    assert_eq!(
+        listed["data"]["threads"],
+        json!({ "totalCount": 1, "edges": [{ "node": { "name": "mine" } }] })
+    );
+    let hidden = app
+        .graphql_as(
+            &token,
+            "query($id: ID!) { thread(id: $id) { id } node(id: $id) { id } }",
+            json!({ "id": other }),
+        )
+        .await;
     assert_eq!(hidden["data"], json!({ "thread": null, "node": null }));
 
     let sent = send(&app, &token, &mine, "hello from the widget").await;
@@ -550,8 +845,16 @@ async fn a_contact_token_sees_only_the_threads_it_subscribes_to() {
     let refused = send(&app, &token, &other, "sneaky").await;
     assert_eq!(refused["userErrors"][0]["code"], "NOT_FOUND");
 
-    let forbidden = app.graphql_as(&token, &create_mutation(), json!({ "input": { "name": "x" } })).await;
+    let forbidden = app
+        .graphql_as(
+            &token,
+            &create_mutation(),
+            json!({ "input": { "name": "x" } }),
+        )
+        .await;
     assert_eq!(forbidden["errors"][0]["extensions"]["code"], "FORBIDDEN");
-    let contacts = app.graphql_as(&token, "{ contacts { totalCount } }", json!({})).await;
+    let contacts = app
+        .graphql_as(&token, "{ contacts { totalCount } }", json!({}))
+        .await;
     assert_eq!(contacts["errors"][0]["extensions"]["code"], "FORBIDDEN");
 }

@@ -1,0 +1,512 @@
+//! Messages: send (idempotent), edit (author only), delete, reactions, pages.
+
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+
+const SEND: &str = "mutation($input: SendMessageInput!) {
+  sendMessage(input: $input) {
+    message { id text type event mediaUrls resourceId clientMessageId createdAt editedAt
+              author { kind name apiKey { name } user { email } } thread { id } }
+    thread { id updatedAt }
+    userErrors { field message code }
+  }
+}";
+
+async fn new_thread(app: &TestApp, member_ids: Value) -> String {
+    let data = app
+        .data(
+            "mutation($input: CreateThreadInput!) { createThread(input: $input) { thread { id } userErrors { code } } }",
+            json!({ "input": { "name": "t", "memberIds": member_ids } }),
+        )
+        .await;
+    data["createThread"]["thread"]["id"]
+        .as_str()
+        .expect("thread id")
+        .to_string()
+}
+
+async fn send_as(app: &TestApp, token: &str, input: Value) -> Value {
+    let body = app.graphql_as(token, SEND, json!({ "input": input })).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    body["data"]["sendMessage"].clone()
+}
+
+async fn send_text(app: &TestApp, token: &str, thread: &str, text: &str) -> String {
+    let sent = send_as(app, token, json!({ "threadId": thread, "text": text })).await;
+    assert_eq!(sent["userErrors"], json!([]), "{sent}");
+    sent["message"]["id"]
+        .as_str()
+        .expect("message id")
+        .to_string()
+}
+
+fn codes(payload: &Value) -> Vec<(Value, String)> {
+    payload["userErrors"]
+        .as_array()
+        .expect("userErrors")
+        .iter()
+        .map(|e| {
+            (
+                e["field"].clone(),
+                e["code"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn sending_writes_a_message_by_the_caller() {
+    let app = TestApp::spawn().await;
+    let thread = new_thread(&app, json!([])).await;
+    let sent = send_as(
+        &app,
+        &app.token,
+        json!({ "threadId": thread, "text": "Your parcel left the depot", "type": "TRACKING_UPDATE",
+                "event": "parcel.departed", "mediaUrls": ["https://example.com/map.png"], "resourceId": "parcel-9" }),
+    )
+    .await;
+    assert_eq!(sent["userErrors"], json!([]));
+    let message = &sent["message"];
+    assert!(
+        message["id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("msg_"))
+    );
+    assert_eq!(message["text"], "Your parcel left the depot");
+    assert_eq!(message["type"], "TRACKING_UPDATE");
+    assert_eq!(message["event"], "parcel.departed");
+    assert_eq!(message["mediaUrls"], json!(["https://example.com/map.png"]));
+    assert_eq!(message["resourceId"], "parcel-9");
+    assert_eq!(message["editedAt"], Value::Null);
+    assert_eq!(message["author"]["kind"], "API_KEY");
+    assert_eq!(message["author"]["apiKey"]["name"], "default");
+    assert_eq!(message["thread"]["id"], thread.as_str());
+    assert_eq!(sent["thread"]["updatedAt"], message["createdAt"]);
+
+    // The sender joined the thread on its first message, recorded by a meta message.
+    let data = app
+        .data(
+            "query($id: ID!) { thread(id: $id) { subscribers { kind } recentMessages { type text author { kind } } } }",
+            json!({ "id": thread }),
+        )
+        .await;
+    assert_eq!(
+        data["thread"]["subscribers"],
+        json!([{ "kind": "API_KEY" }])
+    );
+    assert_eq!(
+        data["thread"]["recentMessages"],
+        json!([
+            { "type": "META", "text": "default joined", "author": null },
+            { "type": "TRACKING_UPDATE", "text": "Your parcel left the depot", "author": { "kind": "API_KEY" } },
+        ])
+    );
+}
+
+#[tokio::test]
+async fn bad_messages_are_user_errors_and_write_nothing() {
+    let app = TestApp::spawn().await;
+    let thread = new_thread(&app, json!([])).await;
+    let cases = [
+        (
+            json!({ "threadId": thread, "text": "  " }),
+            vec![(json!(["input", "text"]), "REQUIRED")],
+        ),
+        (
+            json!({ "threadId": thread, "text": "x", "type": "META" }),
+            vec![(json!(["input", "type"]), "INVALID_VALUE")],
+        ),
+        (
+            json!({ "threadId": thread, "text": "x", "mediaUrls": ["https://ok.example/a.png", "javascript:alert(1)"] }),
+            vec![(json!(["input", "mediaUrls", "1"]), "INVALID_URL")],
+        ),
+        (
+            json!({ "threadId": thread, "text": "x".repeat(20_001) }),
+            vec![(json!(["input", "text"]), "TOO_LONG")],
+        ),
+        (
+            json!({ "threadId": "thrd_nope", "text": "x" }),
+            vec![(json!(["input", "threadId"]), "NOT_FOUND")],
+        ),
+    ];
+    for (input, expected) in cases {
+        let sent = send_as(&app, &app.token, input).await;
+        assert_eq!(sent["message"], Value::Null);
+        let expected: Vec<(Value, String)> = expected
+            .into_iter()
+            .map(|(f, c)| (f, c.to_string()))
+            .collect();
+        assert_eq!(codes(&sent), expected);
+    }
+    // Media alone is a message.
+    let media_only = send_as(
+        &app,
+        &app.token,
+        json!({ "threadId": thread, "mediaUrls": ["https://example.com/p.jpg"] }),
+    )
+    .await;
+    assert_eq!(media_only["userErrors"], json!([]));
+    let count = app
+        .data(
+            "query($id: ID!) { thread(id: $id) { messages { edges { node { type } } } } }",
+            json!({ "id": thread }),
+        )
+        .await;
+    assert_eq!(
+        count["thread"]["messages"]["edges"]
+            .as_array()
+            .map(Vec::len),
+        Some(2),
+        "join + the media message"
+    );
+}
+
+#[tokio::test]
+async fn the_same_client_message_id_returns_the_first_message() {
+    let app = TestApp::spawn().await;
+    let thread = new_thread(&app, json!([])).await;
+    let input = json!({ "threadId": thread, "text": "once", "clientMessageId": "tmp-123" });
+    let first = send_as(&app, &app.token, input.clone()).await;
+    let second = send_as(
+        &app,
+        &app.token,
+        json!({ "threadId": thread, "text": "retry", "clientMessageId": "tmp-123" }),
+    )
+    .await;
+    assert_eq!(second["userErrors"], json!([]));
+    assert_eq!(second["message"]["id"], first["message"]["id"]);
+    assert_eq!(second["message"]["text"], "once");
+    assert_eq!(second["message"]["clientMessageId"], "tmp-123");
+    // Concurrent retries too.
+    let (a, b) = tokio::join!(
+        send_as(
+            &app,
+            &app.token,
+            json!({ "threadId": thread, "text": "race", "clientMessageId": "tmp-456" })
+        ),
+        send_as(
+            &app,
+            &app.token,
+            json!({ "threadId": thread, "text": "race", "clientMessageId": "tmp-456" })
+        ),
+    );
+    assert_eq!(a["message"]["id"], b["message"]["id"]);
+    let texts = app
+        .data(
+            "query($id: ID!) { thread(id: $id) { messages { edges { node { text } } } } }",
+            json!({ "id": thread }),
+        )
+        .await;
+    let texts: Vec<&str> = texts["thread"]["messages"]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .filter_map(|e| e["node"]["text"].as_str())
+        .collect();
+    assert_eq!(texts, vec!["default joined", "once", "race"]);
+}
+
+const EDIT: &str = "mutation($input: EditMessageInput!) { editMessage(input: $input) { message { text editedAt mediaUrls } userErrors { field code } } }";
+const DELETE: &str = "mutation($id: ID!) { deleteMessage(input: {id: $id}) { deletedMessageId userErrors { field code } } }";
+
+#[tokio::test]
+async fn only_the_author_edits_and_deletes() {
+    let app = TestApp::spawn().await;
+    let ada = app.create_user("acme", "ada@acme.test").await;
+    let bob = app.create_user("acme", "bob@acme.test").await;
+    let thread = new_thread(&app, json!([])).await;
+    let message = send_text(&app, &ada, &thread, "frist").await;
+
+    let by_bob = app
+        .graphql_as(
+            &bob,
+            EDIT,
+            json!({ "input": { "id": message, "text": "hacked" } }),
+        )
+        .await;
+    assert_eq!(
+        by_bob["data"]["editMessage"],
+        json!({ "message": null, "userErrors": [{ "field": ["input", "id"], "code": "NOT_AUTHOR" }] })
+    );
+    let by_key = app
+        .graphql_as(
+            &app.token,
+            EDIT,
+            json!({ "input": { "id": message, "text": "hacked" } }),
+        )
+        .await;
+    assert_eq!(
+        by_key["data"]["editMessage"]["userErrors"][0]["code"],
+        "NOT_AUTHOR"
+    );
+
+    let by_ada = app
+        .graphql_as(
+            &ada,
+            EDIT,
+            json!({ "input": { "id": message, "text": "first" } }),
+        )
+        .await;
+    let edited = &by_ada["data"]["editMessage"];
+    assert_eq!(edited["userErrors"], json!([]));
+    assert_eq!(edited["message"]["text"], "first");
+    assert!(edited["message"]["editedAt"].is_string());
+    let blank = app
+        .graphql_as(
+            &ada,
+            EDIT,
+            json!({ "input": { "id": message, "text": "" } }),
+        )
+        .await;
+    assert_eq!(
+        blank["data"]["editMessage"]["userErrors"],
+        json!([{ "field": ["input", "text"], "code": "REQUIRED" }])
+    );
+
+    // Nobody authored the meta message recording Ada's join.
+    let meta = app
+        .data("query($id: ID!) { thread(id: $id) { messages(first: 1) { edges { node { id type } } } } }", json!({ "id": thread }))
+        .await;
+    let meta_id = meta["thread"]["messages"]["edges"][0]["node"]["id"].clone();
+    let edit_meta = app
+        .graphql_as(
+            &ada,
+            EDIT,
+            json!({ "input": { "id": meta_id, "text": "x" } }),
+        )
+        .await;
+    assert_eq!(
+        edit_meta["data"]["editMessage"]["userErrors"][0]["code"],
+        "NOT_AUTHOR"
+    );
+
+    let delete_by_bob = app.graphql_as(&bob, DELETE, json!({ "id": message })).await;
+    assert_eq!(
+        delete_by_bob["data"]["deleteMessage"]["userErrors"][0]["code"],
+        "NOT_AUTHOR"
+    );
+    let delete_by_ada = app.graphql_as(&ada, DELETE, json!({ "id": message })).await;
+    assert_eq!(
+        delete_by_ada["data"]["deleteMessage"],
+        json!({ "deletedMessageId": message, "userErrors": [] })
+    );
+    let again = app.graphql_as(&ada, DELETE, json!({ "id": message })).await;
+    assert_eq!(
+        again["data"]["deleteMessage"]["userErrors"][0]["code"],
+        "NOT_FOUND"
+    );
+
+    // Api keys act for the organization and may delete (moderation).
+    let other = send_text(&app, &bob, &thread, "spam").await;
+    let moderated = app
+        .graphql_as(&app.token, DELETE, json!({ "id": other }))
+        .await;
+    assert_eq!(
+        moderated["data"]["deleteMessage"]["deletedMessageId"],
+        other.as_str()
+    );
+}
+
+const REACT: &str = "mutation($input: ReactionInput!) { addReaction(input: $input) { message { id } userErrors { field code } } }";
+const UNREACT: &str = "mutation($input: ReactionInput!) { removeReaction(input: $input) { message { id } userErrors { field code } } }";
+const REACTIONS: &str = "query($id: ID!) { node(id: $id) { ... on Message { reactions { emoji count viewerReacted subscribers { name } } } } }";
+
+#[tokio::test]
+async fn reactions_are_grouped_by_emoji() {
+    let app = TestApp::spawn().await;
+    let ada = app.create_user("acme", "ada@acme.test").await;
+    let bob = app.create_user("acme", "bob@acme.test").await;
+    let outsider = app.create_user("acme", "eve@acme.test").await;
+    let members = json!([app.user_id(&ada).await, app.user_id(&bob).await]);
+    let thread = new_thread(&app, members).await;
+    let message = send_text(&app, &ada, &thread, "ship it?").await;
+
+    for (token, emoji) in [(&ada, "👍"), (&bob, "👍"), (&bob, "🎉"), (&bob, "👍")] {
+        let body = app
+            .graphql_as(
+                token,
+                REACT,
+                json!({ "input": { "messageId": message, "emoji": emoji } }),
+            )
+            .await;
+        assert_eq!(
+            body["data"]["addReaction"]["userErrors"],
+            json!([]),
+            "{body}"
+        );
+    }
+    let as_ada = app
+        .graphql_as(&ada, REACTIONS, json!({ "id": message }))
+        .await;
+    assert_eq!(
+        as_ada["data"]["node"]["reactions"],
+        json!([
+            { "emoji": "👍", "count": 2, "viewerReacted": true, "subscribers": [{ "name": "Test User" }, { "name": "Test User" }] },
+            { "emoji": "🎉", "count": 1, "viewerReacted": false, "subscribers": [{ "name": "Test User" }] },
+        ])
+    );
+    let as_bob = app
+        .graphql_as(&bob, REACTIONS, json!({ "id": message }))
+        .await;
+    assert_eq!(
+        as_bob["data"]["node"]["reactions"][1]["viewerReacted"],
+        true
+    );
+
+    let removed = app
+        .graphql_as(
+            &bob,
+            UNREACT,
+            json!({ "input": { "messageId": message, "emoji": "👍" } }),
+        )
+        .await;
+    assert_eq!(removed["data"]["removeReaction"]["userErrors"], json!([]));
+    let after = app
+        .graphql_as(&bob, REACTIONS, json!({ "id": message }))
+        .await;
+    assert_eq!(after["data"]["node"]["reactions"][0]["count"], 1);
+    assert_eq!(
+        after["data"]["node"]["reactions"][0]["viewerReacted"],
+        false
+    );
+
+    let not_member = app
+        .graphql_as(
+            &outsider,
+            REACT,
+            json!({ "input": { "messageId": message, "emoji": "👀" } }),
+        )
+        .await;
+    assert_eq!(
+        not_member["data"]["addReaction"]["userErrors"],
+        json!([{ "field": ["input", "messageId"], "code": "NOT_A_SUBSCRIBER" }])
+    );
+    let bad_emoji = app
+        .graphql_as(
+            &ada,
+            REACT,
+            json!({ "input": { "messageId": message, "emoji": "two words" } }),
+        )
+        .await;
+    assert_eq!(
+        bad_emoji["data"]["addReaction"]["userErrors"],
+        json!([{ "field": ["input", "emoji"], "code": "INVALID_VALUE" }])
+    );
+}
+
+const PAGE: &str = "query($id: ID!, $first: Int, $after: String, $last: Int, $before: String) {
+  thread(id: $id) {
+    hasMore
+    recentMessages { text }
+    messages(first: $first, after: $after, last: $last, before: $before) {
+      edges { node { text } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    }
+  }
+}";
+
+fn texts(data: &Value, path: &str) -> Vec<String> {
+    let list = if path == "recent" {
+        data["thread"]["recentMessages"].as_array()
+    } else {
+        data["thread"]["messages"]["edges"].as_array()
+    };
+    list.expect("list")
+        .iter()
+        .map(|item| {
+            let node = if path == "recent" {
+                item
+            } else {
+                &item["node"]
+            };
+            node["text"].as_str().unwrap_or_default().to_string()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn messages_page_both_ways_and_recent_messages_holds_the_newest_150() {
+    let app = TestApp::spawn().await;
+    let ada = app.create_user("acme", "ada@acme.test").await;
+    let thread = new_thread(&app, json!([app.user_id(&ada).await])).await;
+    // Message 0 is the meta message recording Ada's join.
+    for i in 1..=151 {
+        send_text(&app, &ada, &thread, &format!("m{i:03}")).await;
+    }
+
+    let newest = app.data(PAGE, json!({ "id": thread, "last": 3 })).await;
+    assert_eq!(texts(&newest, "messages"), vec!["m149", "m150", "m151"]);
+    assert_eq!(
+        newest["thread"]["messages"]["pageInfo"]["hasPreviousPage"],
+        true
+    );
+    let older = app
+        .data(PAGE, json!({ "id": thread, "last": 3, "before": newest["thread"]["messages"]["pageInfo"]["startCursor"] }))
+        .await;
+    assert_eq!(texts(&older, "messages"), vec!["m146", "m147", "m148"]);
+
+    let oldest = app.data(PAGE, json!({ "id": thread, "first": 2 })).await;
+    assert_eq!(texts(&oldest, "messages"), vec!["Test User joined", "m001"]);
+    let next = app
+        .data(PAGE, json!({ "id": thread, "first": 2, "after": oldest["thread"]["messages"]["pageInfo"]["endCursor"] }))
+        .await;
+    assert_eq!(texts(&next, "messages"), vec!["m002", "m003"]);
+
+    // 152 messages: recentMessages has the newest 150, oldest first, and more exist.
+    let recent = texts(&newest, "recent");
+    assert_eq!(recent.len(), 150);
+    assert_eq!(recent.first().map(String::as_str), Some("m002"));
+    assert_eq!(recent.last().map(String::as_str), Some("m151"));
+    assert_eq!(newest["thread"]["hasMore"], true);
+
+    let small = new_thread(&app, json!([])).await;
+    send_text(&app, &app.token, &small, "only").await;
+    let few = app.data(PAGE, json!({ "id": small })).await;
+    assert_eq!(few["thread"]["hasMore"], false);
+    assert_eq!(texts(&few, "recent"), vec!["default joined", "only"]);
+}
+
+#[tokio::test]
+async fn another_organization_cannot_touch_messages() {
+    let app = TestApp::spawn().await;
+    let thread = new_thread(&app, json!([])).await;
+    let message = send_text(&app, &app.token, &thread, "private").await;
+    let other = app.create_organization("globex").await;
+    let read = app
+        .graphql_as(
+            &other,
+            "query($id: ID!) { node(id: $id) { id } }",
+            json!({ "id": message }),
+        )
+        .await;
+    assert_eq!(read["data"]["node"], Value::Null);
+    let edit = app
+        .graphql_as(
+            &other,
+            EDIT,
+            json!({ "input": { "id": message, "text": "x" } }),
+        )
+        .await;
+    assert_eq!(
+        edit["data"]["editMessage"]["userErrors"][0]["code"],
+        "NOT_FOUND"
+    );
+    let delete = app
+        .graphql_as(&other, DELETE, json!({ "id": message }))
+        .await;
+    assert_eq!(
+        delete["data"]["deleteMessage"]["userErrors"][0]["code"],
+        "NOT_FOUND"
+    );
+    let react = app
+        .graphql_as(
+            &other,
+            REACT,
+            json!({ "input": { "messageId": message, "emoji": "👍" } }),
+        )
+        .await;
+    assert_eq!(
+        react["data"]["addReaction"]["userErrors"][0]["code"],
+        "NOT_FOUND"
+    );
+}
