@@ -935,7 +935,6 @@ impl ThreadsMutation {
                     }
                     return Ok((thread, false));
                 }
-                let thread = model::lock(conn, thread.id).await?;
                 for (member, name) in members {
                     join_thread(conn, &thread, member, &name).await?;
                 }

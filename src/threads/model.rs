@@ -224,10 +224,21 @@ pub async fn find_for_update(
     scope: ThreadScope,
     public_id: &str,
 ) -> QueryResult<Option<Thread>> {
-    let Some(thread) = find(conn, scope, public_id).await? else {
-        return Ok(None);
-    };
-    lock(conn, thread.id).await.map(Some)
+    let thread = threads::table
+        .filter(threads::organization_id.eq(scope.organization_id))
+        .filter(threads::public_id.eq(public_id))
+        .for_update()
+        .select(Thread::as_select())
+        .first(conn)
+        .await
+        .optional()?;
+    match (thread, scope.only_contact) {
+        (Some(thread), Some(contact)) => {
+            let visible = subscribers::is_active_member(conn, thread.id, Actor::Contact(contact)).await?;
+            Ok(visible.then_some(thread))
+        }
+        (thread, _) => Ok(thread),
+    }
 }
 
 /// Locks a thread by internal id until the transaction ends; returns it fresh.
