@@ -59,6 +59,24 @@ pub struct Config {
     )]
     pub request_timeout_ms: u64,
 
+    /// How long events are kept for resuming subscriptions (hours).
+    #[arg(
+        long,
+        env = "CONFAB_EVENT_RETENTION_HOURS",
+        default_value_t = 168,
+        global = true
+    )]
+    pub event_retention_hours: u64,
+
+    /// A WebSocket that sends no `connection_init` within this is closed with 4408 (milliseconds).
+    #[arg(
+        long,
+        env = "CONFAB_WS_INIT_TIMEOUT_MS",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub ws_init_timeout_ms: u64,
+
     /// Whether GraphQL introspection is allowed.
     #[arg(long, env = "CONFAB_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub introspection: bool,
@@ -95,6 +113,16 @@ impl Config {
             introspection: self.introspection,
             ..SchemaLimits::default()
         }
+    }
+
+    /// How long events are kept.
+    pub fn event_retention(&self) -> Duration {
+        Duration::from_secs(self.event_retention_hours * 3600)
+    }
+
+    /// How long a WebSocket may wait before `connection_init`.
+    pub fn ws_init_timeout(&self) -> Duration {
+        Duration::from_millis(self.ws_init_timeout_ms)
     }
 
     /// The per-request timeout.

@@ -10,6 +10,7 @@ pub mod config;
 pub mod contacts;
 pub mod conversations;
 pub mod db;
+pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod ids;
@@ -95,8 +96,11 @@ impl Application {
     pub async fn build(config: &Config, database_url: &str) -> anyhow::Result<Application> {
         let statements = db::StatementCounter::default();
         let pool = db::build_pool(database_url, &config.pool_settings(), statements.clone())?;
-        let schema = graphql::build_schema(pool.clone(), config.schema_limits());
-        let state = http::AppState::new(schema, pool.clone());
+        let hub = events::EventHub::new(pool.clone());
+        hub.spawn_listener(database_url.to_string());
+        events::spawn_pruner(pool.clone(), config.event_retention());
+        let schema = graphql::build_schema(pool.clone(), hub, config.schema_limits());
+        let state = http::AppState::new(schema, pool.clone(), config.ws_init_timeout());
         let router = http::router(state, config.request_timeout());
         let listener = TcpListener::bind(config.listen)
             .await

@@ -9,6 +9,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use super::model::{self, Conversation, ConversationChanges, NewConversation};
 use crate::channel_kind::ChannelKind;
 use crate::contacts::{self, Contact};
+use crate::events::{self, EventKind, EventPayload, NewEvent};
 use crate::graphql::context::{db, loader, staff_viewer};
 use crate::graphql::errors::{ApiError, MutationError, Payload, UserError};
 use crate::graphql::input::InputErrors;
@@ -339,6 +340,36 @@ async fn find_conversation_message(
 #[derive(Default)]
 pub struct ConversationsMutation;
 
+/// Appends an event about a conversation (in the caller's transaction).
+async fn record(
+    conn: &mut AsyncPgConnection,
+    conversation: &Conversation,
+    kind: EventKind,
+    payload: EventPayload,
+) -> QueryResult<i64> {
+    events::append(
+        conn,
+        conversation.organization_id,
+        NewEvent::conversation(kind, conversation, payload),
+    )
+    .await
+}
+
+fn snapshot(conversation: &Conversation) -> EventPayload {
+    EventPayload {
+        conversation: Some(conversation.clone()),
+        ..EventPayload::default()
+    }
+}
+
+fn message_snapshot(message: Option<&Message>, public_id: Option<&str>) -> EventPayload {
+    EventPayload {
+        message: message.cloned(),
+        message_public_id: public_id.map(str::to_string),
+        ..EventPayload::default()
+    }
+}
+
 #[Object]
 impl ConversationsMutation {
     /// Logs a conversation with a contact.
@@ -348,21 +379,31 @@ impl ConversationsMutation {
         input: CreateConversationInput,
     ) -> Result<ConversationPayload, ApiError> {
         let viewer = staff_viewer(ctx)?;
-        let result = async {
-            let mut conn = db(ctx).await?;
-            let contact =
-                contacts::model::find(&mut conn, viewer.organization_id, &input.contact_id)
+        let org = viewer.organization_id;
+        let mut conn = db(ctx).await?;
+        let result = conn
+            .transaction::<_, MutationError, _>(async |conn| {
+                let contact = contacts::model::find(conn, org, &input.contact_id)
                     .await?
                     .ok_or_else(|| MutationError::not_found("contactId", &input.contact_id))?;
-            let new = NewConversation::new(
-                viewer.organization_id,
-                contact.id,
-                input.channel.as_str(),
-                input.happened_at,
-            );
-            Ok(model::insert(&mut conn, &new).await?)
-        };
-        ConversationPayload::from_result(result.await)
+                let new = NewConversation::new(
+                    org,
+                    contact.id,
+                    input.channel.as_str(),
+                    input.happened_at,
+                );
+                let conversation = model::insert(conn, &new).await?;
+                record(
+                    conn,
+                    &conversation,
+                    EventKind::ConversationCreated,
+                    snapshot(&conversation),
+                )
+                .await?;
+                Ok(conversation)
+            })
+            .await;
+        ConversationPayload::from_result(result)
     }
 
     /// Changes when (or on which channel) a conversation happened.
@@ -372,21 +413,31 @@ impl ConversationsMutation {
         input: UpdateConversationInput,
     ) -> Result<ConversationPayload, ApiError> {
         let viewer = staff_viewer(ctx)?;
-        let result = async {
-            let mut conn = db(ctx).await?;
-            let conversation = model::find(&mut conn, viewer.organization_id, &input.id)
-                .await?
-                .ok_or_else(|| MutationError::not_found("id", &input.id))?;
-            let changes = ConversationChanges {
-                happened_at: input.happened_at,
-                channel: input.channel.map(|c| c.as_str().to_string()),
-            };
-            if changes.happened_at.is_none() && changes.channel.is_none() {
-                return Ok(conversation);
-            }
-            Ok(model::update(&mut conn, conversation.id, &changes).await?)
-        };
-        ConversationPayload::from_result(result.await)
+        let mut conn = db(ctx).await?;
+        let result = conn
+            .transaction::<_, MutationError, _>(async |conn| {
+                let conversation = model::find(conn, viewer.organization_id, &input.id)
+                    .await?
+                    .ok_or_else(|| MutationError::not_found("id", &input.id))?;
+                let changes = ConversationChanges {
+                    happened_at: input.happened_at,
+                    channel: input.channel.map(|c| c.as_str().to_string()),
+                };
+                if changes.happened_at.is_none() && changes.channel.is_none() {
+                    return Ok(conversation);
+                }
+                let conversation = model::update(conn, conversation.id, &changes).await?;
+                record(
+                    conn,
+                    &conversation,
+                    EventKind::ConversationUpdated,
+                    snapshot(&conversation),
+                )
+                .await?;
+                Ok(conversation)
+            })
+            .await;
+        ConversationPayload::from_result(result)
     }
 
     /// Deletes a conversation with its messages; returns its id.
@@ -396,15 +447,24 @@ impl ConversationsMutation {
         input: DeleteConversationInput,
     ) -> Result<DeleteConversationPayload, ApiError> {
         let viewer = staff_viewer(ctx)?;
-        let result = async {
-            let mut conn = db(ctx).await?;
-            let conversation = model::find(&mut conn, viewer.organization_id, &input.id)
-                .await?
-                .ok_or_else(|| MutationError::not_found("id", &input.id))?;
-            model::delete(&mut conn, conversation.id).await?;
-            Ok(input.id.clone())
-        };
-        DeleteConversationPayload::from_result(result.await)
+        let mut conn = db(ctx).await?;
+        let result = conn
+            .transaction::<_, MutationError, _>(async |conn| {
+                let conversation = model::find(conn, viewer.organization_id, &input.id)
+                    .await?
+                    .ok_or_else(|| MutationError::not_found("id", &input.id))?;
+                model::delete(conn, conversation.id).await?;
+                record(
+                    conn,
+                    &conversation,
+                    EventKind::ConversationDeleted,
+                    EventPayload::default(),
+                )
+                .await?;
+                Ok(input.id.clone())
+            })
+            .await;
+        DeleteConversationPayload::from_result(result)
     }
 
     /// Adds a message to a conversation.
@@ -436,6 +496,13 @@ impl ConversationsMutation {
                 new.written_by_me = Some(input.written_by_me);
                 let message = messages::insert(conn, &new).await?;
                 let conversation = model::touch(conn, conversation.id).await?;
+                record(
+                    conn,
+                    &conversation,
+                    EventKind::MessageAdded,
+                    message_snapshot(Some(&message), None),
+                )
+                .await?;
                 Ok((message, conversation))
             })
             .await;
@@ -468,15 +535,21 @@ impl ConversationsMutation {
                     written_by_me: input.written_by_me.map(Some),
                     ..MessageChanges::default()
                 };
-                let message = if changes.body.is_none()
+                if changes.body.is_none()
                     && changes.written_at.is_none()
                     && changes.written_by_me.is_none()
                 {
-                    message
-                } else {
-                    messages::update(conn, message.id, &changes).await?
-                };
+                    return Ok((message, conversation));
+                }
+                let message = messages::update(conn, message.id, &changes).await?;
                 let conversation = model::touch(conn, conversation.id).await?;
+                record(
+                    conn,
+                    &conversation,
+                    EventKind::MessageEdited,
+                    message_snapshot(Some(&message), None),
+                )
+                .await?;
                 Ok((message, conversation))
             })
             .await;
@@ -499,6 +572,13 @@ impl ConversationsMutation {
                         .ok_or_else(|| MutationError::not_found("id", &input.id))?;
                 messages::delete(conn, message.id).await?;
                 let conversation = model::touch(conn, conversation.id).await?;
+                record(
+                    conn,
+                    &conversation,
+                    EventKind::MessageDeleted,
+                    message_snapshot(None, Some(&message.public_id)),
+                )
+                .await?;
                 Ok((input.id.clone(), conversation))
             })
             .await;

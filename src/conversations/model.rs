@@ -14,7 +14,16 @@ use crate::ids::IdKind;
 pub const ORDER: SortOrder = SortOrder::Descending;
 
 /// A logged conversation with one contact, on a channel kind, on a date.
-#[derive(Queryable, QueryableByName, Selectable, Identifiable, Clone, Debug)]
+#[derive(
+    Queryable,
+    QueryableByName,
+    Selectable,
+    Identifiable,
+    Clone,
+    Debug,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[diesel(table_name = conversations)]
 pub struct Conversation {
     pub id: i64,

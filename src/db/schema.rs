@@ -53,6 +53,26 @@ diesel::table! {
 }
 
 diesel::table! {
+    event_sequences (organization_id) {
+        organization_id -> Int8,
+        last_sequence -> Int8,
+        pruned_through -> Int8,
+    }
+}
+
+diesel::table! {
+    events (organization_id, sequence) {
+        organization_id -> Int8,
+        sequence -> Int8,
+        kind -> Text,
+        thread_id -> Nullable<Int8>,
+        conversation_id -> Nullable<Int8>,
+        payload -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     message_reactions (id) {
         id -> Int8,
         organization_id -> Int8,
@@ -159,6 +179,8 @@ diesel::joinable!(contact_tokens -> organizations (organization_id));
 diesel::joinable!(contacts -> organizations (organization_id));
 diesel::joinable!(conversations -> contacts (contact_id));
 diesel::joinable!(conversations -> organizations (organization_id));
+diesel::joinable!(event_sequences -> organizations (organization_id));
+diesel::joinable!(events -> organizations (organization_id));
 diesel::joinable!(message_reactions -> messages (message_id));
 diesel::joinable!(message_reactions -> organizations (organization_id));
 diesel::joinable!(message_reactions -> thread_subscribers (subscriber_id));
@@ -182,6 +204,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     contact_tokens,
     contacts,
     conversations,
+    event_sequences,
+    events,
     message_reactions,
     messages,
     organizations,

@@ -26,6 +26,11 @@ pub enum ApiError {
     },
     /// The caller's token may not do this (e.g. a contact token editing contacts).
     Forbidden,
+    /// The object named by an argument does not exist for this caller.
+    NotFound(String),
+    /// An event cursor older than the retention window: refetch, then
+    /// subscribe without `after`.
+    CursorExpired,
     /// The database cannot be reached or is overloaded; retrying may work.
     Unavailable,
     /// A bug or an unexpected database failure; already logged.
@@ -39,6 +44,8 @@ impl ApiError {
             ApiError::Unauthenticated => "UNAUTHENTICATED",
             ApiError::BadUserInput { .. } => "BAD_USER_INPUT",
             ApiError::Forbidden => "FORBIDDEN",
+            ApiError::NotFound(_) => "NOT_FOUND",
+            ApiError::CursorExpired => "CURSOR_EXPIRED",
             ApiError::Unavailable => "SERVICE_UNAVAILABLE",
             ApiError::Internal => "INTERNAL_SERVER_ERROR",
         }
@@ -51,6 +58,10 @@ impl ApiError {
             }
             ApiError::BadUserInput { message, .. } => message.clone(),
             ApiError::Forbidden => "this token may not do that".to_string(),
+            ApiError::NotFound(what) => format!("no {what} with this id"),
+            ApiError::CursorExpired => "the cursor is older than the event retention window: \
+                 refetch the data, then subscribe again without `after`"
+                .to_string(),
             ApiError::Unavailable => "the database is unavailable; try again shortly".to_string(),
             ApiError::Internal => "internal error".to_string(),
         }

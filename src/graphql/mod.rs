@@ -9,12 +9,13 @@ pub mod node;
 pub mod pagination;
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{EmptySubscription, MergedObject, Schema};
+use async_graphql::{Data, MergedObject, Schema};
 
 use crate::auth::Viewer;
 use crate::contacts::{Contact, ContactsMutation, ContactsQuery};
 use crate::conversations::{Conversation, ConversationsMutation, ConversationsQuery};
 use crate::db::DbPool;
+use crate::events::{EventHub, Subscription, TypingMutation};
 use crate::messages::{Message, MessagesMutation, ReactionsByMessage};
 use crate::organizations::{ApiKey, Organization, User, ViewerQuery};
 use crate::threads::{Subscriber, SubscribersByThread, Thread, ThreadsMutation, ThreadsQuery};
@@ -34,6 +35,7 @@ pub struct Query(
 /// The root mutation type.
 #[derive(MergedObject, Default)]
 pub struct Mutation(
+    TypingMutation,
     ContactsMutation,
     ThreadsMutation,
     MessagesMutation,
@@ -41,7 +43,7 @@ pub struct Mutation(
 );
 
 /// The executable schema.
-pub type ConfabSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type ConfabSchema = Schema<Query, Mutation, Subscription>;
 
 /// Limits that keep one request from exhausting the server.
 #[derive(Clone, Copy, Debug)]
@@ -65,9 +67,10 @@ impl Default for SchemaLimits {
 }
 
 /// Builds the schema over a pool.
-pub fn build_schema(pool: DbPool, limits: SchemaLimits) -> ConfabSchema {
-    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+pub fn build_schema(pool: DbPool, hub: EventHub, limits: SchemaLimits) -> ConfabSchema {
+    let mut builder = Schema::build(Query::default(), Mutation::default(), Subscription)
         .data(pool)
+        .data(hub)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity);
     if !limits.introspection {
@@ -78,73 +81,67 @@ pub fn build_schema(pool: DbPool, limits: SchemaLimits) -> ConfabSchema {
 
 /// The SDL of the schema, as checked in at `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), Subscription)
         .finish()
         .sdl()
 }
 
-/// Attaches the caller and this request's DataLoaders to a request.
-pub fn with_request_data(
-    request: async_graphql::Request,
-    pool: &DbPool,
-    viewer: Viewer,
-) -> async_graphql::Request {
+/// The caller and its DataLoaders: the context of one request, or of one
+/// WebSocket connection's operations.
+pub fn context_data(pool: &DbPool, viewer: Viewer) -> Data {
     let org = viewer.organization_id;
     let pool = || pool.clone();
-    request
-        .data(viewer)
-        .data(DataLoader::new(
-            ByIds::<Organization>::new(pool(), org),
-            tokio::spawn,
-        ))
-        .data(DataLoader::new(
-            ByIds::<User>::new(pool(), org),
-            tokio::spawn,
-        ))
-        .data(DataLoader::new(
-            ByIds::<ApiKey>::new(pool(), org),
-            tokio::spawn,
-        ))
-        .data(DataLoader::new(
-            ByIds::<Contact>::new(pool(), org),
-            tokio::spawn,
-        ))
-        .data(DataLoader::new(
-            ByIds::<Thread>::new(pool(), org),
-            tokio::spawn,
-        ))
-        .data(DataLoader::new(
-            ByIds::<Subscriber>::new(pool(), org),
-            tokio::spawn,
-        ))
-        .data(DataLoader::new(
-            ByIds::<Conversation>::new(pool(), org),
-            tokio::spawn,
-        ))
-        .data(DataLoader::new(
-            Pages::<Message>::new(pool(), org),
-            tokio::spawn,
-        ))
-        .data(DataLoader::new(
-            Pages::<Thread>::new(pool(), org),
-            tokio::spawn,
-        ))
-        .data(DataLoader::new(
-            Pages::<Conversation>::new(pool(), org),
-            tokio::spawn,
-        ))
-        .data(DataLoader::new(
-            SubscribersByThread {
-                pool: pool(),
-                organization_id: org,
-            },
-            tokio::spawn,
-        ))
-        .data(DataLoader::new(
-            ReactionsByMessage {
-                pool: pool(),
-                organization_id: org,
-            },
-            tokio::spawn,
-        ))
+    let mut data = Data::default();
+    data.insert(viewer);
+    data.insert(DataLoader::new(
+        ByIds::<Organization>::new(pool(), org),
+        tokio::spawn,
+    ));
+    data.insert(DataLoader::new(
+        ByIds::<User>::new(pool(), org),
+        tokio::spawn,
+    ));
+    data.insert(DataLoader::new(
+        ByIds::<ApiKey>::new(pool(), org),
+        tokio::spawn,
+    ));
+    data.insert(DataLoader::new(
+        ByIds::<Contact>::new(pool(), org),
+        tokio::spawn,
+    ));
+    data.insert(DataLoader::new(
+        ByIds::<Thread>::new(pool(), org),
+        tokio::spawn,
+    ));
+    data.insert(DataLoader::new(
+        ByIds::<Subscriber>::new(pool(), org),
+        tokio::spawn,
+    ));
+    data.insert(DataLoader::new(
+        ByIds::<Conversation>::new(pool(), org),
+        tokio::spawn,
+    ));
+    data.insert(DataLoader::new(
+        Pages::<Message>::new(pool(), org),
+        tokio::spawn,
+    ));
+    data.insert(DataLoader::new(
+        Pages::<Thread>::new(pool(), org),
+        tokio::spawn,
+    ));
+    data.insert(DataLoader::new(
+        Pages::<Conversation>::new(pool(), org),
+        tokio::spawn,
+    ));
+    let subscribers = SubscribersByThread {
+        pool: pool(),
+        organization_id: org,
+    };
+    data.insert(DataLoader::new(subscribers, tokio::spawn));
+    let reactions = ReactionsByMessage {
+        pool: pool(),
+        organization_id: org,
+    };
+    data.insert(DataLoader::new(reactions, tokio::spawn));
+    data
 }

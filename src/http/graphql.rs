@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use crate::auth::{self, Viewer};
-use crate::graphql::with_request_data;
+use crate::graphql::context_data;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const APPLICATION_JSON: &str = "application/json";
@@ -143,7 +143,9 @@ async fn execute(
         Ok(viewer) => viewer,
         Err(response) => return response.with_media(media),
     };
-    let request = with_request_data(request, &state.pool, viewer);
+    let mut request = request;
+    // A freshly parsed request carries no data of its own.
+    request.data = context_data(&state.pool, viewer);
     let mut response = state.schema.execute(request).await;
     sanitize_errors(&mut response.errors);
 

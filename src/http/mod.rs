@@ -1,14 +1,17 @@
 //! HTTP routes: GraphQL over HTTP, GraphiQL, health checks.
 
 mod graphql;
+mod ws;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse};
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::{DefaultBodyLimit, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use tower_http::timeout::TimeoutLayer;
 
@@ -23,12 +26,14 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub struct AppState {
     pub schema: ConfabSchema,
     pub pool: DbPool,
+    /// How long a WebSocket may take to send `connection_init`.
+    pub ws_init_timeout: Duration,
     graphiql: Arc<str>,
 }
 
 impl AppState {
     /// State for the routes.
-    pub fn new(schema: ConfabSchema, pool: DbPool) -> Self {
+    pub fn new(schema: ConfabSchema, pool: DbPool, ws_init_timeout: Duration) -> Self {
         let graphiql = async_graphql::http::GraphiQLSource::build()
             .endpoint("/graphql")
             .subscription_endpoint("/ws")
@@ -37,6 +42,7 @@ impl AppState {
         AppState {
             schema,
             pool,
+            ws_init_timeout,
             graphiql: graphiql.into(),
         }
     }
@@ -46,7 +52,8 @@ impl AppState {
 pub fn router(state: AppState, request_timeout: Duration) -> Router {
     Router::new()
         .route("/", get(graphiql))
-        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphql", get(graphql_get_or_upgrade).post(graphql::post))
+        .route("/ws", get(websocket))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -55,6 +62,28 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
             request_timeout,
         ))
         .with_state(state)
+}
+
+/// GET `/graphql`: a query, or a WebSocket upgrade for subscriptions.
+async fn graphql_get_or_upgrade(
+    state: State<AppState>,
+    headers: HeaderMap,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    query: RawQuery,
+) -> Response {
+    match upgrade {
+        Ok(upgrade) => ws::upgrade(state.0, &headers, upgrade),
+        Err(_) => graphql::get(state, headers, query).await,
+    }
+}
+
+/// GET `/ws`: subscriptions.
+async fn websocket(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    ws::upgrade(state, &headers, upgrade)
 }
 
 async fn graphiql(State(state): State<AppState>) -> Html<String> {

@@ -12,6 +12,7 @@ use super::model::{self, Container, Message, MessageChanges, NewMessage};
 use crate::auth::{Actor, Viewer};
 use crate::conversations::Conversation;
 use crate::db::DbPool;
+use crate::events::{EventKind, EventPayload};
 use crate::graphql::context::{db, loader, viewer};
 use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, UserErrorCode};
 use crate::graphql::input::InputErrors;
@@ -462,6 +463,12 @@ impl MessagesMutation {
                 subscribers::record_message(conn, thread.id, Some(author.id)).await?;
                 let thread =
                     threads::model::touch(conn, thread.id, Some(message.created_at)).await?;
+                let added = EventPayload {
+                    message: Some(message.clone()),
+                    thread: Some(thread.clone()),
+                    ..EventPayload::default()
+                };
+                threads::record(conn, &thread, EventKind::MessageAdded, added).await?;
                 Ok((message, thread))
             })
             .await;
@@ -505,7 +512,12 @@ impl MessagesMutation {
                     ..MessageChanges::default()
                 };
                 let message = model::update(conn, message.id, &changes).await?;
-                threads::model::touch(conn, thread.id, None).await?;
+                let thread = threads::model::touch(conn, thread.id, None).await?;
+                let edited = EventPayload {
+                    message: Some(message.clone()),
+                    ..EventPayload::default()
+                };
+                threads::record(conn, &thread, EventKind::MessageEdited, edited).await?;
                 Ok(message)
             })
             .await;
@@ -529,7 +541,12 @@ impl MessagesMutation {
                 threads::model::lock(conn, thread.id).await?;
                 require_author(conn, &viewer, &message, true).await?;
                 model::delete(conn, message.id).await?;
-                threads::model::touch(conn, thread.id, None).await?;
+                let thread = threads::model::touch(conn, thread.id, None).await?;
+                let deleted = EventPayload {
+                    message_public_id: Some(message.public_id.clone()),
+                    ..EventPayload::default()
+                };
+                threads::record(conn, &thread, EventKind::MessageDeleted, deleted).await?;
                 Ok(input.id.clone())
             })
             .await;
@@ -584,8 +601,8 @@ impl MessagesMutation {
                             "only subscribers of the thread may react",
                         )
                     })?;
-                if add {
-                    model::add_reaction(
+                let (changed, kind) = if add {
+                    let added = model::add_reaction(
                         conn,
                         viewer.organization_id,
                         message.id,
@@ -593,8 +610,20 @@ impl MessagesMutation {
                         &emoji,
                     )
                     .await?;
+                    (added, EventKind::ReactionAdded)
                 } else {
-                    model::remove_reaction(conn, message.id, subscriber.id, &emoji).await?;
+                    let removed =
+                        model::remove_reaction(conn, message.id, subscriber.id, &emoji).await?;
+                    (removed, EventKind::ReactionRemoved)
+                };
+                if changed {
+                    let reaction = EventPayload {
+                        message: Some(message.clone()),
+                        subscriber: Some(subscriber),
+                        emoji: Some(emoji),
+                        ..EventPayload::default()
+                    };
+                    threads::record(conn, &thread, kind, reaction).await?;
                 }
                 Ok(message)
             })

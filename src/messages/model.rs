@@ -13,7 +13,16 @@ use crate::ids::IdKind;
 pub const ORDER: SortOrder = SortOrder::Ascending;
 
 /// One message, in a thread or a conversation.
-#[derive(Queryable, QueryableByName, Selectable, Identifiable, Clone, Debug)]
+#[derive(
+    Queryable,
+    QueryableByName,
+    Selectable,
+    Identifiable,
+    Clone,
+    Debug,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[diesel(table_name = messages)]
 pub struct Message {
     pub id: i64,

@@ -15,6 +15,7 @@ use crate::auth::{Actor, Viewer};
 use crate::channel_kind::ChannelKind;
 use crate::contacts::{self, Contact};
 use crate::db::DbPool;
+use crate::events::{self, EventKind, EventPayload, NewEvent};
 use crate::graphql::context::{db, loader, staff_viewer, viewer};
 use crate::graphql::errors::{
     ApiError, MutationError, Payload, UserError, UserErrorCode, is_unique_violation,
@@ -804,17 +805,32 @@ async fn find_members(
     Ok(members)
 }
 
-/// Writes the meta message recording a join or a leave.
+/// Appends an event about a thread (in the caller's transaction).
+pub async fn record(
+    conn: &mut AsyncPgConnection,
+    thread: &Thread,
+    kind: EventKind,
+    payload: EventPayload,
+) -> QueryResult<i64> {
+    events::append(
+        conn,
+        thread.organization_id,
+        NewEvent::thread(kind, thread, payload),
+    )
+    .await
+}
+
+/// Records a join or a leave: the event, and a meta message (with its own event).
 async fn record_membership(
     conn: &mut AsyncPgConnection,
     thread: &Thread,
+    subscriber: &Subscriber,
     name: &str,
-    event: &str,
+    kind: EventKind,
 ) -> QueryResult<Message> {
-    let verb = if event == "subscriber_joined" {
-        "joined"
-    } else {
-        "left"
+    let (verb, event) = match kind {
+        EventKind::SubscriberJoined => ("joined", "subscriber_joined"),
+        _ => ("left", "subscriber_left"),
     };
     let mut meta = NewMessage::new(
         thread.organization_id,
@@ -823,7 +839,18 @@ async fn record_membership(
         format!("{name} {verb}"),
     );
     meta.event = Some(event.to_string());
-    crate::messages::model::insert(conn, &meta).await
+    let message = crate::messages::model::insert(conn, &meta).await?;
+    let membership = EventPayload {
+        subscriber: Some(subscriber.clone()),
+        ..EventPayload::default()
+    };
+    record(conn, thread, kind, membership).await?;
+    let added = EventPayload {
+        message: Some(message.clone()),
+        ..EventPayload::default()
+    };
+    record(conn, thread, EventKind::MessageAdded, added).await?;
+    Ok(message)
 }
 
 /// Subscribes a member to a locked thread, recording the join when it is new.
@@ -836,7 +863,7 @@ pub async fn join_thread(
     let (subscriber, joined) =
         subscribers::join(conn, thread.organization_id, thread.id, member).await?;
     if joined {
-        record_membership(conn, thread, name, "subscriber_joined").await?;
+        record_membership(conn, thread, &subscriber, name, EventKind::SubscriberJoined).await?;
     }
     Ok(subscriber)
 }
@@ -935,6 +962,11 @@ impl ThreadsMutation {
                     }
                     return Ok((thread, false));
                 }
+                let created = EventPayload {
+                    thread: Some(thread.clone()),
+                    ..EventPayload::default()
+                };
+                record(conn, &thread, EventKind::ThreadCreated, created).await?;
                 for (member, name) in members {
                     join_thread(conn, &thread, member, &name).await?;
                 }
@@ -1009,9 +1041,15 @@ impl ThreadsMutation {
                     }
                 }
                 errors.finish()?;
-                model::update(conn, thread.id, &changes)
+                let thread = model::update(conn, thread.id, &changes)
                     .await
-                    .map_err(thread_write_error)
+                    .map_err(thread_write_error)?;
+                let updated = EventPayload {
+                    thread: Some(thread.clone()),
+                    ..EventPayload::default()
+                };
+                record(conn, &thread, EventKind::ThreadUpdated, updated).await?;
+                Ok(thread)
             })
             .await;
         ThreadPayload::from_result(result)
@@ -1031,6 +1069,13 @@ impl ThreadsMutation {
                     .await?
                     .ok_or_else(|| MutationError::not_found("id", &input.id))?;
                 model::delete(conn, thread.id).await?;
+                record(
+                    conn,
+                    &thread,
+                    EventKind::ThreadDeleted,
+                    EventPayload::default(),
+                )
+                .await?;
                 Ok(input.id.clone())
             })
             .await;
@@ -1091,8 +1136,9 @@ impl ThreadsMutation {
                 }
                 errors.finish()?;
                 for (subscriber, name) in leaving {
-                    subscribers::archive(conn, subscriber.id).await?;
-                    record_membership(conn, &thread, &name, "subscriber_left").await?;
+                    let archived = subscribers::archive(conn, subscriber.id).await?;
+                    record_membership(conn, &thread, &archived, &name, EventKind::SubscriberLeft)
+                        .await?;
                 }
                 Ok(model::touch(conn, thread.id, None).await?)
             })
@@ -1141,11 +1187,16 @@ impl ThreadsMutation {
                             "you do not subscribe to this thread",
                         )
                     })?;
-                if read {
-                    subscribers::mark_read(conn, subscriber.id).await?;
+                let subscriber = if read {
+                    subscribers::mark_read(conn, subscriber.id).await?
                 } else {
-                    subscribers::mark_unread(conn, &subscriber).await?;
-                }
+                    subscribers::mark_unread(conn, &subscriber).await?
+                };
+                let receipt = EventPayload {
+                    subscriber: Some(subscriber),
+                    ..EventPayload::default()
+                };
+                record(conn, &thread, EventKind::ReadReceipt, receipt).await?;
                 Ok(thread)
             })
             .await;

@@ -6,7 +6,7 @@ pub mod subscribers;
 
 pub use graphql::{
     SubscribersByThread, ThreadConnectionFields, ThreadsMutation, ThreadsQuery, find_member,
-    join_thread, member_name,
+    join_thread, member_name, record,
 };
 pub use model::Thread;
 pub use subscribers::Subscriber;

@@ -15,7 +15,16 @@ use crate::graphql::pagination::{PageRequest, Scan, SortOrder};
 pub const ORDER: SortOrder = SortOrder::Descending;
 
 /// The live message container.
-#[derive(Queryable, QueryableByName, Selectable, Identifiable, Clone, Debug)]
+#[derive(
+    Queryable,
+    QueryableByName,
+    Selectable,
+    Identifiable,
+    Clone,
+    Debug,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[diesel(table_name = threads)]
 pub struct Thread {
     pub id: i64,
@@ -234,7 +243,8 @@ pub async fn find_for_update(
         .optional()?;
     match (thread, scope.only_contact) {
         (Some(thread), Some(contact)) => {
-            let visible = subscribers::is_active_member(conn, thread.id, Actor::Contact(contact)).await?;
+            let visible =
+                subscribers::is_active_member(conn, thread.id, Actor::Contact(contact)).await?;
             Ok(visible.then_some(thread))
         }
         (thread, _) => Ok(thread),

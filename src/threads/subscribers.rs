@@ -11,7 +11,9 @@ use crate::db::schema::thread_subscribers;
 use crate::ids::IdKind;
 
 /// A user, api key or contact in a thread, with its read state.
-#[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
+#[derive(
+    Queryable, Selectable, Identifiable, Clone, Debug, serde::Serialize, serde::Deserialize,
+)]
 #[diesel(table_name = thread_subscribers)]
 pub struct Subscriber {
     pub id: i64,
