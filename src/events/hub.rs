@@ -103,9 +103,12 @@ impl EventHub {
             while let Some(Some(more)) = notifications.next().now_or_never() {
                 pending.push(more?);
             }
+            // Stored events before an ephemeral one are delivered first,
+            // keeping the order in which they happened.
             let mut organizations = HashSet::new();
             for notification in pending {
                 if notification.channel == EPHEMERAL_CHANNEL {
+                    self.catch_up(organizations.drain().collect()).await?;
                     if let Some(event) = model::parse_ephemeral(&notification.payload) {
                         self.broadcast(vec![event]);
                     }
@@ -125,10 +128,7 @@ impl EventHub {
     async fn catch_up(&self, organizations: Vec<i64>) -> anyhow::Result<()> {
         let mut conn = self.pool.get().await?;
         for organization_id in organizations {
-            loop {
-                let Some(last_seen) = self.last_seen(organization_id) else {
-                    break;
-                };
+            while let Some(last_seen) = self.last_seen(organization_id) {
                 let events = model::after(
                     &mut conn,
                     organization_id,

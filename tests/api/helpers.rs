@@ -192,23 +192,42 @@ pub struct TestApp {
 impl TestApp {
     /// Starts a server on port 0 over a fresh database, with organization `acme`.
     pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Like `spawn`, with the config adjusted first.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         let database_url = fresh_database().await;
-        let config = Config::with_database_url(&database_url);
+        let mut app = Self::start(&database_url, adjust).await;
+        app.token = app.create_organization("acme").await;
+        app
+    }
+
+    /// Another server instance over this one's database (same organization
+    /// and key): what a load balancer would send some clients to.
+    pub async fn second_instance(&self) -> TestApp {
+        let mut app = Self::start(&self.database_url, |_| {}).await;
+        app.token = self.token.clone();
+        app
+    }
+
+    async fn start(database_url: &str, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let database_url = database_url.to_string();
+        let mut config = Config::with_database_url(&database_url);
+        adjust(&mut config);
         let app = Application::build(&config, &database_url)
             .await
             .expect("build app");
         let address = format!("http://{}", app.local_addr().expect("local addr"));
         let statements = app.statement_counter();
         tokio::spawn(app.serve(std::future::pending()));
-        let mut test_app = TestApp {
+        TestApp {
             address,
             database_url,
             token: String::new(),
             client: reqwest::Client::new(),
             statements,
-        };
-        test_app.token = test_app.create_organization("acme").await;
-        test_app
+        }
     }
 
     /// Creates another organization; returns its api key.
@@ -270,6 +289,61 @@ impl TestApp {
             .as_str()
             .expect("user id")
             .to_string()
+    }
+
+    /// Creates a thread through the API; returns its id.
+    pub async fn create_thread(&self, input: Value) -> String {
+        let data = self
+            .data(
+                "mutation($input: CreateThreadInput!) { createThread(input: $input) { thread { id } userErrors { code } } }",
+                json!({ "input": input }),
+            )
+            .await;
+        data["createThread"]["thread"]["id"]
+            .as_str()
+            .expect("thread id")
+            .to_string()
+    }
+
+    /// Sends a message through the API as `token`; returns its id.
+    pub async fn send_message(&self, token: &str, thread_id: &str, text: &str) -> String {
+        let body = self
+            .graphql_as(
+                token,
+                "mutation($input: SendMessageInput!) { sendMessage(input: $input) { message { id } userErrors { code } } }",
+                json!({ "input": { "threadId": thread_id, "text": text } }),
+            )
+            .await;
+        body["data"]["sendMessage"]["message"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("message sent: {body}"))
+            .to_string()
+    }
+
+    /// Cuts every LISTEN connection to this app's database (the servers reconnect).
+    pub async fn terminate_listeners(&self) {
+        use diesel_async::RunQueryDsl;
+        let mut conn = connect(&self.database_url).await.expect("connect");
+        diesel::sql_query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+        )
+        .execute(&mut conn)
+        .await
+        .expect("terminate listeners");
+    }
+
+    /// Runs event retention as if `before` were the cut-off.
+    pub async fn prune_events_older_than(&self, before: chrono::DateTime<chrono::Utc>) {
+        let mut conn = connect(&self.database_url).await.expect("connect");
+        confab::events::model::prune(&mut conn, before)
+            .await
+            .expect("prune");
+    }
+
+    /// `ws://…/ws`.
+    pub fn ws_url(&self) -> String {
+        format!("{}/ws", self.address.replacen("http", "ws", 1))
     }
 
     /// `/graphql` URL.

@@ -9,4 +9,6 @@ mod helpers;
 mod http;
 mod messages;
 mod statements;
+mod subscriptions;
 mod threads;
+mod ws;
