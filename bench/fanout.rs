@@ -121,6 +121,11 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 #[tokio::main]
 async fn main() {
+    // `cargo test --all-targets` runs bench targets too; only `cargo bench` measures.
+    if !std::env::args().any(|arg| arg == "--bench") {
+        println!("fanout: run with `cargo bench --bench fanout`");
+        return;
+    }
     let options = options();
     let (admin_url, _cluster) = match std::env::var("CONFAB_BENCH_DATABASE_URL") {
         Ok(url) => (url, None),
