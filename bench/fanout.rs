@@ -98,7 +98,12 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-async fn graphql(client: &reqwest::Client, server: &Server, query: &str, variables: Value) -> Value {
+async fn graphql(
+    client: &reqwest::Client,
+    server: &Server,
+    query: &str,
+    variables: Value,
+) -> Value {
     client
         .post(format!("http://{}/graphql", server.address))
         .bearer_auth(&server.key)
@@ -131,16 +136,22 @@ async fn main() {
         Ok(url) => (url, None),
         Err(_) => {
             let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-pg");
-            let cluster = tokio::task::spawn_blocking(move || Cluster::ensure_running(&dir, ClusterOptions::default()))
-                .await
-                .expect("join")
-                .expect("private cluster");
+            let cluster = tokio::task::spawn_blocking(move || {
+                Cluster::ensure_running(&dir, ClusterOptions::default())
+            })
+            .await
+            .expect("join")
+            .expect("private cluster");
             (cluster.database_url("postgres"), Some(cluster))
         }
     };
     let database = "confab_bench_fanout";
-    confab::db::drop_database(&admin_url, database).await.expect("drop");
-    confab::db::create_database(&admin_url, database, None).await.expect("create");
+    confab::db::drop_database(&admin_url, database)
+        .await
+        .expect("drop");
+    confab::db::create_database(&admin_url, database, None)
+        .await
+        .expect("create");
     let database_url = match admin_url.rsplit_once('/') {
         Some((base, _)) => format!("{base}/{database}"),
         None => admin_url.clone(),
@@ -155,7 +166,10 @@ async fn main() {
         json!({}),
     )
     .await;
-    let thread = created["data"]["createThread"]["thread"]["id"].as_str().expect("thread").to_string();
+    let thread = created["data"]["createThread"]["thread"]["id"]
+        .as_str()
+        .expect("thread")
+        .to_string();
     // The sender joins on its first message; do that before measuring.
     graphql(
         &http,
@@ -249,12 +263,28 @@ async fn main() {
     let mut all = latencies.lock().map(|l| l.clone()).unwrap_or_default();
     all.sort();
     let expected = options.subscribers * options.messages;
-    let per_subscription = (rss_after.saturating_sub(rss_before)) as f64 * 1024.0 / options.subscribers as f64;
-    println!("fan-out: {} subscribers, {} messages at {}/s", options.subscribers, options.messages, options.rate);
+    let per_subscription =
+        (rss_after.saturating_sub(rss_before)) as f64 * 1024.0 / options.subscribers as f64;
+    println!(
+        "fan-out: {} subscribers, {} messages at {}/s",
+        options.subscribers, options.messages, options.rate
+    );
     println!("  deliveries: {} of {expected}", all.len());
-    println!("  delivery latency p50: {:.2} ms", percentile(&all, 0.50).as_secs_f64() * 1000.0);
-    println!("  delivery latency p99: {:.2} ms", percentile(&all, 0.99).as_secs_f64() * 1000.0);
-    println!("  delivery latency max: {:.2} ms", all.last().copied().unwrap_or_default().as_secs_f64() * 1000.0);
+    println!(
+        "  delivery latency p50: {:.2} ms",
+        percentile(&all, 0.50).as_secs_f64() * 1000.0
+    );
+    println!(
+        "  delivery latency p99: {:.2} ms",
+        percentile(&all, 0.99).as_secs_f64() * 1000.0
+    );
+    println!(
+        "  delivery latency max: {:.2} ms",
+        all.last().copied().unwrap_or_default().as_secs_f64() * 1000.0
+    );
     println!("  server RSS: {rss_before} KiB idle, {rss_after} KiB with subscriptions");
-    println!("  server memory per idle subscription: {:.1} KB", per_subscription / 1000.0);
+    println!(
+        "  server memory per idle subscription: {:.1} KB",
+        per_subscription / 1000.0
+    );
 }

@@ -21,10 +21,11 @@ pub enum IdKind {
     Subscriber,
     Message,
     Conversation,
+    Channel,
 }
 
 impl IdKind {
-    const ALL: [IdKind; 8] = [
+    const ALL: [IdKind; 9] = [
         IdKind::Organization,
         IdKind::User,
         IdKind::ApiKey,
@@ -33,6 +34,7 @@ impl IdKind {
         IdKind::Subscriber,
         IdKind::Message,
         IdKind::Conversation,
+        IdKind::Channel,
     ];
 
     /// The prefix before the underscore.
@@ -46,6 +48,7 @@ impl IdKind {
             IdKind::Subscriber => "sub",
             IdKind::Message => "msg",
             IdKind::Conversation => "conv",
+            IdKind::Channel => "chan",
         }
     }
 

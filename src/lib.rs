@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod channel_kind;
+pub mod channels;
 pub mod config;
 pub mod contacts;
 pub mod conversations;
@@ -99,6 +100,7 @@ impl Application {
         let hub = events::EventHub::new(pool.clone());
         hub.spawn_listener(database_url.to_string());
         events::spawn_pruner(pool.clone(), config.event_retention());
+        channels::publishing::spawn_scheduler(pool.clone());
         let schema = graphql::build_schema(pool.clone(), hub, config.schema_limits());
         let state = http::AppState::new(schema, pool.clone(), config.ws_init_timeout());
         let router = http::router(state, config.request_timeout());

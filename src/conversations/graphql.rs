@@ -16,7 +16,9 @@ use crate::graphql::input::InputErrors;
 use crate::graphql::loaders::{ByIds, FetchByIds, FetchPages, Pages};
 use crate::graphql::pagination::{KeyCursor, PageRequest};
 use crate::messages::check_text;
-use crate::messages::model::{self as messages, Container, Message, MessageChanges, NewMessage};
+use crate::messages::model::{
+    self as messages, Container, Message, MessageChanges, NewMessage, Owner,
+};
 
 impl FetchByIds for Conversation {
     async fn fetch(
@@ -40,12 +42,13 @@ impl FetchPages for Conversation {
         organization_id: i64,
         contact_ids: &[i64],
         page: &PageRequest,
-    ) -> QueryResult<Vec<Self>> {
-        model::page_per_contact(conn, organization_id, contact_ids, page).await
-    }
-
-    fn parent(&self) -> i64 {
-        self.contact_id
+    ) -> QueryResult<Vec<(i64, Self)>> {
+        let conversations =
+            model::page_per_contact(conn, organization_id, contact_ids, page).await?;
+        Ok(conversations
+            .into_iter()
+            .map(|c| (c.contact_id, c))
+            .collect())
     }
 }
 
@@ -488,7 +491,7 @@ impl ConversationsMutation {
                 errors.finish()?;
                 let mut new = NewMessage::new(
                     viewer.organization_id,
-                    Container::Conversation(conversation.id),
+                    Owner::Conversation(conversation.id),
                     "text",
                     content,
                 );

@@ -9,16 +9,18 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::graphql::pagination::Scan;
 
-/// A child table and the column pointing at its parent. Both are fixed
-/// identifiers chosen in code, never user input.
+/// A child table, the column pointing at its parent and the column pages
+/// are ordered by. All are fixed identifiers chosen in code, never user input.
 #[derive(Clone, Copy, Debug)]
 pub struct ChildTable {
     pub table: &'static str,
     pub parent_column: &'static str,
+    /// Unique per parent; rows where it is null are not listed.
+    pub key_column: &'static str,
 }
 
 /// For each parent in `parent_ids`, the page of its children described by
-/// `scan` (rows in scan order, keyed by `id`), all of one organization.
+/// `scan` (rows in scan order of the key column), all of one organization.
 pub async fn page_per_parent<T>(
     conn: &mut AsyncPgConnection,
     child: ChildTable,
@@ -32,15 +34,17 @@ where
     let ChildTable {
         table,
         parent_column,
+        key_column,
     } = child;
     let mut sql = format!(
         "SELECT page.* FROM unnest($2::bigint[]) AS parent(id) CROSS JOIN LATERAL (\
-         SELECT * FROM {table} WHERE organization_id = $1 AND {parent_column} = parent.id"
+         SELECT * FROM {table} WHERE organization_id = $1 AND {parent_column} = parent.id \
+         AND {key_column} IS NOT NULL"
     );
     let mut next_param = 3;
     for (bound, operator) in [(scan.greater_than, '>'), (scan.less_than, '<')] {
         if bound.is_some() {
-            sql.push_str(&format!(" AND id {operator} ${next_param}"));
+            sql.push_str(&format!(" AND {key_column} {operator} ${next_param}"));
             next_param += 1;
         }
     }
@@ -76,6 +80,7 @@ pub async fn count_per_parent(
     let ChildTable {
         table,
         parent_column,
+        ..
     } = child;
     let sql = format!(
         "SELECT {parent_column} AS parent_id, count(*) AS children FROM {table} \

@@ -13,6 +13,39 @@ diesel::table! {
 }
 
 diesel::table! {
+    channel_members (channel_id, position) {
+        organization_id -> Int8,
+        channel_id -> Int8,
+        position -> Int4,
+        user_id -> Nullable<Int8>,
+        api_key_id -> Nullable<Int8>,
+        contact_id -> Nullable<Int8>,
+    }
+}
+
+diesel::table! {
+    channel_publishers (channel_id, thread_id) {
+        organization_id -> Int8,
+        channel_id -> Int8,
+        thread_id -> Int8,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    channels (id) {
+        id -> Int8,
+        organization_id -> Int8,
+        public_id -> Text,
+        name -> Text,
+        subscriber_hash -> Text,
+        last_message_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     contact_tokens (id) {
         id -> Int8,
         organization_id -> Int8,
@@ -69,6 +102,7 @@ diesel::table! {
         conversation_id -> Nullable<Int8>,
         payload -> Jsonb,
         created_at -> Timestamptz,
+        channel_id -> Nullable<Int8>,
     }
 }
 
@@ -101,6 +135,10 @@ diesel::table! {
         written_by_me -> Nullable<Bool>,
         created_at -> Timestamptz,
         edited_at -> Nullable<Timestamptz>,
+        channel_id -> Nullable<Int8>,
+        publish_to_channel_at -> Nullable<Timestamptz>,
+        published_at -> Nullable<Timestamptz>,
+        channel_position -> Nullable<Int8>,
     }
 }
 
@@ -174,6 +212,15 @@ diesel::table! {
 }
 
 diesel::joinable!(api_keys -> organizations (organization_id));
+diesel::joinable!(channel_members -> api_keys (api_key_id));
+diesel::joinable!(channel_members -> channels (channel_id));
+diesel::joinable!(channel_members -> contacts (contact_id));
+diesel::joinable!(channel_members -> organizations (organization_id));
+diesel::joinable!(channel_members -> users (user_id));
+diesel::joinable!(channel_publishers -> channels (channel_id));
+diesel::joinable!(channel_publishers -> organizations (organization_id));
+diesel::joinable!(channel_publishers -> threads (thread_id));
+diesel::joinable!(channels -> organizations (organization_id));
 diesel::joinable!(contact_tokens -> contacts (contact_id));
 diesel::joinable!(contact_tokens -> organizations (organization_id));
 diesel::joinable!(contacts -> organizations (organization_id));
@@ -184,6 +231,7 @@ diesel::joinable!(events -> organizations (organization_id));
 diesel::joinable!(message_reactions -> messages (message_id));
 diesel::joinable!(message_reactions -> organizations (organization_id));
 diesel::joinable!(message_reactions -> thread_subscribers (subscriber_id));
+diesel::joinable!(messages -> channels (channel_id));
 diesel::joinable!(messages -> conversations (conversation_id));
 diesel::joinable!(messages -> organizations (organization_id));
 diesel::joinable!(messages -> thread_subscribers (author_subscriber_id));
@@ -201,6 +249,9 @@ diesel::joinable!(users -> organizations (organization_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
+    channel_members,
+    channel_publishers,
+    channels,
     contact_tokens,
     contacts,
     conversations,

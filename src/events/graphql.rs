@@ -13,6 +13,8 @@ use tokio::sync::broadcast::error::RecvError;
 use super::hub::EventHub;
 use super::model::{self, Event, EventFilter, EventKind, EventPayload, NewEvent};
 use crate::auth::{Actor, Viewer};
+use crate::channels::Channel;
+use crate::channels::model::ChannelScope;
 use crate::conversations::Conversation;
 use crate::db::DbPool;
 use crate::graphql::context::{db, loader, staff_viewer, viewer};
@@ -69,6 +71,16 @@ impl LiveEvent {
     async fn conversation_id(&self) -> Option<ID> {
         self.0.payload.conversation_public_id.clone().map(ID)
     }
+    async fn channel_id(&self) -> Option<ID> {
+        self.0.payload.channel_public_id.clone().map(ID)
+    }
+    /// The channel a message was published to, as it is now.
+    async fn channel(&self, ctx: &Context<'_>) -> Result<Option<Channel>, ApiError> {
+        match self.0.channel_id {
+            Some(id) => loader::<ByIds<Channel>>(ctx)?.load_one(id).await,
+            None => Ok(None),
+        }
+    }
     /// The message concerned (also for deletions, where only the id remains valid).
     async fn message_id(&self) -> Option<ID> {
         let payload = &self.0.payload;
@@ -121,6 +133,7 @@ impl LiveEvent {
 enum Topic {
     Thread(i64),
     Conversation(i64),
+    Channel(i64),
     /// Every thread the viewer may see.
     Inbox,
 }
@@ -130,6 +143,7 @@ impl Topic {
         match self {
             Topic::Thread(id) => EventFilter::Thread(id),
             Topic::Conversation(id) => EventFilter::Conversation(id),
+            Topic::Channel(id) => EventFilter::Channel(id),
             Topic::Inbox => EventFilter::All,
         }
     }
@@ -138,6 +152,7 @@ impl Topic {
         match self {
             Topic::Thread(id) => event.thread_id == Some(id),
             Topic::Conversation(id) => event.conversation_id == Some(id),
+            Topic::Channel(id) => event.channel_id == Some(id),
             Topic::Inbox => event.thread_id.is_some(),
         }
     }
@@ -160,12 +175,15 @@ struct Visibility {
 }
 
 impl Visibility {
-    fn new(viewer: &Viewer) -> Self {
+    fn new(viewer: &Viewer, topic: Topic) -> Self {
+        let contact = match (viewer.actor, topic) {
+            // Channel members see the channel's messages whichever thread published them.
+            (_, Topic::Channel(_)) => None,
+            (Actor::Contact(id), _) => Some(id),
+            (Actor::User(_) | Actor::ApiKey(_), _) => None,
+        };
         Visibility {
-            contact: match viewer.actor {
-                Actor::Contact(id) => Some(id),
-                Actor::User(_) | Actor::ApiKey(_) => None,
-            },
+            contact,
             known: HashMap::new(),
         }
     }
@@ -229,7 +247,7 @@ fn event_stream(
 ) -> impl Stream<Item = Result<LiveEvent, ApiError>> {
     async_stream::stream! {
         let organization_id = viewer.organization_id;
-        let mut visibility = Visibility::new(&viewer);
+        let mut visibility = Visibility::new(&viewer, topic);
         // Subscribe before reading history, so nothing committed in between is missed.
         let (mut live, latest) = match hub.subscribe(organization_id).await {
             Ok(subscription) => subscription,
@@ -384,6 +402,31 @@ impl Subscription {
             pool,
             viewer,
             Topic::Conversation(conversation.id),
+            after,
+        )))
+    }
+
+    /// Messages published to one channel, when they are published.
+    async fn channel_events(
+        &self,
+        ctx: &Context<'_>,
+        channel_id: ID,
+        after: Option<String>,
+    ) -> Result<EventResults, ApiError> {
+        let viewer = viewer(ctx)?;
+        let pool = pool(ctx)?;
+        let mut conn = db(ctx).await?;
+        let channel =
+            crate::channels::model::find(&mut conn, ChannelScope::of(&viewer), &channel_id)
+                .await?
+                .ok_or_else(|| ApiError::NotFound("channel".to_string()))?;
+        drop(conn);
+        let after = start_position(&pool, viewer.organization_id, after).await?;
+        Ok(boxed(event_stream(
+            hub(ctx)?,
+            pool,
+            viewer,
+            Topic::Channel(channel.id),
             after,
         )))
     }

@@ -37,6 +37,8 @@ pub enum EventKind {
     ConversationCreated,
     ConversationUpdated,
     ConversationDeleted,
+    /// A thread message went out to its channel (now, or at its scheduled time).
+    MessagePublished,
 }
 
 impl EventKind {
@@ -58,6 +60,7 @@ impl EventKind {
             EventKind::ConversationCreated => "conversation_created",
             EventKind::ConversationUpdated => "conversation_updated",
             EventKind::ConversationDeleted => "conversation_deleted",
+            EventKind::MessagePublished => "message_published",
         }
     }
 }
@@ -68,6 +71,7 @@ impl EventKind {
 pub struct EventPayload {
     pub thread_public_id: Option<String>,
     pub conversation_public_id: Option<String>,
+    pub channel_public_id: Option<String>,
     pub message_public_id: Option<String>,
     pub thread: Option<Thread>,
     pub conversation: Option<Conversation>,
@@ -86,6 +90,7 @@ pub struct Event {
     pub kind: EventKind,
     pub thread_id: Option<i64>,
     pub conversation_id: Option<i64>,
+    pub channel_id: Option<i64>,
     pub payload: EventPayload,
     pub created_at: DateTime<Utc>,
 }
@@ -96,6 +101,7 @@ pub struct NewEvent {
     pub kind: EventKind,
     pub thread_id: Option<i64>,
     pub conversation_id: Option<i64>,
+    pub channel_id: Option<i64>,
     pub payload: EventPayload,
 }
 
@@ -106,6 +112,7 @@ impl NewEvent {
             kind,
             thread_id: Some(thread.id),
             conversation_id: None,
+            channel_id: None,
             payload: EventPayload {
                 thread_public_id: Some(thread.public_id.clone()),
                 ..payload
@@ -123,6 +130,7 @@ impl NewEvent {
             kind,
             thread_id: None,
             conversation_id: Some(conversation.id),
+            channel_id: None,
             payload: EventPayload {
                 conversation_public_id: Some(conversation.public_id.clone()),
                 ..payload
@@ -155,16 +163,17 @@ pub async fn append(
              DO UPDATE SET last_sequence = event_sequences.last_sequence + 1
              RETURNING last_sequence
          ), appended AS (
-             INSERT INTO events (organization_id, sequence, kind, thread_id, conversation_id, payload)
-             SELECT $1, last_sequence, $2, $3, $4, $5 FROM next
+             INSERT INTO events (organization_id, sequence, kind, thread_id, conversation_id, channel_id, payload)
+             SELECT $1, last_sequence, $2, $3, $4, $5, $6 FROM next
              RETURNING sequence
          )
-         SELECT sequence, pg_notify($6, $1::text || ':' || sequence::text) AS notified FROM appended",
+         SELECT sequence, pg_notify($7, $1::text || ':' || sequence::text) AS notified FROM appended",
     )
     .bind::<BigInt, _>(organization_id)
     .bind::<Text, _>(event.kind.as_str())
     .bind::<Nullable<BigInt>, _>(event.thread_id)
     .bind::<Nullable<BigInt>, _>(event.conversation_id)
+    .bind::<Nullable<BigInt>, _>(event.channel_id)
     .bind::<Jsonb, _>(payload)
     .bind::<Text, _>(EVENTS_CHANNEL)
     .get_result(conn)
@@ -183,6 +192,7 @@ pub async fn publish_ephemeral(
         "kind": event.kind,
         "thread_id": event.thread_id,
         "conversation_id": event.conversation_id,
+        "channel_id": event.channel_id,
         "payload": event.payload,
     });
     diesel::sql_query("SELECT pg_notify($1, $2)")
@@ -201,6 +211,7 @@ pub fn parse_ephemeral(payload: &str) -> Option<Event> {
         kind: EventKind,
         thread_id: Option<i64>,
         conversation_id: Option<i64>,
+        channel_id: Option<i64>,
         payload: EventPayload,
     }
     let wire: Wire = serde_json::from_str(payload).ok()?;
@@ -210,6 +221,7 @@ pub fn parse_ephemeral(payload: &str) -> Option<Event> {
         kind: wire.kind,
         thread_id: wire.thread_id,
         conversation_id: wire.conversation_id,
+        channel_id: wire.channel_id,
         payload: wire.payload,
         created_at: Utc::now(),
     })
@@ -225,6 +237,7 @@ struct EventRow {
     conversation_id: Option<i64>,
     payload: serde_json::Value,
     created_at: DateTime<Utc>,
+    channel_id: Option<i64>,
 }
 
 impl EventRow {
@@ -237,6 +250,7 @@ impl EventRow {
             kind,
             thread_id: self.thread_id,
             conversation_id: self.conversation_id,
+            channel_id: self.channel_id,
             payload,
             created_at: self.created_at,
         })
@@ -252,6 +266,8 @@ pub enum EventFilter {
     Thread(i64),
     /// Events of one conversation.
     Conversation(i64),
+    /// Events of one channel.
+    Channel(i64),
 }
 
 /// Up to `limit` events after `after`, oldest first.
@@ -273,6 +289,7 @@ pub async fn after(
         EventFilter::All => {}
         EventFilter::Thread(id) => query = query.filter(events::thread_id.eq(id)),
         EventFilter::Conversation(id) => query = query.filter(events::conversation_id.eq(id)),
+        EventFilter::Channel(id) => query = query.filter(events::channel_id.eq(id)),
     }
     let rows = query.load(conn).await?;
     Ok(rows.into_iter().filter_map(EventRow::into_event).collect())

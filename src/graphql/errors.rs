@@ -161,6 +161,12 @@ pub enum UserErrorCode {
     PageSizeOutOfRange,
     /// A cursor this server did not make.
     InvalidCursor,
+    /// A new schedule must lie in the future.
+    PublishTimeInPast,
+    /// A channel needs at least one subscriber.
+    EmptySubscriberSet,
+    /// The message is not waiting to be published.
+    NotPending,
 }
 
 impl UserErrorCode {
@@ -183,6 +189,9 @@ impl UserErrorCode {
             UserErrorCode::TooManyIds => "TOO_MANY_IDS",
             UserErrorCode::PageSizeOutOfRange => "PAGE_SIZE_OUT_OF_RANGE",
             UserErrorCode::InvalidCursor => "INVALID_CURSOR",
+            UserErrorCode::PublishTimeInPast => "PUBLISH_TIME_IN_PAST",
+            UserErrorCode::EmptySubscriberSet => "EMPTY_SUBSCRIBER_SET",
+            UserErrorCode::NotPending => "NOT_PENDING",
         }
     }
 }

@@ -62,16 +62,14 @@ pub trait FetchPages: Sized + Clone + Send + Sync + 'static {
     /// What the children hang off.
     type Parent: Copy + Hash + Eq + Send + Sync + 'static;
 
-    /// For each parent, the rows of its page, in the page's scan order.
+    /// For each parent, the rows of its page (with the parent they were
+    /// fetched for), in the page's scan order.
     fn fetch(
         conn: &mut AsyncPgConnection,
         organization_id: i64,
         parents: &[Self::Parent],
         page: &PageRequest,
-    ) -> impl Future<Output = QueryResult<Vec<Self>>> + Send;
-
-    /// The row's parent.
-    fn parent(&self) -> Self::Parent;
+    ) -> impl Future<Output = QueryResult<Vec<(Self::Parent, Self)>>> + Send;
 }
 
 /// Loads a page of `T` per parent, keyed by (parent, page).
@@ -111,8 +109,8 @@ impl<T: FetchPages> Loader<(T::Parent, PageRequest)> for Pages<T> {
             for parent in &parents {
                 pages.insert((*parent, page), Vec::new());
             }
-            for row in T::fetch(&mut conn, self.organization_id, &parents, &page).await? {
-                if let Some(rows) = pages.get_mut(&(row.parent(), page)) {
+            for (parent, row) in T::fetch(&mut conn, self.organization_id, &parents, &page).await? {
+                if let Some(rows) = pages.get_mut(&(parent, page)) {
                     rows.push(row);
                 }
             }

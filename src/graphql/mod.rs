@@ -12,6 +12,10 @@ use async_graphql::dataloader::DataLoader;
 use async_graphql::{Data, MergedObject, Schema};
 
 use crate::auth::Viewer;
+use crate::channels::{
+    Channel, ChannelsMutation, ChannelsQuery, MembersByChannel, PendingByChannel,
+    PublishersByChannel,
+};
 use crate::contacts::{Contact, ContactsMutation, ContactsQuery};
 use crate::conversations::{Conversation, ConversationsMutation, ConversationsQuery};
 use crate::db::DbPool;
@@ -30,6 +34,7 @@ pub struct Query(
     ContactsQuery,
     ThreadsQuery,
     ConversationsQuery,
+    ChannelsQuery,
 );
 
 /// The root mutation type.
@@ -40,6 +45,7 @@ pub struct Mutation(
     ThreadsMutation,
     MessagesMutation,
     ConversationsMutation,
+    ChannelsMutation,
 );
 
 /// The executable schema.
@@ -93,55 +99,41 @@ pub fn context_data(pool: &DbPool, viewer: Viewer) -> Data {
     let pool = || pool.clone();
     let mut data = Data::default();
     data.insert(viewer);
-    data.insert(DataLoader::new(
-        ByIds::<Organization>::new(pool(), org),
-        tokio::spawn,
-    ));
-    data.insert(DataLoader::new(
-        ByIds::<User>::new(pool(), org),
-        tokio::spawn,
-    ));
-    data.insert(DataLoader::new(
-        ByIds::<ApiKey>::new(pool(), org),
-        tokio::spawn,
-    ));
-    data.insert(DataLoader::new(
-        ByIds::<Contact>::new(pool(), org),
-        tokio::spawn,
-    ));
-    data.insert(DataLoader::new(
-        ByIds::<Thread>::new(pool(), org),
-        tokio::spawn,
-    ));
-    data.insert(DataLoader::new(
-        ByIds::<Subscriber>::new(pool(), org),
-        tokio::spawn,
-    ));
-    data.insert(DataLoader::new(
-        ByIds::<Conversation>::new(pool(), org),
-        tokio::spawn,
-    ));
-    data.insert(DataLoader::new(
-        Pages::<Message>::new(pool(), org),
-        tokio::spawn,
-    ));
-    data.insert(DataLoader::new(
-        Pages::<Thread>::new(pool(), org),
-        tokio::spawn,
-    ));
-    data.insert(DataLoader::new(
-        Pages::<Conversation>::new(pool(), org),
-        tokio::spawn,
-    ));
-    let subscribers = SubscribersByThread {
+    data.insert(batched(ByIds::<Organization>::new(pool(), org)));
+    data.insert(batched(ByIds::<User>::new(pool(), org)));
+    data.insert(batched(ByIds::<ApiKey>::new(pool(), org)));
+    data.insert(batched(ByIds::<Contact>::new(pool(), org)));
+    data.insert(batched(ByIds::<Thread>::new(pool(), org)));
+    data.insert(batched(ByIds::<Subscriber>::new(pool(), org)));
+    data.insert(batched(ByIds::<Conversation>::new(pool(), org)));
+    data.insert(batched(ByIds::<Channel>::new(pool(), org)));
+    data.insert(batched(Pages::<Message>::new(pool(), org)));
+    data.insert(batched(Pages::<Thread>::new(pool(), org)));
+    data.insert(batched(Pages::<Conversation>::new(pool(), org)));
+    data.insert(batched(SubscribersByThread {
         pool: pool(),
         organization_id: org,
-    };
-    data.insert(DataLoader::new(subscribers, tokio::spawn));
-    let reactions = ReactionsByMessage {
+    }));
+    data.insert(batched(ReactionsByMessage {
         pool: pool(),
         organization_id: org,
-    };
-    data.insert(DataLoader::new(reactions, tokio::spawn));
+    }));
+    data.insert(batched(MembersByChannel {
+        pool: pool(),
+        organization_id: org,
+    }));
+    data.insert(batched(PublishersByChannel {
+        pool: pool(),
+        organization_id: org,
+    }));
+    data.insert(batched(PendingByChannel {
+        pool: pool(),
+        organization_id: org,
+    }));
     data
+}
+
+/// A DataLoader that runs its batches on the Tokio runtime.
+fn batched<L: Send + Sync + 'static>(loader: L) -> DataLoader<L> {
+    DataLoader::new(loader, tokio::spawn)
 }

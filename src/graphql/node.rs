@@ -5,6 +5,8 @@ use async_graphql::{Context, ID, Interface, Object};
 use super::context::{db, viewer};
 use super::errors::{ApiError, UserErrorCode};
 use crate::auth::Actor;
+use crate::channels::model::ChannelScope;
+use crate::channels::{self, Channel};
 use crate::contacts::{self, Contact};
 use crate::conversations::{self, Conversation};
 use crate::ids::IdKind;
@@ -28,6 +30,7 @@ pub enum Node {
     Subscriber(Subscriber),
     Message(Message),
     Conversation(Conversation),
+    Channel(Channel),
 }
 
 /// `Query.node` and `Query.nodes`.
@@ -110,6 +113,9 @@ async fn find_node(ctx: &Context<'_>, id: &str) -> Result<Option<Node>, ApiError
         IdKind::Conversation if staff => conversations::model::find(conn, org, id)
             .await?
             .map(Node::Conversation),
+        IdKind::Channel => channels::model::find(conn, ChannelScope::of(&viewer), id)
+            .await?
+            .map(Node::Channel),
         IdKind::User | IdKind::ApiKey | IdKind::Conversation => None,
     })
 }

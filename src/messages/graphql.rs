@@ -8,8 +8,9 @@ use chrono::{DateTime, Utc};
 use diesel::QueryResult;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 
-use super::model::{self, Container, Message, MessageChanges, NewMessage};
+use super::model::{self, Container, Message, MessageChanges, NewMessage, Owner};
 use crate::auth::{Actor, Viewer};
+use crate::channels::{self, Channel};
 use crate::conversations::Conversation;
 use crate::db::DbPool;
 use crate::events::{EventKind, EventPayload};
@@ -38,17 +39,30 @@ impl FetchPages for Message {
         organization_id: i64,
         containers: &[Container],
         page: &PageRequest,
-    ) -> QueryResult<Vec<Self>> {
-        let (threads, conversations): (Vec<Container>, Vec<Container>) = containers
-            .iter()
-            .partition(|c| matches!(c, Container::Thread(_)));
-        let mut rows = model::page_per_container(conn, organization_id, &threads, page).await?;
-        rows.extend(model::page_per_container(conn, organization_id, &conversations, page).await?);
+    ) -> QueryResult<Vec<(Container, Self)>> {
+        // One statement per kind of container (the keys are usually one kind).
+        let mut rows = Vec::new();
+        for kind in [
+            Container::Thread(0),
+            Container::Conversation(0),
+            Container::Channel(0),
+        ] {
+            let same: Vec<Container> = containers
+                .iter()
+                .copied()
+                .filter(|c| std::mem::discriminant(c) == std::mem::discriminant(&kind))
+                .collect();
+            if !same.is_empty() {
+                let messages =
+                    model::page_per_container(conn, organization_id, &same, page).await?;
+                rows.extend(
+                    messages
+                        .into_iter()
+                        .filter_map(|m| Some((m.container_of_kind(kind)?, m))),
+                );
+            }
+        }
         Ok(rows)
-    }
-
-    fn parent(&self) -> Container {
-        self.container().unwrap_or(Container::Thread(0))
     }
 }
 
@@ -210,6 +224,21 @@ impl Message {
             None => Ok(None),
         }
     }
+    /// When it is (or was) to be published to its channel.
+    async fn publish_to_channel_at(&self) -> Option<DateTime<Utc>> {
+        self.publish_to_channel_at
+    }
+    /// When it was published to its channel; null while pending.
+    async fn published_at(&self) -> Option<DateTime<Utc>> {
+        self.published_at
+    }
+    /// The channel it is published (or scheduled) to.
+    async fn channel(&self, ctx: &Context<'_>) -> Result<Option<Channel>, ApiError> {
+        match self.channel_id {
+            Some(id) => loader::<ByIds<Channel>>(ctx)?.load_one(id).await,
+            None => Ok(None),
+        }
+    }
     /// Conversation messages: when it was written.
     async fn written_at(&self) -> Option<DateTime<Utc>> {
         self.written_at
@@ -262,6 +291,11 @@ pub struct SendMessageInput {
     /// Idempotency key: sending the same one again in the thread returns the
     /// first message instead of a duplicate.
     pub client_message_id: Option<String>,
+    /// Also publish the message to the channel of the thread's subscribers.
+    #[graphql(default)]
+    pub publish_to_channel: bool,
+    /// Publish it then instead of now (implies `publishToChannel`).
+    pub publish_to_channel_at: Option<DateTime<Utc>>,
 }
 
 /// Input of `editMessage`.
@@ -450,7 +484,7 @@ impl MessagesMutation {
                 let author = threads::join_thread(conn, &thread, viewer.actor, &name).await?;
                 let mut new = NewMessage::new(
                     viewer.organization_id,
-                    Container::Thread(thread.id),
+                    Owner::Thread(thread.id),
                     input.kind.as_str(),
                     text,
                 );
@@ -469,6 +503,20 @@ impl MessagesMutation {
                     ..EventPayload::default()
                 };
                 threads::record(conn, &thread, EventKind::MessageAdded, added).await?;
+                let message = if input.publish_to_channel || input.publish_to_channel_at.is_some() {
+                    let target = channels::Target::ThreadSubscribers;
+                    channels::publish_message(
+                        conn,
+                        &viewer,
+                        &message,
+                        &thread,
+                        target,
+                        input.publish_to_channel_at,
+                    )
+                    .await?
+                } else {
+                    message
+                };
                 Ok((message, thread))
             })
             .await;

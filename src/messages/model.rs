@@ -42,29 +42,51 @@ pub struct Message {
     pub written_by_me: Option<bool>,
     pub created_at: DateTime<Utc>,
     pub edited_at: Option<DateTime<Utc>>,
+    /// The channel it is published (or scheduled) to.
+    pub channel_id: Option<i64>,
+    /// When it is (or was) to be published to the channel.
+    pub publish_to_channel_at: Option<DateTime<Utc>>,
+    /// When it was published; null while pending.
+    pub published_at: Option<DateTime<Utc>>,
+    /// Its place in the channel, in publishing order.
+    pub channel_position: Option<i64>,
 }
 
-/// What a message belongs to.
+/// Where messages are listed: a message belongs to one thread or one
+/// conversation, and a thread message may also be published to a channel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Container {
     Thread(i64),
     Conversation(i64),
+    /// The channel's published messages, in publishing order.
+    Channel(i64),
 }
 
 impl Container {
     fn child_table(self) -> ChildTable {
+        let (parent_column, key_column) = match self {
+            Container::Thread(_) => ("thread_id", "id"),
+            Container::Conversation(_) => ("conversation_id", "id"),
+            Container::Channel(_) => ("channel_id", "channel_position"),
+        };
         ChildTable {
             table: "messages",
-            parent_column: match self {
-                Container::Thread(_) => "thread_id",
-                Container::Conversation(_) => "conversation_id",
-            },
+            parent_column,
+            key_column,
         }
     }
 
     fn id(self) -> i64 {
         match self {
-            Container::Thread(id) | Container::Conversation(id) => id,
+            Container::Thread(id) | Container::Conversation(id) | Container::Channel(id) => id,
+        }
+    }
+
+    /// The key a message has in this container's ordering.
+    pub fn key_of(self, message: &Message) -> i64 {
+        match self {
+            Container::Channel(_) => message.channel_position.unwrap_or_default(),
+            Container::Thread(_) | Container::Conversation(_) => message.id,
         }
     }
 
@@ -79,6 +101,15 @@ impl Message {
         self.media_urls.iter().flatten().cloned().collect()
     }
 
+    /// The container of `kind`'s variant this message is listed in, if any.
+    pub fn container_of_kind(&self, kind: Container) -> Option<Container> {
+        match kind {
+            Container::Thread(_) => self.thread_id.map(Container::Thread),
+            Container::Conversation(_) => self.conversation_id.map(Container::Conversation),
+            Container::Channel(_) => self.channel_id.map(Container::Channel),
+        }
+    }
+
     /// The thread or conversation it belongs to.
     pub fn container(&self) -> Option<Container> {
         match (self.thread_id, self.conversation_id) {
@@ -87,6 +118,13 @@ impl Message {
             _ => None,
         }
     }
+}
+
+/// What a new message belongs to.
+#[derive(Clone, Copy, Debug)]
+pub enum Owner {
+    Thread(i64),
+    Conversation(i64),
 }
 
 /// A validated message to insert.
@@ -110,10 +148,10 @@ pub struct NewMessage {
 
 impl NewMessage {
     /// A message of `kind` with `body` in `container`; other fields empty.
-    pub fn new(organization_id: i64, container: Container, kind: &str, body: String) -> Self {
-        let (thread_id, conversation_id) = match container {
-            Container::Thread(id) => (Some(id), None),
-            Container::Conversation(id) => (None, Some(id)),
+    pub fn new(organization_id: i64, owner: Owner, kind: &str, body: String) -> Self {
+        let (thread_id, conversation_id) = match owner {
+            Owner::Thread(id) => (Some(id), None),
+            Owner::Conversation(id) => (None, Some(id)),
         };
         NewMessage {
             organization_id,
@@ -258,6 +296,7 @@ pub async fn count_per_container(
             let container = match first {
                 Container::Thread(_) => Container::Thread(id),
                 Container::Conversation(_) => Container::Conversation(id),
+                Container::Channel(_) => Container::Channel(id),
             };
             (container, count)
         })
@@ -339,4 +378,84 @@ pub async fn remove_reaction(
         .execute(conn)
         .await?;
     Ok(deleted > 0)
+}
+
+/// Puts a message on its way to a channel: pending until `at`.
+pub async fn schedule(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    channel_id: i64,
+    at: DateTime<Utc>,
+) -> QueryResult<Message> {
+    diesel::update(messages::table.find(id))
+        .set((
+            messages::channel_id.eq(channel_id),
+            messages::publish_to_channel_at.eq(at),
+            messages::published_at.eq(None::<DateTime<Utc>>),
+            messages::channel_position.eq(None::<i64>),
+        ))
+        .returning(Message::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Publishes a pending message: it takes the channel's next position.
+pub async fn mark_published(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Message> {
+    diesel::update(messages::table.find(id))
+        .set((
+            messages::published_at.eq(diesel::dsl::now),
+            messages::channel_position.eq(diesel::dsl::sql::<
+                diesel::sql_types::Nullable<diesel::sql_types::BigInt>,
+            >("nextval('channel_message_positions')")),
+        ))
+        .returning(Message::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Takes a pending message off its channel; false when it was not pending.
+pub async fn unschedule(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<bool> {
+    let changed = diesel::update(messages::table.find(id))
+        .filter(messages::published_at.is_null())
+        .filter(messages::channel_id.is_not_null())
+        .set((
+            messages::channel_id.eq(None::<i64>),
+            messages::publish_to_channel_at.eq(None::<DateTime<Utc>>),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(changed > 0)
+}
+
+/// Pending messages whose time has come, across every organization, locked
+/// for this transaction; rows another server has locked are skipped, so each
+/// is published exactly once.
+pub async fn lock_due(conn: &mut AsyncPgConnection, limit: i64) -> QueryResult<Vec<Message>> {
+    messages::table
+        .filter(messages::channel_id.is_not_null())
+        .filter(messages::published_at.is_null())
+        .filter(messages::publish_to_channel_at.le(diesel::dsl::now))
+        .order(messages::publish_to_channel_at.asc())
+        .limit(limit)
+        .for_update()
+        .skip_locked()
+        .select(Message::as_select())
+        .load(conn)
+        .await
+}
+
+/// Pending messages of these channels, earliest first.
+pub async fn pending_in_channels(
+    conn: &mut AsyncPgConnection,
+    organization_id: i64,
+    channel_ids: &[i64],
+) -> QueryResult<Vec<Message>> {
+    messages::table
+        .filter(messages::organization_id.eq(organization_id))
+        .filter(messages::channel_id.eq_any(channel_ids))
+        .filter(messages::published_at.is_null())
+        .order((messages::publish_to_channel_at.asc(), messages::id.asc()))
+        .select(Message::as_select())
+        .load(conn)
+        .await
 }

@@ -24,7 +24,7 @@ use crate::graphql::input::{InputErrors, changed};
 use crate::graphql::loaders::{ByIds, FetchByIds, FetchPages, Pages};
 use crate::graphql::pagination::{KeyCursor, PageRequest};
 use crate::ids::IdKind;
-use crate::messages::model::{Container, Message, NewMessage};
+use crate::messages::model::{Container, Message, NewMessage, Owner};
 use crate::organizations::{ApiKey, User};
 use crate::validation::MAX_SHORT_TEXT;
 
@@ -59,12 +59,12 @@ impl FetchPages for Thread {
         organization_id: i64,
         contact_ids: &[i64],
         page: &PageRequest,
-    ) -> QueryResult<Vec<Self>> {
-        model::page_per_contact(conn, organization_id, contact_ids, page).await
-    }
-
-    fn parent(&self) -> i64 {
-        self.contact_id.unwrap_or_default()
+    ) -> QueryResult<Vec<(i64, Self)>> {
+        let threads = model::page_per_contact(conn, organization_id, contact_ids, page).await?;
+        Ok(threads
+            .into_iter()
+            .map(|t| (t.contact_id.unwrap_or_default(), t))
+            .collect())
     }
 }
 
@@ -304,48 +304,56 @@ impl Subscriber {
     }
 }
 
-/// Name, email and phone of a subscriber's member.
-struct MemberDetails {
-    name: String,
-    email: Option<String>,
-    phone: Option<String>,
+/// Name, email and phone of a member (user, api key or contact).
+pub struct MemberDetails {
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// Looks up a member's details through the request's loaders.
+pub async fn member_details(
+    ctx: &Context<'_>,
+    member: Option<Actor>,
+) -> Result<Option<MemberDetails>, ApiError> {
+    Ok(match member {
+        Some(Actor::User(id)) => {
+            loader::<ByIds<User>>(ctx)?
+                .load_one(id)
+                .await?
+                .map(|u| MemberDetails {
+                    name: u.name,
+                    email: Some(u.email),
+                    phone: None,
+                })
+        }
+        Some(Actor::ApiKey(id)) => {
+            loader::<ByIds<ApiKey>>(ctx)?
+                .load_one(id)
+                .await?
+                .map(|k| MemberDetails {
+                    name: k.name,
+                    email: None,
+                    phone: None,
+                })
+        }
+        Some(Actor::Contact(id)) => {
+            loader::<ByIds<Contact>>(ctx)?
+                .load_one(id)
+                .await?
+                .map(|c| MemberDetails {
+                    name: c.display_name(),
+                    email: c.email,
+                    phone: c.phone,
+                })
+        }
+        None => None,
+    })
 }
 
 impl Subscriber {
     async fn details(&self, ctx: &Context<'_>) -> Result<Option<MemberDetails>, ApiError> {
-        Ok(match self.member() {
-            Some(Actor::User(id)) => {
-                loader::<ByIds<User>>(ctx)?
-                    .load_one(id)
-                    .await?
-                    .map(|u| MemberDetails {
-                        name: u.name,
-                        email: Some(u.email),
-                        phone: None,
-                    })
-            }
-            Some(Actor::ApiKey(id)) => {
-                loader::<ByIds<ApiKey>>(ctx)?
-                    .load_one(id)
-                    .await?
-                    .map(|k| MemberDetails {
-                        name: k.name,
-                        email: None,
-                        phone: None,
-                    })
-            }
-            Some(Actor::Contact(id)) => {
-                loader::<ByIds<Contact>>(ctx)?
-                    .load_one(id)
-                    .await?
-                    .map(|c| MemberDetails {
-                        name: c.display_name(),
-                        email: c.email,
-                        phone: c.phone,
-                    })
-            }
-            None => None,
-        })
+        member_details(ctx, self.member()).await
     }
 }
 
@@ -834,7 +842,7 @@ async fn record_membership(
     };
     let mut meta = NewMessage::new(
         thread.organization_id,
-        Container::Thread(thread.id),
+        Owner::Thread(thread.id),
         "meta",
         format!("{name} {verb}"),
     );

@@ -206,6 +206,7 @@ pub async fn page_per_contact(
     let child = ChildTable {
         table: "threads",
         parent_column: "contact_id",
+        key_column: "id",
     };
     lateral::page_per_parent(conn, child, organization_id, contact_ids, page.scan(ORDER)).await
 }
