@@ -31,6 +31,10 @@ pub use config::Config;
 use db::DbPool;
 use postgres::{Cluster, ClusterOptions};
 
+/// Connections for background work: the event listener's reads, the
+/// scheduler and retention.
+const BACKGROUND_POOL_SIZE: usize = 4;
+
 /// Name of the database confab uses inside its private cluster.
 pub const EMBEDDED_DATABASE: &str = "confab";
 
@@ -89,7 +93,11 @@ pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     pool: DbPool,
+    background_pool: DbPool,
     statements: db::StatementCounter,
+    hub: events::EventHub,
+    database_url: String,
+    event_retention: std::time::Duration,
 }
 
 impl Application {
@@ -97,11 +105,19 @@ impl Application {
     pub async fn build(config: &Config, database_url: &str) -> anyhow::Result<Application> {
         let statements = db::StatementCounter::default();
         let pool = db::build_pool(database_url, &config.pool_settings(), statements.clone())?;
-        let hub = events::EventHub::new(pool.clone());
-        hub.spawn_listener(database_url.to_string());
-        events::spawn_pruner(pool.clone(), config.event_retention());
-        channels::publishing::spawn_scheduler(pool.clone());
-        let schema = graphql::build_schema(pool.clone(), hub, config.schema_limits());
+        // Background work (event fan-out, scheduling, retention) has its own
+        // small pool, so it can neither starve requests nor be starved.
+        let background_settings = db::PoolSettings {
+            max_size: BACKGROUND_POOL_SIZE,
+            ..config.pool_settings()
+        };
+        let background_pool = db::build_pool(
+            database_url,
+            &background_settings,
+            db::StatementCounter::default(),
+        )?;
+        let hub = events::EventHub::new(background_pool.clone());
+        let schema = graphql::build_schema(pool.clone(), hub.clone(), config.schema_limits());
         let state = http::AppState::new(schema, pool.clone(), config.ws_init_timeout());
         let router = http::router(state, config.request_timeout());
         let listener = TcpListener::bind(config.listen)
@@ -111,7 +127,11 @@ impl Application {
             listener,
             router,
             pool,
+            background_pool,
             statements,
+            hub,
+            database_url: database_url.to_string(),
+            event_retention: config.event_retention(),
         })
     }
 
@@ -131,12 +151,23 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    /// The background work (event listener, retention, scheduled
+    /// publishing) runs while it serves.
     pub async fn serve(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
+        let background = [
+            self.hub.spawn_listener(self.database_url.clone()),
+            events::spawn_pruner(self.background_pool.clone(), self.event_retention),
+            channels::publishing::spawn_scheduler(self.background_pool.clone()),
+        ];
+        let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
-            .await
+            .await;
+        for task in background {
+            task.abort();
+        }
+        served
     }
 }

@@ -136,6 +136,7 @@ async fn find_organization(
 }
 
 async fn serve(config: &Config, database_url: &str) -> anyhow::Result<()> {
+    let shutdown = shutdown_signal()?;
     let app = Application::build(config, database_url).await?;
     let address = app.local_addr()?;
     let graphiql = format!("http://{address}/");
@@ -156,24 +157,23 @@ async fn serve(config: &Config, database_url: &str) -> anyhow::Result<()> {
         }
     }
     println!("confab is serving GraphQL at {graphiql}graphql and GraphiQL at {graphiql}");
-    app.serve(shutdown_signal()).await?;
+    app.serve(shutdown).await?;
     tracing::info!("shut down");
     Ok(())
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
+/// A future that resolves on SIGINT or SIGTERM. The handlers are installed
+/// now, before the server announces itself, so an early signal still shuts
+/// it down gracefully.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut interrupt), Ok(mut terminate)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        tracing::error!("cannot listen for shutdown signals");
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = interrupt.recv() => {}
-        _ = terminate.recv() => {}
-    }
-    tracing::info!("shutting down");
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+        tracing::info!("shutting down");
+    })
 }

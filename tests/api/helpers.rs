@@ -187,6 +187,11 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// SQL statements the server has run.
     pub statements: confab::db::StatementCounter,
+    /// Stops the server (see `stop`).
+    shutdown: Option<(
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<std::io::Result<()>>,
+    )>,
 }
 
 impl TestApp {
@@ -220,13 +225,29 @@ impl TestApp {
             .expect("build app");
         let address = format!("http://{}", app.local_addr().expect("local addr"));
         let statements = app.statement_counter();
-        tokio::spawn(app.serve(std::future::pending()));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.serve(async move {
+            let _ = stopped.await;
+        }));
         TestApp {
             address,
             database_url,
             token: String::new(),
             client: reqwest::Client::new(),
             statements,
+            shutdown: Some((stop, server)),
+        }
+    }
+
+    /// Shuts the server down gracefully, background work included, as a
+    /// restart or a crash between requests would.
+    pub async fn stop(&mut self) {
+        if let Some((stop, server)) = self.shutdown.take() {
+            let _ = stop.send(());
+            server
+                .await
+                .expect("server task")
+                .expect("server stopped cleanly");
         }
     }
 
