@@ -2,7 +2,9 @@
 //! one thread, M messages sent at a steady rate; prints delivery latency
 //! p50/p99 and the server's memory per idle subscription.
 //!
-//! `cargo bench --bench fanout -- [--subscribers N] [--messages M] [--rate PER_SECOND]`
+//! `cargo bench --bench fanout -- [--subscribers N] [--messages M] [--rate PER_SECOND]
+//!  [--writers W] [--write-seconds S]`: then W clients send as fast as they
+//! can for S seconds with every subscription live, and it prints writes/s.
 //!
 //! The server runs as its own process (the release `confab` binary) so that
 //! its memory is measured alone; it uses `CONFAB_BENCH_DATABASE_URL` (a
@@ -11,6 +13,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,6 +27,8 @@ struct Options {
     subscribers: usize,
     messages: usize,
     rate: f64,
+    write_seconds: f64,
+    writers: usize,
 }
 
 fn options() -> Options {
@@ -39,6 +44,8 @@ fn options() -> Options {
         subscribers: value("--subscribers", 1000.0) as usize,
         messages: value("--messages", 50.0) as usize,
         rate: value("--rate", 20.0),
+        write_seconds: value("--write-seconds", 5.0),
+        writers: value("--writers", 16.0) as usize,
     }
 }
 
@@ -183,52 +190,23 @@ async fn main() {
     let pid = server.child.id();
     let rss_before = rss_kib(pid);
 
-    // Open the subscribers.
+    // Open the subscribers; they read until told to stop.
     let sent_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let latencies: Arc<Mutex<Vec<Duration>>> = Arc::default();
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(options.subscribers);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
     for _ in 0..options.subscribers {
-        let url = format!("ws://{}/ws", server.address);
-        let key = server.key.clone();
-        let thread = thread.clone();
-        let sent_at = sent_at.clone();
-        let latencies = latencies.clone();
-        let ready = ready_tx.clone();
-        let expected = options.messages;
-        tasks.push(tokio::spawn(async move {
-            let mut request = url.into_client_request().expect("request");
-            request
-                .headers_mut()
-                .insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().expect("header"));
-            let (mut socket, _) = tokio_tungstenite::connect_async(request).await.expect("connect");
-            let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {key}") } });
-            socket.send(Message::Text(init.to_string().into())).await.expect("init");
-            let _ack = socket.next().await;
-            let subscribe = json!({ "id": "1", "type": "subscribe", "payload": {
-                "query": "subscription($t: ID!) { threadEvents(threadId: $t) { kind message { text } } }",
-                "variables": { "t": thread } } });
-            socket.send(Message::Text(subscribe.to_string().into())).await.expect("subscribe");
-            let _ = ready.send(()).await;
-            let mut received = 0;
-            while received < expected {
-                let Ok(Some(Ok(Message::Text(text)))) = tokio::time::timeout(Duration::from_secs(30), socket.next()).await else {
-                    break;
-                };
-                let now = Instant::now();
-                let value: Value = serde_json::from_str(&text).unwrap_or_default();
-                let Some(body) = value["payload"]["data"]["threadEvents"]["message"]["text"].as_str() else {
-                    continue;
-                };
-                let sent = sent_at.lock().map(|m| m.get(body).copied()).ok().flatten();
-                if let Some(sent) = sent {
-                    if let Ok(mut all) = latencies.lock() {
-                        all.push(now - sent);
-                    }
-                    received += 1;
-                }
-            }
-        }));
+        let subscriber = Subscriber {
+            url: format!("ws://{}/ws", server.address),
+            key: server.key.clone(),
+            thread: thread.clone(),
+            sent_at: sent_at.clone(),
+            latencies: latencies.clone(),
+        };
+        tasks.push(tokio::spawn(
+            subscriber.run(ready_tx.clone(), stop_rx.clone()),
+        ));
     }
     drop(ready_tx);
     let mut ready = 0;
@@ -246,25 +224,57 @@ async fn main() {
         if let Ok(mut map) = sent_at.lock() {
             map.insert(text.clone(), Instant::now());
         }
-        graphql(
-            &http,
-            &server,
-            "mutation($t: ID!, $text: String!) { sendMessage(input: {threadId: $t, text: $text}) { message { id } } }",
-            json!({ "t": thread, "text": text }),
-        )
-        .await;
-        let next = started + interval * (i as u32 + 1);
-        tokio::time::sleep_until(next.into()).await;
+        send(&http, &server, &thread, &text).await;
+        tokio::time::sleep_until((started + interval * (i as u32 + 1)).into()).await;
     }
+    let expected = options.subscribers * options.messages;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while latencies.lock().map(|l| l.len()).unwrap_or_default() < expected
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut all = latencies.lock().map(|l| l.clone()).unwrap_or_default();
+    all.sort();
+
+    // Writes with every subscription still live, from concurrent clients.
+    let sent = Arc::new(AtomicUsize::new(0));
+    let writing = Instant::now();
+    let write_until = writing + Duration::from_secs_f64(options.write_seconds);
+    let mut writers = Vec::new();
+    for writer in 0..options.writers {
+        let (http, sent, thread) = (http.clone(), sent.clone(), thread.clone());
+        let server = (server.address.clone(), server.key.clone());
+        writers.push(tokio::spawn(async move {
+            let mut i = 0;
+            while Instant::now() < write_until {
+                if send_to(
+                    &http,
+                    &server.0,
+                    &server.1,
+                    &thread,
+                    &format!("write-{writer}-{i}"),
+                )
+                .await
+                {
+                    sent.fetch_add(1, Ordering::Relaxed);
+                }
+                i += 1;
+            }
+        }));
+    }
+    for writer in writers {
+        let _ = writer.await;
+    }
+    let writes_per_second = sent.load(Ordering::Relaxed) as f64 / writing.elapsed().as_secs_f64();
+    let _ = stop_tx.send(true);
     for task in tasks {
         let _ = task.await;
     }
 
-    let mut all = latencies.lock().map(|l| l.clone()).unwrap_or_default();
-    all.sort();
-    let expected = options.subscribers * options.messages;
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let per_subscription =
-        (rss_after.saturating_sub(rss_before)) as f64 * 1024.0 / options.subscribers as f64;
+        rss_after.saturating_sub(rss_before) as f64 * 1024.0 / options.subscribers as f64;
     println!(
         "fan-out: {} subscribers, {} messages at {}/s",
         options.subscribers, options.messages, options.rate
@@ -272,19 +282,109 @@ async fn main() {
     println!("  deliveries: {} of {expected}", all.len());
     println!(
         "  delivery latency p50: {:.2} ms",
-        percentile(&all, 0.50).as_secs_f64() * 1000.0
+        ms(percentile(&all, 0.50))
     );
     println!(
         "  delivery latency p99: {:.2} ms",
-        percentile(&all, 0.99).as_secs_f64() * 1000.0
+        ms(percentile(&all, 0.99))
     );
     println!(
         "  delivery latency max: {:.2} ms",
-        all.last().copied().unwrap_or_default().as_secs_f64() * 1000.0
+        ms(all.last().copied().unwrap_or_default())
     );
     println!("  server RSS: {rss_before} KiB idle, {rss_after} KiB with subscriptions");
     println!(
         "  server memory per idle subscription: {:.1} KB",
         per_subscription / 1000.0
     );
+    println!(
+        "  writes: {writes_per_second:.0} sendMessage/s from {} clients with {} subscriptions live",
+        options.writers, options.subscribers
+    );
+}
+
+/// One WebSocket subscriber of the thread, recording delivery latencies.
+struct Subscriber {
+    url: String,
+    key: String,
+    thread: String,
+    sent_at: Arc<Mutex<HashMap<String, Instant>>>,
+    latencies: Arc<Mutex<Vec<Duration>>>,
+}
+
+impl Subscriber {
+    async fn run(
+        self,
+        ready: tokio::sync::mpsc::Sender<()>,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let Ok(mut request) = self.url.as_str().into_client_request() else {
+            return;
+        };
+        if let Ok(protocol) = "graphql-transport-ws".parse() {
+            request
+                .headers_mut()
+                .insert("Sec-WebSocket-Protocol", protocol);
+        }
+        let Ok((mut socket, _)) = tokio_tungstenite::connect_async(request).await else {
+            eprintln!("a subscriber could not connect");
+            return;
+        };
+        let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", self.key) } });
+        let _ = socket.send(Message::Text(init.to_string().into())).await;
+        let _ack = socket.next().await;
+        let subscribe = json!({ "id": "1", "type": "subscribe", "payload": {
+            "query": "subscription($t: ID!) { threadEvents(threadId: $t) { kind message { text } } }",
+            "variables": { "t": self.thread } } });
+        let _ = socket
+            .send(Message::Text(subscribe.to_string().into()))
+            .await;
+        let _ = ready.send(()).await;
+        loop {
+            let text = tokio::select! {
+                message = socket.next() => match message {
+                    Some(Ok(Message::Text(text))) => text,
+                    Some(Ok(_)) => continue,
+                    _ => break,
+                },
+                _ = stop.changed() => break,
+            };
+            let now = Instant::now();
+            let value: Value = serde_json::from_str(&text).unwrap_or_default();
+            let Some(body) = value["payload"]["data"]["threadEvents"]["message"]["text"].as_str()
+            else {
+                continue;
+            };
+            let sent = self.sent_at.lock().ok().and_then(|m| m.get(body).copied());
+            if let Some(sent) = sent
+                && let Ok(mut all) = self.latencies.lock()
+            {
+                all.push(now - sent);
+            }
+        }
+    }
+}
+
+async fn send(http: &reqwest::Client, server: &Server, thread: &str, text: &str) {
+    send_to(http, &server.address, &server.key, thread, text).await;
+}
+
+/// Sends a message; true when the server accepted it.
+async fn send_to(
+    http: &reqwest::Client,
+    address: &str,
+    key: &str,
+    thread: &str,
+    text: &str,
+) -> bool {
+    let body = json!({
+        "query": "mutation($t: ID!, $text: String!) { sendMessage(input: {threadId: $t, text: $text}) { message { id } } }",
+        "variables": { "t": thread, "text": text },
+    });
+    http.post(format!("http://{address}/graphql"))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
 }

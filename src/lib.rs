@@ -11,6 +11,7 @@ pub mod config;
 pub mod contacts;
 pub mod conversations;
 pub mod db;
+pub mod demo;
 pub mod events;
 pub mod graphql;
 pub mod http;

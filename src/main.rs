@@ -36,6 +36,8 @@ enum Command {
     Key(KeyCommand),
     /// Print the GraphQL schema (SDL).
     PrintSchema,
+    /// Create an organization full of demo data; prints its api key.
+    SeedDemo(confab::demo::DemoScale),
 }
 
 #[derive(Subcommand)]
@@ -114,6 +116,21 @@ async fn run(command: Command, config: &Config, database_url: &str) -> anyhow::R
                 .await
                 .with_context(|| format!("creating user {email:?} (does it exist already?)"))?;
             println!("{}", user.token);
+            Ok(())
+        }
+        Command::SeedDemo(scale) => {
+            let mut conn = AsyncPgConnection::establish(database_url).await?;
+            let started = std::time::Instant::now();
+            let summary = confab::demo::seed(&mut conn, &scale)
+                .await
+                .with_context(|| {
+                    format!(
+                        "seeding organization {:?} (does it exist already?)",
+                        scale.org
+                    )
+                })?;
+            tracing::info!(messages = summary.messages, elapsed = ?started.elapsed(), "seeded demo data");
+            println!("{}", summary.api_key);
             Ok(())
         }
         Command::Key(KeyCommand::Create { org, name }) => {
