@@ -6,6 +6,10 @@ use confab::organizations::model;
 use confab::{Application, Config, Database};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 
+// Many small, short-lived allocations per request, from every worker thread.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "confab",

@@ -3,7 +3,8 @@
 //! parents a page has (no N+1).
 
 use diesel::pg::Pg;
-use diesel::sql_types::{Array, BigInt};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{Array, BigInt, Untyped};
 use diesel::{QueryResult, QueryableByName};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
@@ -31,36 +32,63 @@ pub async fn page_per_parent<T>(
 where
     T: QueryableByName<Pg> + Send + 'static,
 {
-    let ChildTable {
-        table,
-        parent_column,
-        key_column,
-    } = child;
-    let mut sql = format!(
-        "SELECT page.* FROM unnest($2::bigint[]) AS parent(id) CROSS JOIN LATERAL (\
-         SELECT * FROM {table} WHERE organization_id = $1 AND {parent_column} = parent.id \
-         AND {key_column} IS NOT NULL"
-    );
-    let mut next_param = 3;
-    for (bound, operator) in [(scan.greater_than, '>'), (scan.less_than, '<')] {
-        if bound.is_some() {
-            sql.push_str(&format!(" AND {key_column} {operator} ${next_param}"));
-            next_param += 1;
-        }
+    PagePerParent {
+        child,
+        organization_id,
+        parent_ids: parent_ids.to_vec(),
+        scan,
     }
-    let direction = if scan.ascending { "ASC" } else { "DESC" };
-    sql.push_str(&format!(
-        " ORDER BY id {direction} LIMIT ${next_param}) AS page"
-    ));
+    .load(conn)
+    .await
+}
 
-    let mut query = diesel::sql_query(sql)
-        .into_boxed::<Pg>()
-        .bind::<BigInt, _>(organization_id)
-        .bind::<Array<BigInt>, _>(parent_ids.to_vec());
-    for bound in [scan.greater_than, scan.less_than].into_iter().flatten() {
-        query = query.bind::<BigInt, _>(bound);
+/// The statement behind `page_per_parent`. Unlike diesel's `sql_query`, it
+/// may stay prepared: its text depends only on the table and the scan's
+/// shape, so PostgreSQL plans each shape once per connection.
+struct PagePerParent {
+    child: ChildTable,
+    organization_id: i64,
+    parent_ids: Vec<i64>,
+    scan: Scan,
+}
+
+impl QueryFragment<Pg> for PagePerParent {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        let ChildTable {
+            table,
+            parent_column,
+            key_column,
+        } = self.child;
+        out.push_sql("SELECT page.* FROM unnest(");
+        out.push_bind_param::<Array<BigInt>, _>(&self.parent_ids)?;
+        out.push_sql(&format!(
+            "::bigint[]) AS parent(id) CROSS JOIN LATERAL (SELECT * FROM {table} \
+             WHERE {parent_column} = parent.id AND {key_column} IS NOT NULL AND organization_id = "
+        ));
+        out.push_bind_param::<BigInt, _>(&self.organization_id)?;
+        if let Some(bound) = &self.scan.greater_than {
+            out.push_sql(&format!(" AND {key_column} > "));
+            out.push_bind_param::<BigInt, _>(bound)?;
+        }
+        if let Some(bound) = &self.scan.less_than {
+            out.push_sql(&format!(" AND {key_column} < "));
+            out.push_bind_param::<BigInt, _>(bound)?;
+        }
+        let direction = if self.scan.ascending { "ASC" } else { "DESC" };
+        out.push_sql(&format!(" ORDER BY {key_column} {direction} LIMIT "));
+        out.push_bind_param::<BigInt, _>(&self.scan.limit)?;
+        out.push_sql(") AS page");
+        Ok(())
     }
-    query.bind::<BigInt, _>(scan.limit).load(conn).await
+}
+
+impl QueryId for PagePerParent {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for PagePerParent {
+    type SqlType = Untyped;
 }
 
 /// How many children each parent has (parents without any are absent).
