@@ -1,7 +1,7 @@
 //! What resolvers take from the request context.
 
 use async_graphql::Context;
-use async_graphql::dataloader::DataLoader;
+use super::loaders::Batched;
 
 use super::errors::ApiError;
 use crate::auth::Viewer;
@@ -23,8 +23,8 @@ pub async fn db(ctx: &Context<'_>) -> Result<DbConn, ApiError> {
 /// This request's DataLoader of type `L`.
 pub fn loader<'a, L: Send + Sync + 'static>(
     ctx: &'a Context<'_>,
-) -> Result<&'a DataLoader<L>, ApiError> {
-    ctx.data_opt::<DataLoader<L>>().ok_or_else(|| {
+) -> Result<&'a Batched<L>, ApiError> {
+    ctx.data_opt::<Batched<L>>().ok_or_else(|| {
         tracing::error!(
             loader = std::any::type_name::<L>(),
             "DataLoader missing from context"

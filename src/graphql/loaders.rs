@@ -15,6 +15,9 @@ use super::errors::ApiError;
 use super::pagination::PageRequest;
 use crate::db::DbPool;
 
+/// How every loader is stored in the request context.
+pub type Batched<L> = async_graphql::dataloader::DataLoader<L, async_graphql::dataloader::HashMapCache>;
+
 /// Rows that can be fetched in bulk by internal id within an organization.
 pub trait FetchByIds: Sized + Clone + Send + Sync + 'static {
     /// The rows of `organization_id` with these ids (missing ones left out).

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use crate::auth::{self, Viewer};
-use crate::graphql::context_data;
+use crate::graphql::{LoaderCache, context_data};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const APPLICATION_JSON: &str = "application/json";
@@ -145,7 +145,12 @@ async fn execute(
     };
     let mut request = request;
     // A freshly parsed request carries no data of its own.
-    request.data = context_data(&state.pool, viewer);
+    let cache = if is_query_operation(&request) {
+        LoaderCache::Request
+    } else {
+        LoaderCache::Off
+    };
+    request.data = context_data(&state.pool, viewer, cache);
     let mut response = state.schema.execute(request).await;
     sanitize_errors(&mut response.errors);
 

@@ -17,7 +17,7 @@ use futures_util::{SinkExt, StreamExt, stream};
 
 use super::AppState;
 use crate::auth::{self, Viewer};
-use crate::graphql::context_data;
+use crate::graphql::{LoaderCache, context_data};
 
 /// Read and write buffer of a socket.
 const SOCKET_BUFFER_BYTES: usize = 4 * 1024;
@@ -79,7 +79,7 @@ async fn serve(state: AppState, socket: WebSocket, protocol: WebSocketProtocols)
     };
 
     // Replay the init message into async-graphql, which acknowledges it.
-    let data = context_data(&state.pool, viewer);
+    let data = context_data(&state.pool, viewer, LoaderCache::Off);
     let rest = incoming
         .take_while(|message| std::future::ready(message.is_ok()))
         .filter_map(|message| {
