@@ -17,7 +17,7 @@ use crate::contacts::Contact;
 use crate::db::DbPool;
 use crate::graphql::context::{db, loader, staff_viewer, viewer};
 use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, UserErrorCode};
-use crate::graphql::loaders::{ByIds, FetchByIds, Pages};
+use crate::graphql::loaders::{ByIds, FetchByIds, NewLoader, Pages};
 use crate::graphql::pagination::{KeyCursor, PageRequest};
 use crate::messages::Message;
 use crate::messages::model::{self as messages, Container};
@@ -49,6 +49,15 @@ pub struct MembersByChannel {
     pub organization_id: i64,
 }
 
+impl NewLoader for MembersByChannel {
+    fn create(pool: DbPool, organization_id: i64) -> Self {
+        MembersByChannel {
+            pool,
+            organization_id,
+        }
+    }
+}
+
 impl Loader<i64> for MembersByChannel {
     type Value = Vec<ChannelMember>;
     type Error = ApiError;
@@ -72,6 +81,15 @@ pub struct PublishersByChannel {
     pub organization_id: i64,
 }
 
+impl NewLoader for PublishersByChannel {
+    fn create(pool: DbPool, organization_id: i64) -> Self {
+        PublishersByChannel {
+            pool,
+            organization_id,
+        }
+    }
+}
+
 impl Loader<i64> for PublishersByChannel {
     type Value = Vec<i64>;
     type Error = ApiError;
@@ -90,6 +108,15 @@ impl Loader<i64> for PublishersByChannel {
 pub struct PendingByChannel {
     pub pool: DbPool,
     pub organization_id: i64,
+}
+
+impl NewLoader for PendingByChannel {
+    fn create(pool: DbPool, organization_id: i64) -> Self {
+        PendingByChannel {
+            pool,
+            organization_id,
+        }
+    }
 }
 
 impl Loader<i64> for PendingByChannel {

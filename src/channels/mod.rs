@@ -5,8 +5,5 @@ mod graphql;
 pub mod model;
 pub mod publishing;
 
-pub use graphql::{
-    ChannelsMutation, ChannelsQuery, MembersByChannel, PendingByChannel, PublishersByChannel,
-    Target, publish_message,
-};
+pub use graphql::{ChannelsMutation, ChannelsQuery, Target, publish_message};
 pub use model::Channel;

@@ -1,7 +1,9 @@
 //! What resolvers take from the request context.
 
 use async_graphql::Context;
-use super::loaders::Batched;
+use std::sync::Arc;
+
+use super::loaders::{Batched, Loaders, NewLoader};
 
 use super::errors::ApiError;
 use crate::auth::Viewer;
@@ -21,16 +23,12 @@ pub async fn db(ctx: &Context<'_>) -> Result<DbConn, ApiError> {
 }
 
 /// This request's DataLoader of type `L`.
-pub fn loader<'a, L: Send + Sync + 'static>(
-    ctx: &'a Context<'_>,
-) -> Result<&'a Batched<L>, ApiError> {
-    ctx.data_opt::<Batched<L>>().ok_or_else(|| {
-        tracing::error!(
-            loader = std::any::type_name::<L>(),
-            "DataLoader missing from context"
-        );
+pub fn loader<L: NewLoader>(ctx: &Context<'_>) -> Result<Arc<Batched<L>>, ApiError> {
+    let loaders = ctx.data_opt::<Loaders>().ok_or_else(|| {
+        tracing::error!("DataLoaders missing from context");
         ApiError::Internal
-    })
+    })?;
+    Ok(loaders.get::<L>())
 }
 
 /// The caller, when it acts for the organization (an api key or a user);

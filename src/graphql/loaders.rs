@@ -2,12 +2,14 @@
 //! of these, so a query costs a fixed number of statements however many
 //! rows its pages hold.
 
+use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
 use std::marker::PhantomData;
+use std::sync::{Arc, Mutex};
 
-use async_graphql::dataloader::Loader;
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 
@@ -15,8 +17,80 @@ use super::errors::ApiError;
 use super::pagination::PageRequest;
 use crate::db::DbPool;
 
-/// How every loader is stored in the request context.
-pub type Batched<L> = async_graphql::dataloader::DataLoader<L, async_graphql::dataloader::HashMapCache>;
+/// A DataLoader as the request context holds it.
+pub type Batched<L> = DataLoader<L, HashMapCache>;
+
+/// How long what a DataLoader loaded may be reused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoaderCache {
+    /// For the rest of the request: right for queries, which read one
+    /// snapshot; a chat thread's 50 messages have a handful of authors.
+    Request,
+    /// Never: for mutations (which change what was loaded) and for
+    /// WebSocket connections (whose events must show current data).
+    Off,
+}
+
+/// A loader made from a pool and the caller's organization.
+pub trait NewLoader: Send + Sync + Sized + 'static {
+    fn create(pool: DbPool, organization_id: i64) -> Self;
+}
+
+/// The DataLoaders of one request or WebSocket connection, each made the
+/// first time a resolver asks for it: most operations need only a few, and
+/// an idle subscription should cost little memory.
+pub struct Loaders {
+    pool: DbPool,
+    organization_id: i64,
+    cache: LoaderCache,
+    made: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
+}
+
+impl Loaders {
+    /// Loaders for one caller.
+    pub fn new(pool: DbPool, organization_id: i64, cache: LoaderCache) -> Self {
+        Loaders {
+            pool,
+            organization_id,
+            cache,
+            made: Mutex::default(),
+        }
+    }
+
+    /// The loader of type `L`, made on first use.
+    pub fn get<L: NewLoader>(&self) -> Arc<Batched<L>> {
+        let mut made = self
+            .made
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(existing) = made.get(&TypeId::of::<L>())
+            && let Ok(loader) = existing.clone().downcast::<Batched<L>>()
+        {
+            return loader;
+        }
+        let loader = DataLoader::with_cache(
+            L::create(self.pool.clone(), self.organization_id),
+            tokio::spawn,
+            HashMapCache::default(),
+        );
+        loader.enable_all_cache(self.cache == LoaderCache::Request);
+        let loader = Arc::new(loader);
+        made.insert(TypeId::of::<L>(), loader.clone());
+        loader
+    }
+}
+
+impl<T: FetchByIds> NewLoader for ByIds<T> {
+    fn create(pool: DbPool, organization_id: i64) -> Self {
+        ByIds::new(pool, organization_id)
+    }
+}
+
+impl<T: FetchPages> NewLoader for Pages<T> {
+    fn create(pool: DbPool, organization_id: i64) -> Self {
+        Pages::new(pool, organization_id)
+    }
+}
 
 /// Rows that can be fetched in bulk by internal id within an organization.
 pub trait FetchByIds: Sized + Clone + Send + Sync + 'static {

@@ -19,7 +19,7 @@ use super::AppState;
 use crate::auth::{self, Viewer};
 use crate::graphql::{LoaderCache, context_data};
 
-/// Read and write buffer of a socket.
+/// Read buffer of a socket.
 const SOCKET_BUFFER_BYTES: usize = 4 * 1024;
 /// Close code: the init payload carried no valid token.
 const CLOSE_FORBIDDEN: u16 = 4403;
@@ -46,8 +46,9 @@ pub fn upgrade(state: AppState, headers: &HeaderMap, upgrade: WebSocketUpgrade) 
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         // The defaults reserve 128 KiB per buffer and connection; GraphQL
         // messages are small and idle subscriptions should cost little.
+        // Events are written out at once rather than collected.
         .read_buffer_size(SOCKET_BUFFER_BYTES)
-        .write_buffer_size(SOCKET_BUFFER_BYTES)
+        .write_buffer_size(0)
         .max_message_size(crate::http::MAX_BODY_BYTES)
         .on_upgrade(move |socket| serve(state, socket, protocol))
 }

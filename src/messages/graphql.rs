@@ -17,7 +17,7 @@ use crate::events::{EventKind, EventPayload};
 use crate::graphql::context::{db, loader, viewer};
 use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, UserErrorCode};
 use crate::graphql::input::InputErrors;
-use crate::graphql::loaders::{ByIds, FetchPages};
+use crate::graphql::loaders::{ByIds, FetchPages, NewLoader};
 use crate::graphql::pagination::PageRequest;
 use crate::threads::model::ThreadScope;
 use crate::threads::subscribers::{self, Subscriber};
@@ -77,6 +77,15 @@ pub struct ReactionGroup {
 pub struct ReactionsByMessage {
     pub pool: DbPool,
     pub organization_id: i64,
+}
+
+impl NewLoader for ReactionsByMessage {
+    fn create(pool: DbPool, organization_id: i64) -> Self {
+        ReactionsByMessage {
+            pool,
+            organization_id,
+        }
+    }
 }
 
 impl Loader<i64> for ReactionsByMessage {

@@ -3,5 +3,5 @@
 mod graphql;
 pub mod model;
 
-pub use graphql::{MessagesMutation, ReactionsByMessage, check_text, find_visible_thread_message};
+pub use graphql::{MessagesMutation, check_text, find_visible_thread_message};
 pub use model::Message;

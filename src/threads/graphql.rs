@@ -21,7 +21,7 @@ use crate::graphql::errors::{
     ApiError, MutationError, Payload, UserError, UserErrorCode, is_unique_violation,
 };
 use crate::graphql::input::{InputErrors, changed};
-use crate::graphql::loaders::{ByIds, FetchByIds, FetchPages, Pages};
+use crate::graphql::loaders::{ByIds, FetchByIds, FetchPages, NewLoader, Pages};
 use crate::graphql::pagination::{KeyCursor, PageRequest};
 use crate::ids::IdKind;
 use crate::messages::model::{Container, Message, NewMessage, Owner};
@@ -86,6 +86,15 @@ impl FetchByIds for Subscriber {
 pub struct SubscribersByThread {
     pub pool: DbPool,
     pub organization_id: i64,
+}
+
+impl NewLoader for SubscribersByThread {
+    fn create(pool: DbPool, organization_id: i64) -> Self {
+        SubscribersByThread {
+            pool,
+            organization_id,
+        }
+    }
 }
 
 impl Loader<i64> for SubscribersByThread {

@@ -5,8 +5,8 @@ pub mod model;
 pub mod subscribers;
 
 pub use graphql::{
-    MemberDetails, SubscriberKind, SubscribersByThread, ThreadConnectionFields, ThreadsMutation,
-    ThreadsQuery, find_member, join_thread, member_details, member_name, record,
+    MemberDetails, SubscriberKind, ThreadConnectionFields, ThreadsMutation, ThreadsQuery,
+    find_member, join_thread, member_details, member_name, record,
 };
 pub use model::Thread;
 pub use subscribers::Subscriber;
