@@ -113,6 +113,61 @@ pub async fn authenticate(
     Ok(viewer)
 }
 
+/// Remembers recently verified tokens for a few seconds, so a busy client
+/// costs one token lookup per interval rather than one per request. A
+/// revoked token stops working within `ttl`.
+pub struct TokenCache {
+    ttl: std::time::Duration,
+    entries: std::sync::Mutex<std::collections::HashMap<Vec<u8>, (Viewer, std::time::Instant)>>,
+}
+
+/// Most tokens remembered at once; the cache starts over beyond this.
+const TOKEN_CACHE_CAPACITY: usize = 10_000;
+
+impl TokenCache {
+    /// A cache keeping verified tokens for `ttl`.
+    pub fn new(ttl: std::time::Duration) -> Self {
+        TokenCache {
+            ttl,
+            entries: std::sync::Mutex::default(),
+        }
+    }
+
+    /// The viewer of a token, from the cache or the database.
+    pub async fn authenticate(
+        &self,
+        conn: impl std::future::Future<Output = Result<crate::db::DbConn, crate::db::PoolOrQueryError>>,
+        token: &str,
+    ) -> Result<Option<Viewer>, crate::db::PoolOrQueryError> {
+        let hash = hash_token(token);
+        let now = std::time::Instant::now();
+        if let Some((viewer, verified)) = self.lock().get(&hash)
+            && now.duration_since(*verified) < self.ttl
+        {
+            return Ok(Some(*viewer));
+        }
+        let mut conn = conn.await?;
+        let viewer = authenticate(&mut conn, token).await?;
+        if let Some(viewer) = viewer {
+            let mut entries = self.lock();
+            if entries.len() >= TOKEN_CACHE_CAPACITY {
+                entries.clear();
+            }
+            entries.insert(hash, (viewer, now));
+        }
+        Ok(viewer)
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<Vec<u8>, (Viewer, std::time::Instant)>>
+    {
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -220,15 +220,12 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Viewer, R
             "SERVICE_UNAVAILABLE",
         ),
     };
-    let mut conn = state.pool.get().await.map_err(|error| {
-        tracing::warn!(%error, "no database connection for authentication");
-        unavailable()
-    })?;
-    match auth::authenticate(&mut conn, token).await {
+    let connection = async { Ok(state.pool.get().await?) };
+    match state.tokens.authenticate(connection, token).await {
         Ok(Some(viewer)) => Ok(viewer),
         Ok(None) => Err(unauthenticated("invalid or revoked token")),
         Err(error) => {
-            tracing::error!(%error, "authentication query failed");
+            tracing::warn!(%error, "authentication failed for want of the database");
             Err(unavailable())
         }
     }

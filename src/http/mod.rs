@@ -15,8 +15,13 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use tower_http::timeout::TimeoutLayer;
 
+use crate::auth::TokenCache;
 use crate::db::{self, DbPool};
 use crate::graphql::ConfabSchema;
+
+/// How long a verified token is trusted without asking the database again
+/// (and so how long a revoked token may still work).
+const TOKEN_CACHE_TTL: Duration = Duration::from_secs(5);
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -28,6 +33,8 @@ pub struct AppState {
     pub pool: DbPool,
     /// How long a WebSocket may take to send `connection_init`.
     pub ws_init_timeout: Duration,
+    /// Recently verified bearer tokens.
+    pub tokens: Arc<TokenCache>,
     graphiql: Arc<str>,
 }
 
@@ -43,6 +50,7 @@ impl AppState {
             schema,
             pool,
             ws_init_timeout,
+            tokens: Arc::new(TokenCache::new(TOKEN_CACHE_TTL)),
             graphiql: graphiql.into(),
         }
     }
