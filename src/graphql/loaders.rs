@@ -17,6 +17,23 @@ use super::errors::ApiError;
 use super::pagination::PageRequest;
 use crate::db::DbPool;
 
+/// How long a loader waits for more keys before it queries. Sibling fields
+/// register their keys in the same poll of their parent, so rather than a
+/// timer (a millisecond at every nesting level) the batch waits one turn of
+/// the scheduler; see `spawn_after_siblings`.
+const BATCH_WINDOW: std::time::Duration = std::time::Duration::ZERO;
+
+/// Runs a loader's batch after yielding once, so that the task resolving
+/// the sibling fields finishes registering their keys first.
+fn spawn_after_siblings(
+    batch: futures_util::future::BoxFuture<'static, ()>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        tokio::task::yield_now().await;
+        batch.await;
+    })
+}
+
 /// A DataLoader as the request context holds it.
 pub type Batched<L> = DataLoader<L, HashMapCache>;
 
@@ -70,9 +87,10 @@ impl Loaders {
         }
         let loader = DataLoader::with_cache(
             L::create(self.pool.clone(), self.organization_id),
-            tokio::spawn,
+            spawn_after_siblings,
             HashMapCache::default(),
-        );
+        )
+        .delay(BATCH_WINDOW);
         loader.enable_all_cache(self.cache == LoaderCache::Request);
         let loader = Arc::new(loader);
         made.insert(TypeId::of::<L>(), loader.clone());
