@@ -63,7 +63,7 @@ pub struct Viewer {
 }
 
 /// The holder of a credential.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Actor {
     /// An api key, by internal id.
     ApiKey(i64),
@@ -71,6 +71,32 @@ pub enum Actor {
     User(i64),
     /// A contact, by internal id.
     Contact(i64),
+}
+
+impl Actor {
+    /// The actor as the (user, api key, contact) id columns that membership
+    /// tables store, exactly one of them set.
+    pub fn columns(self) -> (Option<i64>, Option<i64>, Option<i64>) {
+        match self {
+            Actor::User(id) => (Some(id), None, None),
+            Actor::ApiKey(id) => (None, Some(id), None),
+            Actor::Contact(id) => (None, None, Some(id)),
+        }
+    }
+
+    /// The actor stored in such columns.
+    pub fn from_columns(
+        user: Option<i64>,
+        api_key: Option<i64>,
+        contact: Option<i64>,
+    ) -> Option<Actor> {
+        match (user, api_key, contact) {
+            (Some(id), _, _) => Some(Actor::User(id)),
+            (_, Some(id), _) => Some(Actor::ApiKey(id)),
+            (_, _, Some(id)) => Some(Actor::Contact(id)),
+            _ => None,
+        }
+    }
 }
 
 /// The bearer token in an `Authorization` header value, if any.

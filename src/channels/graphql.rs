@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use async_graphql::connection::{Connection, EmptyFields};
+use async_graphql::connection::Connection;
 use async_graphql::dataloader::Loader;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -17,15 +17,13 @@ use crate::contacts::Contact;
 use crate::db::DbPool;
 use crate::graphql::context::{db, loader, staff_viewer, viewer};
 use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, UserErrorCode};
-use crate::graphql::loaders::{ByIds, FetchByIds, NewLoader, Pages};
+use crate::graphql::loaders::{ByIds, FetchByIds, NewLoader};
 use crate::graphql::pagination::{KeyCursor, PageRequest};
-use crate::messages::Message;
 use crate::messages::model::{self as messages, Container};
+use crate::messages::{Message, message_page, recent_messages};
 use crate::organizations::{ApiKey, User};
 use crate::threads::{self, SubscriberKind, Thread, member_details, subscribers};
 
-/// How many messages `recentMessages` returns.
-const RECENT_MESSAGES: usize = 150;
 /// How far in the past a new schedule may lie (clock skew), in seconds.
 const PAST_TOLERANCE_SECONDS: i64 = 1;
 
@@ -249,25 +247,15 @@ impl Channel {
         before: Option<String>,
     ) -> Result<Connection<KeyCursor, Message>, ApiError> {
         let page = PageRequest::new(first, after, last, before)?;
-        let container = Container::Channel(self.id);
-        let rows = loader::<Pages<Message>>(ctx)?
-            .load_one((container, page))
-            .await?;
-        Ok(page.into_connection(
-            rows.unwrap_or_default(),
-            |m| container.key_of(m),
-            EmptyFields,
-        ))
+        message_page(ctx, Container::Channel(self.id), page).await
     }
     /// The newest 150 published messages, oldest first.
     async fn recent_messages(&self, ctx: &Context<'_>) -> Result<Vec<Message>, ApiError> {
-        let (mut recent, _) = self.recent(ctx).await?;
-        recent.reverse();
-        Ok(recent)
+        Ok(recent_messages(ctx, Container::Channel(self.id)).await?.0)
     }
     /// Whether there are published messages older than `recentMessages`.
     async fn has_more(&self, ctx: &Context<'_>) -> Result<bool, ApiError> {
-        Ok(self.recent(ctx).await?.1)
+        Ok(recent_messages(ctx, Container::Channel(self.id)).await?.1)
     }
     /// Messages scheduled for later, earliest first.
     async fn pending_messages(&self, ctx: &Context<'_>) -> Result<Vec<Message>, ApiError> {
@@ -295,19 +283,6 @@ impl Channel {
     }
     async fn updated_at(&self) -> DateTime<Utc> {
         self.updated_at
-    }
-}
-
-impl Channel {
-    async fn recent(&self, ctx: &Context<'_>) -> Result<(Vec<Message>, bool), ApiError> {
-        let page = PageRequest::last(RECENT_MESSAGES);
-        let mut rows = loader::<Pages<Message>>(ctx)?
-            .load_one((Container::Channel(self.id), page))
-            .await?
-            .unwrap_or_default();
-        let has_more = rows.len() > RECENT_MESSAGES;
-        rows.truncate(RECENT_MESSAGES);
-        Ok((rows, has_more))
     }
 }
 
@@ -458,37 +433,22 @@ async fn thread_members(
     conn: &mut AsyncPgConnection,
     thread: &Thread,
 ) -> QueryResult<Vec<SetMember>> {
-    use crate::organizations::model as orgs;
     let org = thread.organization_id;
-    let mut set = Vec::new();
-    for subscriber in subscribers::of_threads(conn, org, &[thread.id]).await? {
-        if subscriber.is_archived {
-            continue;
-        }
-        let member = match subscriber.member() {
-            Some(Actor::User(id)) => orgs::users_by_ids(conn, org, &[id])
-                .await?
-                .pop()
-                .map(|u| (Actor::User(id), u.public_id, u.name)),
-            Some(Actor::ApiKey(id)) => orgs::api_keys_by_ids(conn, org, &[id])
-                .await?
-                .pop()
-                .map(|k| (Actor::ApiKey(id), k.public_id, k.name)),
-            Some(Actor::Contact(id)) => crate::contacts::model::by_ids(conn, org, &[id])
-                .await?
-                .pop()
-                .map(|c| (Actor::Contact(id), c.public_id.clone(), c.display_name())),
-            None => None,
-        };
-        if let Some((actor, public_id, name)) = member {
-            set.push(SetMember {
-                actor,
-                public_id,
-                name,
-            });
-        }
-    }
-    Ok(set)
+    let active: Vec<Actor> = subscribers::of_threads(conn, org, &[thread.id])
+        .await?
+        .iter()
+        .filter(|s| !s.is_archived)
+        .filter_map(|s| s.member())
+        .collect();
+    let described = threads::describe_members(conn, org, &active).await?;
+    Ok(described
+        .into_iter()
+        .map(|(actor, public_id, name)| SetMember {
+            actor,
+            public_id,
+            name,
+        })
+        .collect())
 }
 
 /// Input of `publishMessage`.

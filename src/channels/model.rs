@@ -45,12 +45,7 @@ pub struct ChannelMember {
 impl ChannelMember {
     /// Who the member is.
     pub fn member(&self) -> Option<Actor> {
-        match (self.user_id, self.api_key_id, self.contact_id) {
-            (Some(id), _, _) => Some(Actor::User(id)),
-            (_, Some(id), _) => Some(Actor::ApiKey(id)),
-            (_, _, Some(id)) => Some(Actor::Contact(id)),
-            _ => None,
-        }
+        Actor::from_columns(self.user_id, self.api_key_id, self.contact_id)
     }
 }
 
@@ -131,11 +126,7 @@ pub async fn find_or_create(
         .iter()
         .enumerate()
         .map(|(position, member)| {
-            let (user_id, api_key_id, contact_id) = match member.actor {
-                Actor::User(id) => (Some(id), None, None),
-                Actor::ApiKey(id) => (None, Some(id), None),
-                Actor::Contact(id) => (None, None, Some(id)),
-            };
+            let (user_id, api_key_id, contact_id) = member.actor.columns();
             NewChannelMember {
                 organization_id,
                 channel_id: channel.id,

@@ -1,6 +1,6 @@
 //! GraphQL types, queries and mutations for conversations and their messages.
 
-use async_graphql::connection::{Connection, EmptyFields};
+use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::QueryResult;
@@ -13,7 +13,7 @@ use crate::events::{self, EventKind, EventPayload, NewEvent};
 use crate::graphql::context::{db, loader, staff_viewer};
 use crate::graphql::errors::{ApiError, MutationError, Payload, UserError};
 use crate::graphql::input::InputErrors;
-use crate::graphql::loaders::{ByIds, FetchByIds, FetchPages, Pages};
+use crate::graphql::loaders::{ByIds, FetchByIds, FetchPages};
 use crate::graphql::pagination::{KeyCursor, PageRequest};
 use crate::messages::check_text;
 use crate::messages::model::{
@@ -82,10 +82,7 @@ impl Conversation {
         before: Option<String>,
     ) -> Result<Connection<KeyCursor, Message>, ApiError> {
         let page = PageRequest::new(first, after, last, before)?;
-        let rows = loader::<Pages<Message>>(ctx)?
-            .load_one((Container::Conversation(self.id), page))
-            .await?;
-        Ok(page.into_connection(rows.unwrap_or_default(), |m| m.id, EmptyFields))
+        crate::messages::message_page(ctx, Container::Conversation(self.id), page).await
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.created_at

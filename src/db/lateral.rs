@@ -90,37 +90,3 @@ impl QueryId for PagePerParent {
 impl Query for PagePerParent {
     type SqlType = Untyped;
 }
-
-/// How many children each parent has (parents without any are absent).
-pub async fn count_per_parent(
-    conn: &mut AsyncPgConnection,
-    child: ChildTable,
-    organization_id: i64,
-    parent_ids: &[i64],
-) -> QueryResult<Vec<(i64, i64)>> {
-    #[derive(QueryableByName)]
-    struct Count {
-        #[diesel(sql_type = BigInt)]
-        parent_id: i64,
-        #[diesel(sql_type = BigInt)]
-        children: i64,
-    }
-    let ChildTable {
-        table,
-        parent_column,
-        ..
-    } = child;
-    let sql = format!(
-        "SELECT {parent_column} AS parent_id, count(*) AS children FROM {table} \
-         WHERE organization_id = $1 AND {parent_column} = ANY($2) GROUP BY {parent_column}"
-    );
-    let counts: Vec<Count> = diesel::sql_query(sql)
-        .bind::<BigInt, _>(organization_id)
-        .bind::<Array<BigInt>, _>(parent_ids.to_vec())
-        .load(conn)
-        .await?;
-    Ok(counts
-        .into_iter()
-        .map(|c| (c.parent_id, c.children))
-        .collect())
-}

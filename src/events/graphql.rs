@@ -365,20 +365,12 @@ impl Subscription {
         after: Option<String>,
     ) -> Result<EventResults, ApiError> {
         let viewer = viewer(ctx)?;
-        let pool = pool(ctx)?;
         let mut conn = db(ctx).await?;
         let thread = threads::model::find(&mut conn, ThreadScope::of(&viewer), &thread_id)
             .await?
             .ok_or_else(|| ApiError::NotFound("thread".to_string()))?;
         drop(conn);
-        let after = start_position(&pool, viewer.organization_id, after).await?;
-        Ok(boxed(event_stream(
-            hub(ctx)?,
-            pool,
-            viewer,
-            Topic::Thread(thread.id),
-            after,
-        )))
+        follow(ctx, viewer, Topic::Thread(thread.id), after).await
     }
 
     /// Everything that happens in one conversation.
@@ -389,21 +381,13 @@ impl Subscription {
         after: Option<String>,
     ) -> Result<EventResults, ApiError> {
         let viewer = staff_viewer(ctx)?;
-        let pool = pool(ctx)?;
         let mut conn = db(ctx).await?;
         let conversation =
             crate::conversations::model::find(&mut conn, viewer.organization_id, &conversation_id)
                 .await?
                 .ok_or_else(|| ApiError::NotFound("conversation".to_string()))?;
         drop(conn);
-        let after = start_position(&pool, viewer.organization_id, after).await?;
-        Ok(boxed(event_stream(
-            hub(ctx)?,
-            pool,
-            viewer,
-            Topic::Conversation(conversation.id),
-            after,
-        )))
+        follow(ctx, viewer, Topic::Conversation(conversation.id), after).await
     }
 
     /// Messages published to one channel, when they are published.
@@ -414,21 +398,13 @@ impl Subscription {
         after: Option<String>,
     ) -> Result<EventResults, ApiError> {
         let viewer = viewer(ctx)?;
-        let pool = pool(ctx)?;
         let mut conn = db(ctx).await?;
         let channel =
             crate::channels::model::find(&mut conn, ChannelScope::of(&viewer), &channel_id)
                 .await?
                 .ok_or_else(|| ApiError::NotFound("channel".to_string()))?;
         drop(conn);
-        let after = start_position(&pool, viewer.organization_id, after).await?;
-        Ok(boxed(event_stream(
-            hub(ctx)?,
-            pool,
-            viewer,
-            Topic::Channel(channel.id),
-            after,
-        )))
+        follow(ctx, viewer, Topic::Channel(channel.id), after).await
     }
 
     /// The events of every thread the caller may see: for inbox lists and
@@ -439,16 +415,20 @@ impl Subscription {
         after: Option<String>,
     ) -> Result<EventResults, ApiError> {
         let viewer = viewer(ctx)?;
-        let pool = pool(ctx)?;
-        let after = start_position(&pool, viewer.organization_id, after).await?;
-        Ok(boxed(event_stream(
-            hub(ctx)?,
-            pool,
-            viewer,
-            Topic::Inbox,
-            after,
-        )))
+        follow(ctx, viewer, Topic::Inbox, after).await
     }
+}
+
+/// The stream of `topic`'s events for the viewer, from `after` when given.
+async fn follow(
+    ctx: &Context<'_>,
+    viewer: Viewer,
+    topic: Topic,
+    after: Option<String>,
+) -> Result<EventResults, ApiError> {
+    let pool = pool(ctx)?;
+    let after = start_position(&pool, viewer.organization_id, after).await?;
+    Ok(boxed(event_stream(hub(ctx)?, pool, viewer, topic, after)))
 }
 
 /// Input of `setTyping`.

@@ -65,14 +65,14 @@ pub async fn get(
     let Some(media) = MediaType::negotiate(&headers) else {
         return not_acceptable();
     };
-    let request = match parse_query_string(query.as_deref().unwrap_or_default()) {
+    let mut request = match parse_query_string(query.as_deref().unwrap_or_default()) {
         Ok(request) => request,
         Err(message) => return bad_request(media, &message),
     };
     if request.query.is_empty() {
         return bad_request(media, "the `query` parameter is required");
     }
-    if !is_query_operation(&request) {
+    if !is_query_operation(&mut request) {
         let body = errors_body(&[coded_error(
             "only queries may be sent with GET; use POST",
             "METHOD_NOT_ALLOWED",
@@ -144,12 +144,12 @@ async fn execute(
         Err(response) => return response.with_media(media),
     };
     let mut request = request;
-    // A freshly parsed request carries no data of its own.
-    let cache = if is_query_operation(&request) {
+    let cache = if is_query_operation(&mut request) {
         LoaderCache::Request
     } else {
         LoaderCache::Off
     };
+    // A freshly parsed request carries no data of its own.
     request.data = context_data(&state.pool, viewer, cache);
     let mut response = state.schema.execute(request).await;
     sanitize_errors(&mut response.errors);
@@ -234,11 +234,13 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Viewer, R
 /// Whether the operation the request names is a query (false for mutations
 /// and subscriptions). A document that does not parse counts as a query, so
 /// that execution reports the parse error.
-fn is_query_operation(request: &async_graphql::Request) -> bool {
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+fn is_query_operation(request: &mut async_graphql::Request) -> bool {
+    let operation_name = request.operation_name.clone();
+    // Parsed once: execution reuses the document cached in the request.
+    let Ok(document) = request.parsed_query() else {
         return true;
     };
-    let operation = match (&document.operations, request.operation_name.as_deref()) {
+    let operation = match (&document.operations, operation_name.as_deref()) {
         (DocumentOperations::Single(operation), _) => Some(operation),
         (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name),
         (DocumentOperations::Multiple(_), None) => None,
@@ -320,12 +322,15 @@ mod tests {
             request.operation_name = name.map(str::to_string);
             request
         };
-        assert!(is_query_operation(&request("{ a }", None)));
-        assert!(!is_query_operation(&request("mutation { a }", None)));
-        assert!(!is_query_operation(&request("subscription { a }", None)));
+        assert!(is_query_operation(&mut request("{ a }", None)));
+        assert!(!is_query_operation(&mut request("mutation { a }", None)));
+        assert!(!is_query_operation(&mut request(
+            "subscription { a }",
+            None
+        )));
         let both = "query Q { a } mutation M { b }";
-        assert!(is_query_operation(&request(both, Some("Q"))));
-        assert!(!is_query_operation(&request(both, Some("M"))));
+        assert!(is_query_operation(&mut request(both, Some("Q"))));
+        assert!(!is_query_operation(&mut request(both, Some("M"))));
     }
 
     #[test]

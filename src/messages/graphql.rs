@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::dataloader::Loader;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -17,8 +18,8 @@ use crate::events::{EventKind, EventPayload};
 use crate::graphql::context::{db, loader, viewer};
 use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, UserErrorCode};
 use crate::graphql::input::InputErrors;
-use crate::graphql::loaders::{ByIds, FetchPages, NewLoader};
-use crate::graphql::pagination::PageRequest;
+use crate::graphql::loaders::{ByIds, FetchPages, NewLoader, Pages};
+use crate::graphql::pagination::{KeyCursor, PageRequest};
 use crate::threads::model::ThreadScope;
 use crate::threads::subscribers::{self, Subscriber};
 use crate::threads::{self, Thread};
@@ -64,6 +65,42 @@ impl FetchPages for Message {
         }
         Ok(rows)
     }
+}
+
+/// How many messages `recentMessages` returns.
+pub const RECENT_MESSAGES: usize = 150;
+
+/// A page of a thread's, conversation's or channel's messages as a connection.
+pub async fn message_page(
+    ctx: &Context<'_>,
+    container: Container,
+    page: PageRequest,
+) -> Result<Connection<KeyCursor, Message>, ApiError> {
+    let rows = loader::<Pages<Message>>(ctx)?
+        .load_one((container, page))
+        .await?;
+    Ok(page.into_connection(
+        rows.unwrap_or_default(),
+        |m| container.key_of(m),
+        EmptyFields,
+    ))
+}
+
+/// The newest `RECENT_MESSAGES` messages of a container, oldest first, and
+/// whether older ones exist.
+pub async fn recent_messages(
+    ctx: &Context<'_>,
+    container: Container,
+) -> Result<(Vec<Message>, bool), ApiError> {
+    let page = PageRequest::last(RECENT_MESSAGES);
+    let mut rows = loader::<Pages<Message>>(ctx)?
+        .load_one((container, page))
+        .await?
+        .unwrap_or_default();
+    let has_more = rows.len() > RECENT_MESSAGES;
+    rows.truncate(RECENT_MESSAGES);
+    rows.reverse();
+    Ok((rows, has_more))
 }
 
 /// Reactions on a message with one emoji.

@@ -3,5 +3,7 @@
 mod graphql;
 pub mod model;
 
-pub use graphql::{MessagesMutation, check_text, find_visible_thread_message};
+pub use graphql::{
+    MessagesMutation, check_text, find_visible_thread_message, message_page, recent_messages,
+};
 pub use model::Message;

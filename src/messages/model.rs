@@ -109,15 +109,6 @@ impl Message {
             Container::Channel(_) => self.channel_id.map(Container::Channel),
         }
     }
-
-    /// The thread or conversation it belongs to.
-    pub fn container(&self) -> Option<Container> {
-        match (self.thread_id, self.conversation_id) {
-            (Some(id), _) => Some(Container::Thread(id)),
-            (_, Some(id)) => Some(Container::Conversation(id)),
-            _ => None,
-        }
-    }
 }
 
 /// What a new message belongs to.
@@ -276,31 +267,6 @@ pub async fn page_per_container(
         page.scan(ORDER),
     )
     .await
-}
-
-/// How many messages each container (all of one kind) has.
-pub async fn count_per_container(
-    conn: &mut AsyncPgConnection,
-    organization_id: i64,
-    containers: &[Container],
-) -> QueryResult<Vec<(Container, i64)>> {
-    let Some(first) = containers.first().copied() else {
-        return Ok(Vec::new());
-    };
-    let ids: Vec<i64> = containers.iter().map(|c| c.id()).collect();
-    let counts =
-        lateral::count_per_parent(conn, first.child_table(), organization_id, &ids).await?;
-    Ok(counts
-        .into_iter()
-        .map(|(id, count)| {
-            let container = match first {
-                Container::Thread(_) => Container::Thread(id),
-                Container::Conversation(_) => Container::Conversation(id),
-                Container::Channel(_) => Container::Channel(id),
-            };
-            (container, count)
-        })
-        .collect())
 }
 
 /// Reactions on some messages, grouped: (message id, emoji, reacting

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use async_graphql::connection::{Connection, EmptyFields};
+use async_graphql::connection::Connection;
 use async_graphql::dataloader::Loader;
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 use chrono::{DateTime, Months, Utc};
@@ -21,15 +21,14 @@ use crate::graphql::errors::{
     ApiError, MutationError, Payload, UserError, UserErrorCode, is_unique_violation,
 };
 use crate::graphql::input::{InputErrors, changed};
-use crate::graphql::loaders::{ByIds, FetchByIds, FetchPages, NewLoader, Pages};
+use crate::graphql::loaders::{ByIds, FetchByIds, FetchPages, NewLoader};
 use crate::graphql::pagination::{KeyCursor, PageRequest};
 use crate::ids::IdKind;
 use crate::messages::model::{Container, Message, NewMessage, Owner};
+use crate::messages::{message_page, recent_messages};
 use crate::organizations::{ApiKey, User};
 use crate::validation::MAX_SHORT_TEXT;
 
-/// How many messages `recentMessages` returns.
-pub const RECENT_MESSAGES: usize = 150;
 /// Most ids the `ids` filter takes.
 const MAX_FILTER_IDS: usize = 1000;
 /// Most subscribers added or removed at once.
@@ -203,20 +202,15 @@ impl Thread {
         before: Option<String>,
     ) -> Result<Connection<KeyCursor, Message>, ApiError> {
         let page = PageRequest::new(first, after, last, before)?;
-        let rows = loader::<Pages<Message>>(ctx)?
-            .load_one((Container::Thread(self.id), page))
-            .await?;
-        Ok(page.into_connection(rows.unwrap_or_default(), |m| m.id, EmptyFields))
+        message_page(ctx, Container::Thread(self.id), page).await
     }
     /// The newest 150 messages, oldest first.
     async fn recent_messages(&self, ctx: &Context<'_>) -> Result<Vec<Message>, ApiError> {
-        let (mut messages, _) = self.recent(ctx).await?;
-        messages.reverse();
-        Ok(messages)
+        Ok(recent_messages(ctx, Container::Thread(self.id)).await?.0)
     }
     /// Whether there are messages older than `recentMessages`.
     async fn has_more(&self, ctx: &Context<'_>) -> Result<bool, ApiError> {
-        Ok(self.recent(ctx).await?.1)
+        Ok(recent_messages(ctx, Container::Thread(self.id)).await?.1)
     }
     async fn last_message_at(&self) -> Option<DateTime<Utc>> {
         self.last_message_at
@@ -226,20 +220,6 @@ impl Thread {
     }
     async fn updated_at(&self) -> DateTime<Utc> {
         self.updated_at
-    }
-}
-
-impl Thread {
-    /// The newest messages, newest first, and whether older ones exist.
-    async fn recent(&self, ctx: &Context<'_>) -> Result<(Vec<Message>, bool), ApiError> {
-        let page = PageRequest::last(RECENT_MESSAGES);
-        let mut rows = loader::<Pages<Message>>(ctx)?
-            .load_one((Container::Thread(self.id), page))
-            .await?
-            .unwrap_or_default();
-        let has_more = rows.len() > RECENT_MESSAGES;
-        rows.truncate(RECENT_MESSAGES);
-        Ok((rows, has_more))
     }
 }
 
@@ -772,28 +752,79 @@ pub async fn find_member(
     })
 }
 
+/// A member's public id and display name, in the order given; members that
+/// no longer exist are left out. At most one query per kind of member.
+pub async fn describe_members(
+    conn: &mut AsyncPgConnection,
+    organization_id: i64,
+    members: &[Actor],
+) -> QueryResult<Vec<(Actor, String, String)>> {
+    use crate::organizations::model as orgs;
+    let ids = |kind: fn(Actor) -> Option<i64>| {
+        members
+            .iter()
+            .filter_map(|m| kind(*m))
+            .collect::<Vec<i64>>()
+    };
+    let users = ids(|m| {
+        if let Actor::User(id) = m {
+            Some(id)
+        } else {
+            None
+        }
+    });
+    let keys = ids(|m| {
+        if let Actor::ApiKey(id) = m {
+            Some(id)
+        } else {
+            None
+        }
+    });
+    let contacts = ids(|m| {
+        if let Actor::Contact(id) = m {
+            Some(id)
+        } else {
+            None
+        }
+    });
+    let mut described = std::collections::HashMap::new();
+    if !users.is_empty() {
+        for u in orgs::users_by_ids(conn, organization_id, &users).await? {
+            described.insert(Actor::User(u.id), (u.public_id, u.name));
+        }
+    }
+    if !keys.is_empty() {
+        for k in orgs::api_keys_by_ids(conn, organization_id, &keys).await? {
+            described.insert(Actor::ApiKey(k.id), (k.public_id, k.name));
+        }
+    }
+    if !contacts.is_empty() {
+        for c in contacts::model::by_ids(conn, organization_id, &contacts).await? {
+            let name = c.display_name();
+            described.insert(Actor::Contact(c.id), (c.public_id, name));
+        }
+    }
+    Ok(members
+        .iter()
+        .filter_map(|m| {
+            described
+                .remove(m)
+                .map(|(public_id, name)| (*m, public_id, name))
+        })
+        .collect())
+}
+
 /// The display name of a member, for meta messages.
 pub async fn member_name(
     conn: &mut AsyncPgConnection,
     organization_id: i64,
     member: Actor,
 ) -> QueryResult<String> {
-    use crate::organizations::model as orgs;
-    let name = match member {
-        Actor::User(id) => orgs::users_by_ids(conn, organization_id, &[id])
-            .await?
-            .pop()
-            .map(|u| u.name),
-        Actor::ApiKey(id) => orgs::api_keys_by_ids(conn, organization_id, &[id])
-            .await?
-            .pop()
-            .map(|k| k.name),
-        Actor::Contact(id) => contacts::model::by_ids(conn, organization_id, &[id])
-            .await?
-            .pop()
-            .map(|c| c.display_name()),
-    };
-    Ok(name.unwrap_or_else(|| "someone".to_string()))
+    let described = describe_members(conn, organization_id, &[member]).await?;
+    Ok(described
+        .into_iter()
+        .next()
+        .map_or_else(|| "someone".to_string(), |(_, _, name)| name))
 }
 
 /// Resolves member ids, recording `NOT_FOUND` for each unknown one.

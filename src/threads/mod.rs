@@ -6,7 +6,7 @@ pub mod subscribers;
 
 pub use graphql::{
     MemberDetails, SubscriberKind, ThreadConnectionFields, ThreadsMutation, ThreadsQuery,
-    find_member, join_thread, member_details, member_name, record,
+    describe_members, find_member, join_thread, member_details, member_name, record,
 };
 pub use model::Thread;
 pub use subscribers::Subscriber;

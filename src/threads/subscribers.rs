@@ -33,12 +33,7 @@ pub struct Subscriber {
 impl Subscriber {
     /// Who this subscriber is.
     pub fn member(&self) -> Option<Actor> {
-        match (self.user_id, self.api_key_id, self.contact_id) {
-            (Some(id), _, _) => Some(Actor::User(id)),
-            (_, Some(id), _) => Some(Actor::ApiKey(id)),
-            (_, _, Some(id)) => Some(Actor::Contact(id)),
-            _ => None,
-        }
+        Actor::from_columns(self.user_id, self.api_key_id, self.contact_id)
     }
 }
 
@@ -183,11 +178,7 @@ pub async fn join(
             .await?;
         return Ok((revived, true));
     }
-    let (user_id, api_key_id, contact_id) = match member {
-        Actor::User(id) => (Some(id), None, None),
-        Actor::ApiKey(id) => (None, Some(id), None),
-        Actor::Contact(id) => (None, None, Some(id)),
-    };
+    let (user_id, api_key_id, contact_id) = member.columns();
     let subscriber = diesel::insert_into(thread_subscribers::table)
         .values(NewSubscriber {
             organization_id,
