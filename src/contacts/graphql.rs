@@ -9,7 +9,7 @@ use super::model::{self, Contact, ContactChanges, NewContact};
 use crate::auth::{Actor, Viewer};
 use crate::conversations::{Conversation, ConversationConnectionFields};
 use crate::graphql::context::{db, loader, staff_viewer, viewer};
-use crate::graphql::errors::{ApiError, MutationError, Payload, UserError};
+use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, payload};
 use crate::graphql::input::{InputErrors, changed};
 use crate::graphql::loaders::{FetchByIds, Pages};
 use crate::graphql::pagination::{KeyCursor, PageRequest};
@@ -230,51 +230,19 @@ pub struct CreateContactTokenInput {
     pub contact_id: ID,
 }
 
-/// Result of `createContact` and `updateContact`.
-#[derive(SimpleObject)]
-pub struct ContactPayload {
-    /// The contact, or null when there are user errors.
-    pub contact: Option<Contact>,
-    pub user_errors: Vec<UserError>,
-}
-
-impl Payload<Contact> for ContactPayload {
-    fn done(contact: Contact) -> Self {
-        ContactPayload {
-            contact: Some(contact),
-            user_errors: Vec::new(),
-        }
-    }
-
-    fn failed(user_errors: Vec<UserError>) -> Self {
-        ContactPayload {
-            contact: None,
-            user_errors,
-        }
+payload! {
+    /// Result of `createContact` and `updateContact`.
+    ContactPayload {
+        /// The contact, or null when there are user errors.
+        contact: Contact
     }
 }
 
-/// Result of `deleteContact`.
-#[derive(SimpleObject)]
-pub struct DeleteContactPayload {
-    /// The id of the deleted contact, or null when there are user errors.
-    pub deleted_contact_id: Option<ID>,
-    pub user_errors: Vec<UserError>,
-}
-
-impl Payload<ID> for DeleteContactPayload {
-    fn done(id: ID) -> Self {
-        DeleteContactPayload {
-            deleted_contact_id: Some(id),
-            user_errors: Vec::new(),
-        }
-    }
-
-    fn failed(user_errors: Vec<UserError>) -> Self {
-        DeleteContactPayload {
-            deleted_contact_id: None,
-            user_errors,
-        }
+payload! {
+    /// Result of `deleteContact`.
+    DeleteContactPayload {
+        /// The id of the deleted contact, or null when there are user errors.
+        deleted_contact_id: ID
     }
 }
 

@@ -11,7 +11,7 @@ use crate::channel_kind::ChannelKind;
 use crate::contacts::{self, Contact};
 use crate::events::{self, EventKind, EventPayload, NewEvent};
 use crate::graphql::context::{db, loader, staff_viewer};
-use crate::graphql::errors::{ApiError, MutationError, Payload, UserError};
+use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, payload};
 use crate::graphql::input::InputErrors;
 use crate::graphql::loaders::{ByIds, FetchByIds, FetchPages};
 use crate::graphql::pagination::{KeyCursor, PageRequest};
@@ -220,49 +220,17 @@ pub struct DeleteConversationMessageInput {
     pub id: ID,
 }
 
-/// Result of `createConversation` and `updateConversation`.
-#[derive(SimpleObject)]
-pub struct ConversationPayload {
-    pub conversation: Option<Conversation>,
-    pub user_errors: Vec<UserError>,
-}
-
-impl Payload<Conversation> for ConversationPayload {
-    fn done(conversation: Conversation) -> Self {
-        ConversationPayload {
-            conversation: Some(conversation),
-            user_errors: Vec::new(),
-        }
-    }
-
-    fn failed(user_errors: Vec<UserError>) -> Self {
-        ConversationPayload {
-            conversation: None,
-            user_errors,
-        }
+payload! {
+    /// Result of `createConversation` and `updateConversation`.
+    ConversationPayload {
+        conversation: Conversation
     }
 }
 
-/// Result of `deleteConversation`.
-#[derive(SimpleObject)]
-pub struct DeleteConversationPayload {
-    pub deleted_conversation_id: Option<ID>,
-    pub user_errors: Vec<UserError>,
-}
-
-impl Payload<ID> for DeleteConversationPayload {
-    fn done(id: ID) -> Self {
-        DeleteConversationPayload {
-            deleted_conversation_id: Some(id),
-            user_errors: Vec::new(),
-        }
-    }
-
-    fn failed(user_errors: Vec<UserError>) -> Self {
-        DeleteConversationPayload {
-            deleted_conversation_id: None,
-            user_errors,
-        }
+payload! {
+    /// Result of `deleteConversation`.
+    DeleteConversationPayload {
+        deleted_conversation_id: ID
     }
 }
 

@@ -291,3 +291,34 @@ pub fn is_unique_violation(error: &diesel::result::Error, name: &str) -> bool {
             if info.constraint_name() == Some(name)
     )
 }
+
+/// Declares a mutation payload holding one result (null when the mutation
+/// was refused) beside its `userErrors`, with its `Payload` impl.
+macro_rules! payload {
+    ($(#[$meta:meta])* $name:ident { $(#[$field_meta:meta])* $field:ident: $ty:ty }) => {
+        $(#[$meta])*
+        #[derive(async_graphql::SimpleObject)]
+        pub struct $name {
+            $(#[$field_meta])*
+            pub $field: Option<$ty>,
+            pub user_errors: Vec<$crate::graphql::errors::UserError>,
+        }
+
+        impl $crate::graphql::errors::Payload<$ty> for $name {
+            fn done(value: $ty) -> Self {
+                $name {
+                    $field: Some(value),
+                    user_errors: Vec::new(),
+                }
+            }
+
+            fn failed(user_errors: Vec<$crate::graphql::errors::UserError>) -> Self {
+                $name {
+                    $field: None,
+                    user_errors,
+                }
+            }
+        }
+    };
+}
+pub(crate) use payload;

@@ -16,7 +16,7 @@ use crate::conversations::Conversation;
 use crate::db::DbPool;
 use crate::events::{EventKind, EventPayload};
 use crate::graphql::context::{db, loader, viewer};
-use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, UserErrorCode};
+use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, UserErrorCode, payload};
 use crate::graphql::input::InputErrors;
 use crate::graphql::loaders::{ByIds, FetchPages, NewLoader, Pages};
 use crate::graphql::pagination::{KeyCursor, PageRequest};
@@ -365,26 +365,10 @@ pub struct ReactionInput {
     pub emoji: String,
 }
 
-/// Result of the message mutations.
-#[derive(SimpleObject)]
-pub struct MessagePayload {
-    pub message: Option<Message>,
-    pub user_errors: Vec<UserError>,
-}
-
-impl Payload<Message> for MessagePayload {
-    fn done(message: Message) -> Self {
-        MessagePayload {
-            message: Some(message),
-            user_errors: Vec::new(),
-        }
-    }
-
-    fn failed(user_errors: Vec<UserError>) -> Self {
-        MessagePayload {
-            message: None,
-            user_errors,
-        }
+payload! {
+    /// Result of the message mutations.
+    MessagePayload {
+        message: Message
     }
 }
 
@@ -415,26 +399,10 @@ impl Payload<(Message, Thread)> for SendMessagePayload {
     }
 }
 
-/// Result of `deleteMessage`.
-#[derive(SimpleObject)]
-pub struct DeleteMessagePayload {
-    pub deleted_message_id: Option<ID>,
-    pub user_errors: Vec<UserError>,
-}
-
-impl Payload<ID> for DeleteMessagePayload {
-    fn done(id: ID) -> Self {
-        DeleteMessagePayload {
-            deleted_message_id: Some(id),
-            user_errors: Vec::new(),
-        }
-    }
-
-    fn failed(user_errors: Vec<UserError>) -> Self {
-        DeleteMessagePayload {
-            deleted_message_id: None,
-            user_errors,
-        }
+payload! {
+    /// Result of `deleteMessage`.
+    DeleteMessagePayload {
+        deleted_message_id: ID
     }
 }
 

@@ -18,7 +18,7 @@ use crate::db::DbPool;
 use crate::events::{self, EventKind, EventPayload, NewEvent};
 use crate::graphql::context::{db, loader, staff_viewer, viewer};
 use crate::graphql::errors::{
-    ApiError, MutationError, Payload, UserError, UserErrorCode, is_unique_violation,
+    ApiError, MutationError, Payload, UserError, UserErrorCode, is_unique_violation, payload,
 };
 use crate::graphql::input::{InputErrors, changed};
 use crate::graphql::loaders::{ByIds, FetchByIds, FetchPages, NewLoader};
@@ -586,27 +586,11 @@ pub struct ThreadSubscribersInput {
     pub member_ids: Vec<ID>,
 }
 
-/// Result of the thread mutations.
-#[derive(SimpleObject)]
-pub struct ThreadPayload {
-    /// The thread, or null when there are user errors.
-    pub thread: Option<Thread>,
-    pub user_errors: Vec<UserError>,
-}
-
-impl Payload<Thread> for ThreadPayload {
-    fn done(thread: Thread) -> Self {
-        ThreadPayload {
-            thread: Some(thread),
-            user_errors: Vec::new(),
-        }
-    }
-
-    fn failed(user_errors: Vec<UserError>) -> Self {
-        ThreadPayload {
-            thread: None,
-            user_errors,
-        }
+payload! {
+    /// Result of the thread mutations.
+    ThreadPayload {
+        /// The thread, or null when there are user errors.
+        thread: Thread
     }
 }
 
@@ -637,26 +621,10 @@ impl Payload<(Thread, bool)> for CreateThreadPayload {
     }
 }
 
-/// Result of `deleteThread`.
-#[derive(SimpleObject)]
-pub struct DeleteThreadPayload {
-    pub deleted_thread_id: Option<ID>,
-    pub user_errors: Vec<UserError>,
-}
-
-impl Payload<ID> for DeleteThreadPayload {
-    fn done(id: ID) -> Self {
-        DeleteThreadPayload {
-            deleted_thread_id: Some(id),
-            user_errors: Vec::new(),
-        }
-    }
-
-    fn failed(user_errors: Vec<UserError>) -> Self {
-        DeleteThreadPayload {
-            deleted_thread_id: None,
-            user_errors,
-        }
+payload! {
+    /// Result of `deleteThread`.
+    DeleteThreadPayload {
+        deleted_thread_id: ID
     }
 }
 
