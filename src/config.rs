@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use crate::db::PoolSettings;
 use crate::graphql::SchemaLimits;
+use crate::graphql::limits::{DocumentBudget, QueryLimits};
+use crate::http::{FairnessLimits, WsLimits};
 
 /// Everything that configures a confab process. Each flag can also be set
 /// through the environment variable named beside it.
@@ -50,14 +52,124 @@ pub struct Config {
     )]
     pub statement_timeout_ms: u64,
 
-    /// A request taking longer than this gets 503 (milliseconds).
+    /// A request taking longer than this gets 503 `SERVICE_UNAVAILABLE` (milliseconds).
     #[arg(
         long,
         env = "CONFAB_REQUEST_TIMEOUT_MS",
-        default_value_t = 30_000,
+        default_value_t = 5_000,
         global = true
     )]
     pub request_timeout_ms: u64,
+
+    /// How long a request waits for a free database connection (milliseconds).
+    #[arg(
+        long,
+        env = "CONFAB_DB_WAIT_TIMEOUT_MS",
+        default_value_t = 2_000,
+        global = true
+    )]
+    pub db_wait_timeout_ms: u64,
+
+    /// How long opening a database connection may take (milliseconds).
+    #[arg(
+        long,
+        env = "CONFAB_DB_CONNECT_TIMEOUT_MS",
+        default_value_t = 2_000,
+        global = true
+    )]
+    pub db_connect_timeout_ms: u64,
+
+    /// Most lexical tokens in a GraphQL document.
+    #[arg(
+        long,
+        env = "CONFAB_MAX_TOKENS",
+        default_value_t = 15_000,
+        global = true
+    )]
+    pub max_tokens: usize,
+
+    /// Deepest nesting of braces, brackets and parentheses in a document.
+    #[arg(long, env = "CONFAB_MAX_NESTING", default_value_t = 32, global = true)]
+    pub max_nesting: usize,
+
+    /// Deepest nesting of selections.
+    #[arg(long, env = "CONFAB_MAX_DEPTH", default_value_t = 16, global = true)]
+    pub max_depth: usize,
+
+    /// Most aliased fields in a document.
+    #[arg(long, env = "CONFAB_MAX_ALIASES", default_value_t = 100, global = true)]
+    pub max_aliases: u64,
+
+    /// Most root fields in an operation.
+    #[arg(
+        long,
+        env = "CONFAB_MAX_ROOT_FIELDS",
+        default_value_t = 50,
+        global = true
+    )]
+    pub max_root_fields: u64,
+
+    /// Most fields selected once fragments are expanded.
+    #[arg(
+        long,
+        env = "CONFAB_MAX_SELECTIONS",
+        default_value_t = 2_000,
+        global = true
+    )]
+    pub max_selections: u64,
+
+    /// Highest cost: values a query may return, page sizes multiplied.
+    #[arg(
+        long,
+        env = "CONFAB_MAX_COST",
+        default_value_t = 100_000,
+        global = true
+    )]
+    pub max_cost: u64,
+
+    /// Largest response body (bytes).
+    #[arg(
+        long,
+        env = "CONFAB_MAX_RESPONSE_BYTES",
+        default_value_t = 8 * 1024 * 1024,
+        global = true
+    )]
+    pub max_response_bytes: usize,
+
+    /// Requests per second one token may make on average.
+    #[arg(long, env = "CONFAB_TOKEN_RATE", default_value_t = 200, global = true)]
+    pub token_rate: u32,
+
+    /// Requests one token may make at once above its rate.
+    #[arg(long, env = "CONFAB_TOKEN_BURST", default_value_t = 400, global = true)]
+    pub token_burst: u32,
+
+    /// Operations one token may have running at once.
+    #[arg(
+        long,
+        env = "CONFAB_TOKEN_CONCURRENCY",
+        default_value_t = 8,
+        global = true
+    )]
+    pub token_concurrency: usize,
+
+    /// Most subscriptions on one WebSocket.
+    #[arg(
+        long,
+        env = "CONFAB_WS_MAX_SUBSCRIPTIONS",
+        default_value_t = 100,
+        global = true
+    )]
+    pub ws_max_subscriptions: usize,
+
+    /// Largest WebSocket message a client may send (bytes).
+    #[arg(
+        long,
+        env = "CONFAB_WS_MAX_MESSAGE_BYTES",
+        default_value_t = 64 * 1024,
+        global = true
+    )]
+    pub ws_max_message_bytes: usize,
 
     /// How long events are kept for resuming subscriptions (hours).
     #[arg(
@@ -102,7 +214,8 @@ impl Config {
     pub fn pool_settings(&self) -> PoolSettings {
         PoolSettings {
             max_size: self.db_pool_size,
-            wait_timeout: Duration::from_secs(5),
+            wait_timeout: Duration::from_millis(self.db_wait_timeout_ms),
+            connect_timeout: Duration::from_millis(self.db_connect_timeout_ms),
             statement_timeout: Duration::from_millis(self.statement_timeout_ms),
         }
     }
@@ -110,8 +223,41 @@ impl Config {
     /// Schema limits derived from the config.
     pub fn schema_limits(&self) -> SchemaLimits {
         SchemaLimits {
+            max_depth: self.max_depth,
             introspection: self.introspection,
-            ..SchemaLimits::default()
+            max_response_bytes: self.max_response_bytes,
+        }
+    }
+
+    /// Bounds on documents, checked before they are validated.
+    pub fn query_limits(&self) -> QueryLimits {
+        QueryLimits {
+            max_tokens: self.max_tokens,
+            max_nesting: self.max_nesting,
+            budget: DocumentBudget {
+                max_aliases: self.max_aliases,
+                max_root_fields: self.max_root_fields,
+                max_selections: self.max_selections,
+                max_cost: self.max_cost,
+            },
+        }
+    }
+
+    /// Per-token limits on rate and concurrency.
+    pub fn fairness(&self) -> FairnessLimits {
+        FairnessLimits {
+            rate_per_second: self.token_rate,
+            burst: self.token_burst,
+            concurrency: self.token_concurrency,
+        }
+    }
+
+    /// WebSocket limits.
+    pub fn ws_limits(&self) -> WsLimits {
+        WsLimits {
+            init_timeout: self.ws_init_timeout(),
+            max_subscriptions: self.ws_max_subscriptions,
+            max_message_bytes: self.ws_max_message_bytes,
         }
     }
 

@@ -119,11 +119,24 @@ impl Application {
         )?;
         let hub = events::EventHub::new(background_pool.clone());
         let schema = graphql::build_schema(pool.clone(), hub.clone(), config.schema_limits());
-        let state = http::AppState::new(schema, pool.clone(), config.ws_init_timeout());
+        let guard = graphql::limits::Guard::new(&schema.sdl(), config.query_limits())?;
+        let state = http::AppState::new(
+            schema,
+            pool.clone(),
+            guard,
+            config.fairness(),
+            config.ws_limits(),
+            config.max_response_bytes,
+        );
         let router = http::router(state, config.request_timeout());
         let listener = TcpListener::bind(config.listen)
             .await
-            .with_context(|| format!("listening on {}", config.listen))?;
+            .with_context(|| {
+                format!(
+                    "cannot listen on {}: is another server using it? Set CONFAB_LISTEN (or --listen) to another address",
+                    config.listen
+                )
+            })?;
         Ok(Application {
             listener,
             router,

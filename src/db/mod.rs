@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use deadpool::managed::{Hook, HookError};
 use diesel::ConnectionError;
 use diesel::connection::InstrumentationEvent;
 use diesel_async::AsyncPgConnection;
@@ -35,9 +36,18 @@ pub struct PoolSettings {
     pub max_size: usize,
     /// How long a request waits for a free connection.
     pub wait_timeout: Duration,
+    /// How long opening a new connection may take.
+    pub connect_timeout: Duration,
     /// PostgreSQL cancels any statement running longer than this.
     pub statement_timeout: Duration,
 }
+
+/// A connection idle longer than this is pinged before it is handed out.
+/// Busier ones are not: their last use proved them, and a ping per request
+/// would cost a round trip.
+const CHECK_IDLE_AFTER: Duration = Duration::from_secs(2);
+/// How long that ping may take before the connection is dropped.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Counts the SQL statements a pool's connections run (a cheap metric, and
 /// how tests prove that a query's statement count does not grow with pages).
@@ -90,9 +100,32 @@ pub fn build_pool(
     Ok(Pool::builder(manager)
         .max_size(settings.max_size)
         .wait_timeout(Some(settings.wait_timeout))
-        .create_timeout(Some(settings.wait_timeout))
+        .create_timeout(Some(settings.connect_timeout))
+        .recycle_timeout(Some(CHECK_TIMEOUT))
+        .pre_recycle(Hook::async_fn(|conn, metrics| {
+            let idle = metrics.last_used() > CHECK_IDLE_AFTER;
+            Box::pin(async move {
+                if idle {
+                    check_connection(conn).await?;
+                }
+                Ok(())
+            })
+        }))
         .runtime(deadpool::Runtime::Tokio1)
         .build()?)
+}
+
+/// Pings an idle connection; a connection that does not answer in time
+/// (a frozen or unreachable server) is dropped rather than handed out.
+async fn check_connection<E>(conn: &mut AsyncPgConnection) -> Result<(), HookError<E>> {
+    let ping = diesel::sql_query("SELECT 1").execute(conn);
+    match tokio::time::timeout(CHECK_TIMEOUT, ping).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(error)) => Err(HookError::Message(
+            format!("connection check failed: {error}").into(),
+        )),
+        Err(_) => Err(HookError::Message("connection check timed out".into())),
+    }
 }
 
 /// Applies pending migrations; returns the versions applied.
@@ -111,11 +144,26 @@ pub async fn run_migrations(database_url: &str) -> anyhow::Result<Vec<String>> {
     .await?
 }
 
-/// Checks that a connection can be had and answers.
-pub async fn ping(pool: &DbPool) -> Result<(), PoolOrQueryError> {
-    let mut conn = pool.get().await?;
-    diesel::sql_query("SELECT 1").execute(&mut conn).await?;
-    Ok(())
+/// Checks that a connection can be had and answers within `timeout`.
+pub async fn ping(pool: &DbPool, timeout: Duration) -> Result<(), PingError> {
+    let ping = async {
+        let mut conn = pool.get().await?;
+        diesel::sql_query("SELECT 1").execute(&mut conn).await?;
+        Ok::<_, PoolOrQueryError>(())
+    };
+    match tokio::time::timeout(timeout, ping).await {
+        Ok(result) => Ok(result?),
+        Err(_) => Err(PingError::TimedOut),
+    }
+}
+
+/// Why a ping failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PingError {
+    #[error(transparent)]
+    Failed(#[from] PoolOrQueryError),
+    #[error("the database did not answer in time")]
+    TimedOut,
 }
 
 /// A failure to get a connection or to run a statement.

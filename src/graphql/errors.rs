@@ -283,6 +283,49 @@ pub trait Payload<T>: Sized {
     }
 }
 
+/// Messages async-graphql gives when a client's value cannot be coerced to
+/// its input type (a bad `DateTime` literal, an `Int` out of range, a
+/// missing variable). They are the client's mistake, and safe to show.
+const INPUT_COERCION_MESSAGES: [&str; 5] = [
+    "Failed to parse",
+    "Expected input type",
+    "Invalid value for argument",
+    "Variable ",
+    "Oneof",
+];
+
+/// Every error leaves with a code, and internal text never leaves.
+///
+/// Errors without a path are the document's own (parse, validation,
+/// limits): `GRAPHQL_VALIDATION_FAILED`. Field errors without a code did not
+/// come through `ApiError`: input coercion failures become
+/// `BAD_USER_INPUT`; anything else is logged and hidden as
+/// `INTERNAL_SERVER_ERROR`.
+pub fn sanitize_errors(errors: &mut [async_graphql::ServerError]) {
+    for error in errors {
+        let has_code = error
+            .extensions
+            .as_ref()
+            .is_some_and(|ext| ext.get("code").is_some());
+        if has_code {
+            continue;
+        }
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if error.path.is_empty() {
+            extensions.set("code", "GRAPHQL_VALIDATION_FAILED");
+        } else if INPUT_COERCION_MESSAGES
+            .iter()
+            .any(|prefix| error.message.starts_with(prefix))
+        {
+            extensions.set("code", "BAD_USER_INPUT");
+        } else {
+            tracing::error!(message = %error.message, path = ?error.path, "uncoded field error");
+            error.message = "internal error".to_string();
+            extensions.set("code", "INTERNAL_SERVER_ERROR");
+        }
+    }
+}
+
 /// Whether `error` is a violation of the unique constraint or index `name`.
 pub fn is_unique_violation(error: &diesel::result::Error, name: &str) -> bool {
     matches!(

@@ -1,9 +1,11 @@
 //! The GraphQL schema: assembled here from each concept's queries and
 //! mutations, with the cross-cutting parts (ids, connections, errors).
 
+pub mod budget;
 pub mod context;
 pub mod errors;
 pub mod input;
+pub mod limits;
 pub mod loaders;
 pub mod node;
 pub mod pagination;
@@ -48,23 +50,24 @@ pub struct Mutation(
 /// The executable schema.
 pub type ConfabSchema = Schema<Query, Mutation, Subscription>;
 
-/// Limits that keep one request from exhausting the server.
+/// Limits the schema enforces while validating and executing (the
+/// document's own bounds are checked before, by `limits::Guard`).
 #[derive(Clone, Copy, Debug)]
 pub struct SchemaLimits {
     /// Deepest selection nesting accepted.
     pub max_depth: usize,
-    /// Highest complexity (fields, weighted) accepted.
-    pub max_complexity: usize,
     /// Whether `__schema`/`__type` introspection is allowed.
     pub introspection: bool,
+    /// Largest response, in bytes.
+    pub max_response_bytes: usize,
 }
 
 impl Default for SchemaLimits {
     fn default() -> Self {
         SchemaLimits {
             max_depth: 16,
-            max_complexity: 5_000,
             introspection: true,
+            max_response_bytes: 8 * 1024 * 1024,
         }
     }
 }
@@ -75,7 +78,9 @@ pub fn build_schema(pool: DbPool, hub: EventHub, limits: SchemaLimits) -> Confab
         .data(pool)
         .data(hub)
         .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity);
+        .extension(budget::ResponseBudget {
+            max_bytes: limits.max_response_bytes,
+        });
     if !limits.introspection {
         builder = builder.disable_introspection();
     }

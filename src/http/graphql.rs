@@ -6,12 +6,18 @@ use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{ServerError, Value};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::header::{ACCEPT, ALLOW, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use std::time::Duration;
+
+use axum::http::header::{
+    ACCEPT, ALLOW, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE,
+};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::AppState;
+use super::{AppState, Refusal};
 use crate::auth::{self, Viewer};
+use crate::graphql::budget::RESPONSE_TOO_LARGE;
+use crate::graphql::errors::sanitize_errors;
 use crate::graphql::{LoaderCache, context_data};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -65,25 +71,14 @@ pub async fn get(
     let Some(media) = MediaType::negotiate(&headers) else {
         return not_acceptable();
     };
-    let mut request = match parse_query_string(query.as_deref().unwrap_or_default()) {
+    let request = match parse_query_string(query.as_deref().unwrap_or_default()) {
         Ok(request) => request,
         Err(message) => return bad_request(media, &message),
     };
     if request.query.is_empty() {
         return bad_request(media, "the `query` parameter is required");
     }
-    if !is_query_operation(&mut request) {
-        let body = errors_body(&[coded_error(
-            "only queries may be sent with GET; use POST",
-            "METHOD_NOT_ALLOWED",
-        )]);
-        let mut response = respond(StatusCode::METHOD_NOT_ALLOWED, media, body);
-        response
-            .headers_mut()
-            .insert(ALLOW, HeaderValue::from_static("POST"));
-        return response;
-    }
-    execute(&state, &headers, request, media).await
+    execute(&state, &headers, request, media, Method::Get).await
 }
 
 /// Reads `query`, `operationName`, `variables` and `extensions` (the last two
@@ -130,21 +125,57 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
     if request.query.trim().is_empty() {
         return bad_request(media, "the `query` field is required");
     }
-    execute(&state, &headers, request, media).await
+    execute(&state, &headers, request, media, Method::Post).await
 }
 
+/// How the request arrived: GET may only run queries.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Method {
+    Get,
+    Post,
+}
+
+/// Documents up to this size are checked on the async worker; larger ones
+/// on the blocking pool, so a burst of them cannot starve other requests.
+const INLINE_PREPARE_BYTES: usize = 4 * 1024;
+/// Longest a document's checks may take before the request is refused.
+const PREPARE_DEADLINE: Duration = Duration::from_secs(2);
+
+/// Authenticates, admits, checks the document, runs it and answers: the
+/// same steps for GET and POST, in an order that does the cheapest refusals
+/// first and never parses a document for an unknown caller.
 async fn execute(
     state: &AppState,
     headers: &HeaderMap,
     request: async_graphql::Request,
     media: MediaType,
+    method: Method,
 ) -> Response {
     let viewer = match authenticate(state, headers).await {
         Ok(viewer) => viewer,
         Err(response) => return response.with_media(media),
     };
-    let mut request = request;
-    let cache = if is_query_operation(&mut request) {
+    let _permit = match state.fairness.admit(viewer.actor) {
+        Ok(permit) => permit,
+        Err(refusal) => return too_many_requests(media, refusal),
+    };
+    let mut request = match prepare(state, request).await {
+        Ok(request) => request,
+        Err(error) => return request_error(media, &[error]),
+    };
+    let is_query = is_query_operation(&mut request);
+    if method == Method::Get && !is_query {
+        let body = errors_body(&[coded_error(
+            "only queries may be sent with GET; use POST",
+            "METHOD_NOT_ALLOWED",
+        )]);
+        let mut response = respond(StatusCode::METHOD_NOT_ALLOWED, media, body);
+        response
+            .headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    let cache = if is_query {
         LoaderCache::Request
     } else {
         LoaderCache::Off
@@ -153,21 +184,79 @@ async fn execute(
     request.data = context_data(&state.pool, viewer, cache);
     let mut response = state.schema.execute(request).await;
     sanitize_errors(&mut response.errors);
+    answer(media, response, state.max_response_bytes)
+}
 
-    // A request error (the document did not parse or validate) stops before
-    // execution: no data, and no error has a path.
-    let request_error = response.data == Value::Null
-        && !response.errors.is_empty()
-        && response.errors.iter().all(|e| e.path.is_empty());
-    if request_error {
-        let status = match media {
-            MediaType::GraphqlResponseJson => StatusCode::BAD_REQUEST,
-            MediaType::Json => StatusCode::OK,
-        };
-        return respond(status, media, errors_body(&response.errors));
+/// Runs the document checks, off the async workers for large documents.
+async fn prepare(
+    state: &AppState,
+    mut request: async_graphql::Request,
+) -> Result<async_graphql::Request, ServerError> {
+    if request.query.len() <= INLINE_PREPARE_BYTES {
+        state.guard.prepare(&mut request)?;
+        return Ok(request);
     }
-    match serde_json::to_vec(&response) {
-        Ok(body) => respond(StatusCode::OK, media, body),
+    let guard = state.guard.clone();
+    let checked = tokio::task::spawn_blocking(move || guard.prepare(&mut request).map(|_| request));
+    match tokio::time::timeout(PREPARE_DEADLINE, checked).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(error)) => {
+            tracing::error!(%error, "document check task failed");
+            Err(coded_error("internal error", "INTERNAL_SERVER_ERROR"))
+        }
+        Err(_) => Err(coded_error(
+            "the document took too long to check; send a smaller one",
+            "SERVICE_UNAVAILABLE",
+        )),
+    }
+}
+
+/// The HTTP answer for an executed request.
+fn answer(media: MediaType, mut response: async_graphql::Response, max_bytes: usize) -> Response {
+    if let Some(too_large) = response
+        .errors
+        .iter()
+        .find(|error| error_code(error) == Some(RESPONSE_TOO_LARGE))
+    {
+        return respond(
+            StatusCode::OK,
+            media,
+            body_with_newline(serde_json::json!({ "data": null, "errors": [too_large] })),
+        );
+    }
+    // A request error (the document did not parse or validate, or its
+    // input could not be coerced) stops before producing data.
+    let client_error = response.data == Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| {
+            e.path.is_empty()
+                || error_code(e).is_some_and(|code| CLIENT_ERROR_CODES.contains(&code))
+        });
+    if client_error {
+        response.errors.truncate(MAX_ERRORS);
+        return request_error(media, &response.errors);
+    }
+    let mut body = BoundedWriter::new(max_bytes);
+    match serde_json::to_writer(&mut body, &response) {
+        Ok(()) => {
+            let mut bytes = body.into_inner();
+            bytes.push(b'\n');
+            respond(StatusCode::OK, media, bytes)
+        }
+        Err(_) if body.overflowed() => {
+            let mut error = ServerError::new(
+                format!(
+                    "the response would be larger than {max_bytes} bytes: ask for smaller pages or fewer fields"
+                ),
+                None,
+            );
+            set_code(&mut error, RESPONSE_TOO_LARGE);
+            respond(
+                StatusCode::OK,
+                media,
+                body_with_newline(serde_json::json!({ "data": null, "errors": [error] })),
+            )
+        }
         Err(error) => {
             tracing::error!(%error, "could not serialise a response");
             respond(
@@ -176,6 +265,73 @@ async fn execute(
                 errors_body(&[coded_error("internal error", "INTERNAL_SERVER_ERROR")]),
             )
         }
+    }
+}
+
+/// Codes of errors that are the client's doing.
+const CLIENT_ERROR_CODES: [&str; 3] = [
+    "BAD_USER_INPUT",
+    "GRAPHQL_VALIDATION_FAILED",
+    "GRAPHQL_PARSE_FAILED",
+];
+/// Most errors returned for one request error.
+const MAX_ERRORS: usize = 100;
+
+/// A request that failed before execution: 400 under
+/// `application/graphql-response+json`, 200 under legacy JSON.
+fn request_error(media: MediaType, errors: &[ServerError]) -> Response {
+    let status = match media {
+        MediaType::GraphqlResponseJson => StatusCode::BAD_REQUEST,
+        MediaType::Json => StatusCode::OK,
+    };
+    respond(status, media, errors_body(errors))
+}
+
+fn error_code(error: &ServerError) -> Option<&str> {
+    match error.extensions.as_ref()?.get("code")? {
+        Value::String(code) => Some(code.as_str()),
+        _ => None,
+    }
+}
+
+/// A `Vec` that refuses to grow past a limit, so an oversized response is
+/// abandoned while being written rather than after.
+struct BoundedWriter {
+    bytes: Vec<u8>,
+    max: usize,
+    overflowed: bool,
+}
+
+impl BoundedWriter {
+    fn new(max: usize) -> Self {
+        BoundedWriter {
+            bytes: Vec::with_capacity(1024),
+            max,
+            overflowed: false,
+        }
+    }
+
+    fn overflowed(&self) -> bool {
+        self.overflowed
+    }
+
+    fn into_inner(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
+impl std::io::Write for BoundedWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + buf.len() > self.max {
+            self.overflowed = true;
+            return Err(std::io::Error::other("response too large"));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -248,46 +404,56 @@ fn is_query_operation(request: &mut async_graphql::Request) -> bool {
     operation.is_none_or(|operation| operation.node.ty == OperationType::Query)
 }
 
-/// Every error leaves with a code. Field errors without one come from
-/// somewhere that did not go through `ApiError`: log them and hide the text.
-/// Errors without a path are the document's own (parse, validation, limits).
-fn sanitize_errors(errors: &mut [ServerError]) {
-    for error in errors {
-        let has_code = error
-            .extensions
-            .as_ref()
-            .is_some_and(|ext| ext.get("code").is_some());
-        if has_code {
-            continue;
-        }
-        if error.path.is_empty() {
-            error
-                .extensions
-                .get_or_insert_with(Default::default)
-                .set("code", "GRAPHQL_VALIDATION_FAILED");
-        } else {
-            tracing::error!(message = %error.message, path = ?error.path, "uncoded field error");
-            error.message = "internal error".to_string();
-            error
-                .extensions
-                .get_or_insert_with(Default::default)
-                .set("code", "INTERNAL_SERVER_ERROR");
-        }
-    }
-}
-
 fn coded_error(message: &str, code: &str) -> ServerError {
     let mut error = ServerError::new(message, None);
+    set_code(&mut error, code);
+    error
+}
+
+fn set_code(error: &mut ServerError, code: &str) {
     error
         .extensions
         .get_or_insert_with(Default::default)
         .set("code", code);
-    error
 }
 
 fn errors_body(errors: &[ServerError]) -> Vec<u8> {
-    serde_json::to_vec(&serde_json::json!({ "errors": errors }))
-        .unwrap_or_else(|_| b"{\"errors\":[]}".to_vec())
+    body_with_newline(serde_json::json!({ "errors": errors }))
+}
+
+/// A JSON body ending with a newline (so that consecutive outputs of curl
+/// do not run together).
+fn body_with_newline(value: serde_json::Value) -> Vec<u8> {
+    let mut body = serde_json::to_vec(&value).unwrap_or_else(|_| b"{\"errors\":[]}".to_vec());
+    body.push(b'\n');
+    body
+}
+
+/// 429 with `Retry-After`, for a token over its rate or concurrency.
+fn too_many_requests(media: MediaType, refusal: Refusal) -> Response {
+    let message = match refusal {
+        Refusal::RateLimited { .. } => "too many requests for this token; slow down",
+        Refusal::TooManyConcurrent => "too many requests running at once for this token",
+    };
+    let mut error = coded_error(message, "RATE_LIMITED");
+    error
+        .extensions
+        .get_or_insert_with(Default::default)
+        .set("reason", refusal.reason());
+    let mut response = respond(StatusCode::TOO_MANY_REQUESTS, media, errors_body(&[error]));
+    if let Ok(value) = HeaderValue::from_str(&refusal.retry_after_seconds().to_string()) {
+        response.headers_mut().insert(RETRY_AFTER, value);
+    }
+    response
+}
+
+/// 503 `SERVICE_UNAVAILABLE` with a JSON body.
+pub fn service_unavailable(message: &str) -> Response {
+    respond(
+        StatusCode::SERVICE_UNAVAILABLE,
+        MediaType::Json,
+        errors_body(&[coded_error(message, "SERVICE_UNAVAILABLE")]),
+    )
 }
 
 fn bad_request(media: MediaType, message: &str) -> Response {

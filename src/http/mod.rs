@@ -1,7 +1,11 @@
 //! HTTP routes: GraphQL over HTTP, GraphiQL, health checks.
 
+mod fairness;
 mod graphql;
 mod ws;
+
+pub use fairness::{Fairness, FairnessLimits, Refusal};
+pub use ws::WsLimits;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,15 +13,16 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::{DefaultBodyLimit, RawQuery, State};
+use axum::extract::{DefaultBodyLimit, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use tower_http::timeout::TimeoutLayer;
 
 use crate::auth::TokenCache;
 use crate::db::{self, DbPool};
 use crate::graphql::ConfabSchema;
+use crate::graphql::limits::Guard;
 
 /// How long a verified token is trusted without asking the database again
 /// (and so how long a revoked token may still work).
@@ -26,21 +31,37 @@ const TOKEN_CACHE_TTL: Duration = Duration::from_secs(5);
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// How long `/readyz` waits for the database.
+const READY_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
     pub schema: ConfabSchema,
     pub pool: DbPool,
-    /// How long a WebSocket may take to send `connection_init`.
-    pub ws_init_timeout: Duration,
+    /// Bounds on documents, checked before validation.
+    pub guard: Guard,
+    /// Per-token rate and concurrency.
+    pub fairness: Arc<Fairness>,
+    /// WebSocket limits.
+    pub ws: WsLimits,
     /// Recently verified bearer tokens.
     pub tokens: Arc<TokenCache>,
+    /// Largest response body.
+    pub max_response_bytes: usize,
     graphiql: Arc<str>,
 }
 
 impl AppState {
     /// State for the routes.
-    pub fn new(schema: ConfabSchema, pool: DbPool, ws_init_timeout: Duration) -> Self {
+    pub fn new(
+        schema: ConfabSchema,
+        pool: DbPool,
+        guard: Guard,
+        fairness: FairnessLimits,
+        ws: WsLimits,
+        max_response_bytes: usize,
+    ) -> Self {
         let graphiql = async_graphql::http::GraphiQLSource::build()
             .endpoint("/graphql")
             .subscription_endpoint("/ws")
@@ -49,8 +70,11 @@ impl AppState {
         AppState {
             schema,
             pool,
-            ws_init_timeout,
+            guard,
+            fairness: Arc::new(Fairness::new(fairness)),
+            ws,
             tokens: Arc::new(TokenCache::new(TOKEN_CACHE_TTL)),
+            max_response_bytes,
             graphiql: graphiql.into(),
         }
     }
@@ -65,11 +89,22 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            request_timeout,
-        ))
+        .layer(middleware::from_fn(move |request, next| {
+            time_limit(request_timeout, request, next)
+        }))
         .with_state(state)
+}
+
+/// Answers 503 `SERVICE_UNAVAILABLE` with a JSON body when a request takes
+/// longer than `limit` (a hung database, say), dropping its work.
+async fn time_limit(limit: Duration, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(?limit, "request timed out");
+            graphql::service_unavailable("the request took too long; try again shortly")
+        }
+    }
 }
 
 /// GET `/graphql`: a query, or a WebSocket upgrade for subscriptions.
@@ -105,7 +140,7 @@ async fn healthz() -> &'static str {
 
 /// The database answers.
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    match db::ping(&state.pool).await {
+    match db::ping(&state.pool, READY_TIMEOUT).await {
         Ok(()) => (StatusCode::OK, "ready"),
         Err(error) => {
             tracing::warn!(%error, "readiness check failed");
