@@ -8,7 +8,7 @@ use diesel_async::AsyncPgConnection;
 use super::model::{self, Contact, ContactChanges, NewContact};
 use crate::auth::{Actor, Viewer};
 use crate::conversations::{Conversation, ConversationConnectionFields};
-use crate::graphql::context::{db, loader, staff_viewer, viewer};
+use crate::graphql::context::{db, loader, may_see_details, staff_viewer, viewer};
 use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, payload};
 use crate::graphql::input::{InputErrors, changed};
 use crate::graphql::loaders::{FetchByIds, Pages};
@@ -77,12 +77,18 @@ impl Contact {
             .flat_map(char::to_uppercase)
             .collect()
     }
-    async fn email(&self) -> Option<&str> {
-        self.email.as_deref()
+    /// Null for contact tokens other than this contact's own.
+    async fn email(&self, ctx: &Context<'_>) -> Option<&str> {
+        self.email
+            .as_deref()
+            .filter(|_| may_see_details(ctx, Actor::Contact(self.id)))
     }
-    /// Phone number in E.164 form, e.g. `+14155550100`.
-    async fn phone(&self) -> Option<&str> {
-        self.phone.as_deref()
+    /// Phone number in E.164 form, e.g. `+14155550100`. Null for contact
+    /// tokens other than this contact's own.
+    async fn phone(&self, ctx: &Context<'_>) -> Option<&str> {
+        self.phone
+            .as_deref()
+            .filter(|_| may_see_details(ctx, Actor::Contact(self.id)))
     }
     async fn avatar_url(&self) -> Option<&str> {
         self.avatar_url.as_deref()

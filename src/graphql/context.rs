@@ -40,3 +40,15 @@ pub fn staff_viewer(ctx: &Context<'_>) -> Result<Viewer, ApiError> {
         crate::auth::Actor::User(_) | crate::auth::Actor::ApiKey(_) => Ok(viewer),
     }
 }
+
+/// Whether the caller may see the private details (email, phone) of
+/// `member`: api keys and users see everyone's, a contact token only its
+/// own contact's. Names stay visible to every caller who sees the member.
+pub fn may_see_details(ctx: &Context<'_>, member: crate::auth::Actor) -> bool {
+    use crate::auth::Actor;
+    match ctx.data_opt::<Viewer>().map(|viewer| viewer.actor) {
+        Some(Actor::Contact(own)) => member == Actor::Contact(own),
+        Some(Actor::User(_) | Actor::ApiKey(_)) => true,
+        None => false,
+    }
+}

@@ -236,12 +236,24 @@ fn answer(media: MediaType, mut response: async_graphql::Response, max_bytes: us
         response.errors.truncate(MAX_ERRORS);
         return request_error(media, &response.errors);
     }
+    // Nothing could be answered because the database could not: 503, so
+    // that clients and load balancers retry.
+    let unavailable = response.data == Value::Null
+        && response
+            .errors
+            .iter()
+            .any(|e| error_code(e) == Some("SERVICE_UNAVAILABLE"));
+    let status = if unavailable {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
     let mut body = BoundedWriter::new(max_bytes);
     match serde_json::to_writer(&mut body, &response) {
         Ok(()) => {
             let mut bytes = body.into_inner();
             bytes.push(b'\n');
-            respond(StatusCode::OK, media, bytes)
+            respond(status, media, bytes)
         }
         Err(_) if body.overflowed() => {
             let mut error = ServerError::new(

@@ -7,7 +7,7 @@ use diesel_async::AsyncPgConnection;
 use super::model::{self, ApiKey, Organization, User};
 use crate::auth::{Actor, Viewer};
 use crate::contacts::Contact;
-use crate::graphql::context::{self, loader};
+use crate::graphql::context::{self, loader, may_see_details};
 use crate::graphql::errors::ApiError;
 use crate::graphql::loaders::{ByIds, FetchByIds};
 
@@ -35,8 +35,9 @@ impl User {
     async fn name(&self) -> &str {
         &self.name
     }
-    async fn email(&self) -> &str {
-        &self.email
+    /// Null for contact tokens: a chat widget sees staff by name only.
+    async fn email(&self, ctx: &Context<'_>) -> Option<&str> {
+        Some(self.email.as_str()).filter(|_| may_see_details(ctx, Actor::User(self.id)))
     }
     async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
         self.created_at

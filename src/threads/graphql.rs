@@ -16,7 +16,7 @@ use crate::channel_kind::ChannelKind;
 use crate::contacts::{self, Contact};
 use crate::db::DbPool;
 use crate::events::{self, EventKind, EventPayload, NewEvent};
-use crate::graphql::context::{db, loader, staff_viewer, viewer};
+use crate::graphql::context::{db, loader, may_see_details, staff_viewer, viewer};
 use crate::graphql::errors::{
     ApiError, MutationError, Payload, UserError, UserErrorCode, is_unique_violation, payload,
 };
@@ -337,7 +337,15 @@ pub async fn member_details(
                 })
         }
         None => None,
-    })
+    }
+    .map(|details| match member {
+        Some(member) if may_see_details(ctx, member) => details,
+        _ => MemberDetails {
+            email: None,
+            phone: None,
+            ..details
+        },
+    }))
 }
 
 impl Subscriber {

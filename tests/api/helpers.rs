@@ -216,7 +216,8 @@ impl TestApp {
         app
     }
 
-    async fn start(database_url: &str, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    /// A server over an existing database (no organization is created).
+    pub async fn start(database_url: &str, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let database_url = database_url.to_string();
         let mut config = Config::with_database_url(&database_url);
         adjust(&mut config);
@@ -390,6 +391,28 @@ impl TestApp {
             .expect("send request");
         assert_eq!(response.status(), 200, "status of {query}");
         response.json().await.expect("JSON body")
+    }
+
+    /// POSTs a raw JSON body with `token` (if any) and `Accept:
+    /// application/graphql-response+json`; returns the status and the body
+    /// (`Value::Null` when it is not JSON).
+    pub async fn post_raw(&self, token: Option<&str>, body: String) -> (u16, Value) {
+        let mut request = self
+            .client
+            .post(self.graphql_url())
+            .header("content-type", "application/json")
+            .header("accept", "application/graphql-response+json")
+            .body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("send request");
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.expect("body");
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 
     /// Like `graphql`, and also asserts that there are no errors; returns `data`.

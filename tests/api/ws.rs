@@ -79,6 +79,20 @@ impl WsClient {
         }
     }
 
+    /// The next text message as JSON, keep-alives included.
+    pub async fn receive_raw(&mut self) -> Value {
+        loop {
+            let message = tokio::time::timeout(WAIT, self.socket.next())
+                .await
+                .expect("a message in time")
+                .expect("socket open")
+                .expect("no socket error");
+            if let Message::Text(text) = message {
+                return serde_json::from_str(&text).expect("JSON message");
+            }
+        }
+    }
+
     /// Starts a subscription with id `id`.
     pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
         let kind = if self.protocol == TRANSPORT_WS {
