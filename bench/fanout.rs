@@ -74,6 +74,12 @@ fn start_server(database_url: &str) -> Server {
         .env("CONFAB_LISTEN", format!("127.0.0.1:{port}"))
         .env("CONFAB_LOG", "warn")
         .env("CONFAB_DB_POOL_SIZE", "32")
+        // One token drives every subscriber and writer: lift the per-token
+        // fairness limits, which are a tenant policy, not a capacity.
+        .env("CONFAB_TOKEN_RATE", "100000000")
+        .env("CONFAB_TOKEN_BURST", "100000000")
+        .env("CONFAB_TOKEN_CONCURRENCY", "100000")
+        .env("CONFAB_WS_MAX_SUBSCRIPTIONS", "100000")
         .stdout(Stdio::piped())
         .spawn()
         .expect("start confab");

@@ -118,15 +118,14 @@ impl Application {
             db::StatementCounter::default(),
         )?;
         let hub = events::EventHub::new(background_pool.clone());
-        let schema = graphql::build_schema(pool.clone(), hub.clone(), config.schema_limits());
-        let guard = graphql::limits::Guard::new(&schema.sdl(), config.query_limits())?;
+        let schemas = graphql::build_schemas(pool.clone(), hub.clone(), config.schema_limits());
+        let guard = graphql::limits::Guard::new(&schemas.plain.sdl(), config.query_limits())?;
         let state = http::AppState::new(
-            schema,
+            schemas,
             pool.clone(),
             guard,
             config.fairness(),
             config.ws_limits(),
-            config.max_response_bytes,
         );
         let router = http::router(state, config.request_timeout());
         let listener = TcpListener::bind(config.listen)

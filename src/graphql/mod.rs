@@ -72,19 +72,53 @@ impl Default for SchemaLimits {
     }
 }
 
-/// Builds the schema over a pool.
-pub fn build_schema(pool: DbPool, hub: EventHub, limits: SchemaLimits) -> ConfabSchema {
-    let mut builder = Schema::build(Query::default(), Mutation::default(), Subscription)
-        .data(pool)
-        .data(hub)
-        .limit_depth(limits.max_depth)
-        .extension(budget::ResponseBudget {
-            max_bytes: limits.max_response_bytes,
-        });
-    if !limits.introspection {
-        builder = builder.disable_introspection();
+/// The two executable schemas: the same types, with and without counting
+/// response bytes as fields resolve. Counting costs about a fifth of a
+/// small query's CPU, so it runs only for documents whose measured upper
+/// bound (`limits::Measure::bytes`) could pass the cap.
+#[derive(Clone)]
+pub struct Schemas {
+    /// Without byte counting: for documents that cannot grow past the cap.
+    pub plain: ConfabSchema,
+    /// With byte counting: for documents that might.
+    pub counted: ConfabSchema,
+    /// The response cap both enforce.
+    pub max_response_bytes: usize,
+}
+
+impl Schemas {
+    /// The schema to run a document measured at `measure` with.
+    pub fn for_measure(&self, measure: &limits::Measure) -> &ConfabSchema {
+        if measure.bytes > self.max_response_bytes as u64 {
+            &self.counted
+        } else {
+            &self.plain
+        }
     }
-    builder.finish()
+}
+
+/// Builds both schemas over a pool.
+pub fn build_schemas(pool: DbPool, hub: EventHub, limits: SchemaLimits) -> Schemas {
+    let build = |counted: bool| {
+        let mut builder = Schema::build(Query::default(), Mutation::default(), Subscription)
+            .data(pool.clone())
+            .data(hub.clone())
+            .limit_depth(limits.max_depth);
+        if counted {
+            builder = builder.extension(budget::ResponseBudget {
+                max_bytes: limits.max_response_bytes,
+            });
+        }
+        if !limits.introspection {
+            builder = builder.disable_introspection();
+        }
+        builder.finish()
+    };
+    Schemas {
+        plain: build(false),
+        counted: build(true),
+        max_response_bytes: limits.max_response_bytes,
+    }
 }
 
 /// The SDL of the schema, as checked in at `schema.graphql`.

@@ -18,6 +18,7 @@ use super::{AppState, Refusal};
 use crate::auth::{self, Viewer};
 use crate::graphql::budget::RESPONSE_TOO_LARGE;
 use crate::graphql::errors::sanitize_errors;
+use crate::graphql::limits::Measure;
 use crate::graphql::{LoaderCache, context_data};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -159,8 +160,8 @@ async fn execute(
         Ok(permit) => permit,
         Err(refusal) => return too_many_requests(media, refusal),
     };
-    let mut request = match prepare(state, request).await {
-        Ok(request) => request,
+    let (mut request, measure) = match prepare(state, request).await {
+        Ok(prepared) => prepared,
         Err(error) => return request_error(media, &[error]),
     };
     let is_query = is_query_operation(&mut request);
@@ -182,22 +183,27 @@ async fn execute(
     };
     // A freshly parsed request carries no data of its own.
     request.data = context_data(&state.pool, viewer, cache);
-    let mut response = state.schema.execute(request).await;
+    let schema = state.schemas.for_measure(&measure);
+    let mut response = schema.execute(request).await;
     sanitize_errors(&mut response.errors);
-    answer(media, response, state.max_response_bytes)
+    answer(media, response, state.schemas.max_response_bytes)
 }
 
 /// Runs the document checks, off the async workers for large documents.
 async fn prepare(
     state: &AppState,
     mut request: async_graphql::Request,
-) -> Result<async_graphql::Request, ServerError> {
+) -> Result<(async_graphql::Request, Measure), ServerError> {
     if request.query.len() <= INLINE_PREPARE_BYTES {
-        state.guard.prepare(&mut request)?;
-        return Ok(request);
+        let measure = state.guard.prepare(&mut request)?;
+        return Ok((request, measure));
     }
     let guard = state.guard.clone();
-    let checked = tokio::task::spawn_blocking(move || guard.prepare(&mut request).map(|_| request));
+    let checked = tokio::task::spawn_blocking(move || {
+        guard
+            .prepare(&mut request)
+            .map(|measure| (request, measure))
+    });
     match tokio::time::timeout(PREPARE_DEADLINE, checked).await {
         Ok(Ok(result)) => result,
         Ok(Err(error)) => {

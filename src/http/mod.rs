@@ -21,7 +21,7 @@ use axum::routing::get;
 
 use crate::auth::TokenCache;
 use crate::db::{self, DbPool};
-use crate::graphql::ConfabSchema;
+use crate::graphql::Schemas;
 use crate::graphql::limits::Guard;
 
 /// How long a verified token is trusted without asking the database again
@@ -37,7 +37,8 @@ const READY_TIMEOUT: Duration = Duration::from_secs(1);
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
-    pub schema: ConfabSchema,
+    /// The schemas, with and without response byte counting.
+    pub schemas: Schemas,
     pub pool: DbPool,
     /// Bounds on documents, checked before validation.
     pub guard: Guard,
@@ -47,20 +48,17 @@ pub struct AppState {
     pub ws: WsLimits,
     /// Recently verified bearer tokens.
     pub tokens: Arc<TokenCache>,
-    /// Largest response body.
-    pub max_response_bytes: usize,
     graphiql: Arc<str>,
 }
 
 impl AppState {
     /// State for the routes.
     pub fn new(
-        schema: ConfabSchema,
+        schemas: Schemas,
         pool: DbPool,
         guard: Guard,
         fairness: FairnessLimits,
         ws: WsLimits,
-        max_response_bytes: usize,
     ) -> Self {
         let graphiql = async_graphql::http::GraphiQLSource::build()
             .endpoint("/graphql")
@@ -68,13 +66,12 @@ impl AppState {
             .title("confab")
             .finish();
         AppState {
-            schema,
+            schemas,
             pool,
             guard,
             fairness: Arc::new(Fairness::new(fairness)),
             ws,
             tokens: Arc::new(TokenCache::new(TOKEN_CACHE_TTL)),
-            max_response_bytes,
             graphiql: graphiql.into(),
         }
     }

@@ -18,6 +18,16 @@ use async_graphql_value::{ConstValue, Value};
 
 use crate::graphql::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
+/// Most bytes a scalar field serialises to: names and other short text
+/// (255 characters of up to 4 bytes), ids, dates, numbers.
+const SHORT_SCALAR_BYTES: u64 = 1_024;
+/// A message's `text` (20,000 characters of up to 4 bytes).
+const TEXT_BYTES: u64 = 80_000;
+/// A message's `mediaUrls` (20 URLs of up to 2,048 bytes).
+const MEDIA_URLS_BYTES: u64 = 41_000;
+/// Other lists of scalars (`phoneHashes`, `publisherIds`).
+const SCALAR_LIST_BYTES: u64 = 20 * SHORT_SCALAR_BYTES;
+
 /// Items a `recentMessages`/`pendingMessages` list holds at most.
 const RECENT_LIST_SIZE: u64 = 150;
 /// What an unpaged list of objects (subscribers, reactions) is assumed to hold.
@@ -145,11 +155,15 @@ impl SchemaShape {
     }
 }
 
-/// Size of a selection: fields once expanded, and cost.
+/// Size of a selection: fields once expanded, cost, and the most bytes its
+/// response could take.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Measure {
     pub selections: u64,
     pub cost: u64,
+    /// An upper bound of the response's size, from the longest value each
+    /// field may hold.
+    pub bytes: u64,
 }
 
 impl Measure {
@@ -157,7 +171,18 @@ impl Measure {
         Measure {
             selections: self.selections.saturating_add(other.selections),
             cost: self.cost.saturating_add(other.cost),
+            bytes: self.bytes.saturating_add(other.bytes),
         }
+    }
+}
+
+/// The most bytes a leaf field's value serialises to.
+fn leaf_bytes(name: &str, shape: Option<&FieldShape>) -> u64 {
+    match name {
+        "text" | "content" => TEXT_BYTES,
+        "mediaUrls" => MEDIA_URLS_BYTES,
+        _ if shape.is_some_and(|s| s.list) => SCALAR_LIST_BYTES,
+        _ => SHORT_SCALAR_BYTES,
     }
 }
 
@@ -217,6 +242,7 @@ pub fn check(
         }
         largest.selections = largest.selections.max(measure.selections);
         largest.cost = largest.cost.max(measure.cost);
+        largest.bytes = largest.bytes.max(measure.bytes);
     }
     Ok(largest)
 }
@@ -293,9 +319,16 @@ impl<'a> Walker<'a> {
         let child_type = shape.map(|s| s.type_name.as_str());
         let children = self.selection_set(&field.selection_set.node, child_type)?;
         let multiplier = self.multiplier(field, parent, shape);
+        let key = field.response_key().node.len() as u64 + 4;
+        let own_bytes = if field.selection_set.node.items.is_empty() {
+            leaf_bytes(field.name.node.as_str(), shape)
+        } else {
+            children.bytes.saturating_mul(multiplier)
+        };
         Ok(Measure {
             selections: children.selections.saturating_add(1),
             cost: children.cost.saturating_mul(multiplier).saturating_add(1),
+            bytes: own_bytes.saturating_add(key),
         })
     }
 
@@ -448,6 +481,20 @@ mod tests {
             serde_json::json!({}),
         );
         assert_eq!(default.map(|m| m.cost), Ok(1 + 50 * 3));
+    }
+
+    #[test]
+    fn bytes_bound_long_text_by_page_size() {
+        let small = measure(
+            "{ viewer { organization { id name } } }",
+            serde_json::json!({}),
+        );
+        assert!(small.expect("measured").bytes < 4 * SHORT_SCALAR_BYTES);
+        let texts = measure(
+            "{ threads(first: 10) { edges { node { recentMessages { text } } } } }",
+            serde_json::json!({}),
+        );
+        assert!(texts.expect("measured").bytes >= 10 * 150 * TEXT_BYTES);
     }
 
     #[test]

@@ -275,13 +275,15 @@ impl Connection {
                 .set("reason", refusal.reason());
             return self.refuse(&id, error).await;
         }
-        if let Err(error) = self.state.guard.prepare(&mut request) {
-            return self.refuse(&id, error).await;
-        }
+        let measure = match self.state.guard.prepare(&mut request) {
+            Ok(measure) => measure,
+            Err(error) => return self.refuse(&id, error).await,
+        };
         let id: Arc<str> = id.into();
         let responses = self
             .state
-            .schema
+            .schemas
+            .for_measure(&measure)
             .execute_stream_with_session_data(request, data);
         let (handle, registration) = AbortHandle::new_pair();
         let tagged = {
