@@ -189,6 +189,16 @@ pub struct Config {
     )]
     pub ws_init_timeout_ms: u64,
 
+    /// Web origins that may call the API from a browser: `local` (pages
+    /// on this machine, any port), `*`, `none`, or a comma-separated list.
+    #[arg(
+        long,
+        env = "CONFAB_CORS_ORIGINS",
+        default_value = "local",
+        global = true
+    )]
+    pub cors_origins: String,
+
     /// Whether GraphQL introspection is allowed.
     #[arg(long, env = "CONFAB_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub introspection: bool,

@@ -120,12 +120,15 @@ impl Application {
         let hub = events::EventHub::new(background_pool.clone());
         let schemas = graphql::build_schemas(pool.clone(), hub.clone(), config.schema_limits());
         let guard = graphql::limits::Guard::new(&schemas.plain.sdl(), config.query_limits())?;
+        let origins = http::OriginPolicy::parse(&config.cors_origins)
+            .map_err(|error| anyhow::anyhow!("CONFAB_CORS_ORIGINS: {error}"))?;
         let state = http::AppState::new(
             schemas,
             pool.clone(),
             guard,
             config.fairness(),
             config.ws_limits(),
+            origins,
         );
         let router = http::router(state, config.request_timeout());
         let listener = TcpListener::bind(config.listen)

@@ -1,9 +1,12 @@
 //! HTTP routes: GraphQL over HTTP, GraphiQL, health checks.
 
+mod cors;
 mod fairness;
+mod graphiql;
 mod graphql;
 mod ws;
 
+pub use cors::OriginPolicy;
 pub use fairness::{Fairness, FairnessLimits, Refusal};
 pub use ws::WsLimits;
 
@@ -16,7 +19,7 @@ use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{DefaultBodyLimit, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::auth::TokenCache;
@@ -48,7 +51,8 @@ pub struct AppState {
     pub ws: WsLimits,
     /// Recently verified bearer tokens.
     pub tokens: Arc<TokenCache>,
-    graphiql: Arc<str>,
+    /// Which web origins may call the API.
+    pub origins: Arc<OriginPolicy>,
 }
 
 impl AppState {
@@ -59,12 +63,8 @@ impl AppState {
         guard: Guard,
         fairness: FairnessLimits,
         ws: WsLimits,
+        origins: OriginPolicy,
     ) -> Self {
-        let graphiql = async_graphql::http::GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/ws")
-            .title("confab")
-            .finish();
         AppState {
             schemas,
             pool,
@@ -72,15 +72,17 @@ impl AppState {
             fairness: Arc::new(Fairness::new(fairness)),
             ws,
             tokens: Arc::new(TokenCache::new(TOKEN_CACHE_TTL)),
-            graphiql: graphiql.into(),
+            origins: Arc::new(origins),
         }
     }
 }
 
 /// All routes, with the body limit and the per-request timeout.
 pub fn router(state: AppState, request_timeout: Duration) -> Router {
+    let cors = state.origins.layer();
     Router::new()
-        .route("/", get(graphiql))
+        .route("/", get(graphiql::page))
+        .route("/graphiql/{file}", get(graphiql::asset))
         .route("/graphql", get(graphql_get_or_upgrade).post(graphql::post))
         .route("/ws", get(websocket))
         .route("/healthz", get(healthz))
@@ -89,6 +91,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .layer(middleware::from_fn(move |request, next| {
             time_limit(request_timeout, request, next)
         }))
+        .layer(cors)
         .with_state(state)
 }
 
@@ -124,10 +127,6 @@ async fn websocket(
     upgrade: WebSocketUpgrade,
 ) -> Response {
     ws::upgrade(state, &headers, upgrade)
-}
-
-async fn graphiql(State(state): State<AppState>) -> Html<String> {
-    Html(state.graphiql.to_string())
 }
 
 /// The process is up.

@@ -1,6 +1,7 @@
 //! End-to-end tests: a real server, a real PostgreSQL, HTTP as a client speaks it.
 
 mod auth;
+mod browser;
 mod channels;
 mod cli;
 mod contacts;

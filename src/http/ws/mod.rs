@@ -41,6 +41,10 @@ pub struct WsLimits {
 
 /// Upgrades a request to a GraphQL WebSocket.
 pub fn upgrade(state: AppState, headers: &HeaderMap, upgrade: WebSocketUpgrade) -> Response {
+    if !state.origins.allows_upgrade(headers) {
+        let message = "this origin may not open a WebSocket here (see CONFAB_CORS_ORIGINS)";
+        return (StatusCode::FORBIDDEN, message).into_response();
+    }
     let protocol = headers
         .get(axum::http::header::SEC_WEBSOCKET_PROTOCOL)
         .and_then(|value| value.to_str().ok())
