@@ -75,7 +75,15 @@ enum KeyCommand {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() {
+    // One line on failure (a busy port, say), not a backtrace.
+    if let Err(error) = run_cli().await {
+        eprintln!("confab: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run_cli() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // Logs go to stderr: stdout carries only what a command prints (tokens, SDL).
     tracing_subscriber::fmt()
@@ -119,7 +127,8 @@ async fn run(command: Command, config: &Config, database_url: &str) -> anyhow::R
             let user = model::create_user(&mut conn, organization.id, &name, &email)
                 .await
                 .with_context(|| format!("creating user {email:?} (does it exist already?)"))?;
-            println!("{}", user.token);
+            // The id (for memberIds and the like), then the token.
+            println!("{} {}", user.owner.public_id, user.token);
             Ok(())
         }
         Command::SeedDemo(scale) => {
@@ -172,8 +181,13 @@ async fn serve(config: &Config, database_url: &str) -> anyhow::Result<()> {
             println!("    {}", key.token);
             println!();
             println!(
-                "In GraphiQL, add the header {{\"Authorization\": \"Bearer {}\"}}",
+                "Open GraphiQL with it (the key stays in your browser): {graphiql}#token={}",
                 key.token
+            );
+        } else {
+            println!(
+                "GraphiQL needs a key: open {graphiql}#token=<key>. Make one with \
+                 `confab key create --org default` (or `cargo run --release -- key create --org default`)."
             );
         }
     }

@@ -135,44 +135,60 @@ impl Loader<i64> for PendingByChannel {
 
 /// A member of a channel's subscriber set.
 #[derive(Clone)]
-pub struct ChannelSubscriber(ChannelMember);
+pub struct ChannelSubscriber {
+    /// The channel's public id, for the subscriber's own id.
+    channel: String,
+    member: ChannelMember,
+}
 
 #[Object]
 impl ChannelSubscriber {
+    /// Opaque and stable (`chsub_…`): the channel and the member's place in
+    /// its set, so client caches can normalise subscribers.
+    async fn id(&self) -> ID {
+        use base64::Engine;
+        let key = format!("{}:{}", self.channel, self.member.position);
+        ID(format!(
+            "chsub_{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key)
+        ))
+    }
     async fn kind(&self) -> Option<SubscriberKind> {
-        Some(match self.0.member()? {
+        Some(match self.member.member()? {
             Actor::User(_) => SubscriberKind::User,
             Actor::ApiKey(_) => SubscriberKind::ApiKey,
             Actor::Contact(_) => SubscriberKind::Contact,
         })
     }
     async fn name(&self, ctx: &Context<'_>) -> Result<Option<String>, ApiError> {
-        Ok(member_details(ctx, self.0.member()).await?.map(|d| d.name))
+        Ok(member_details(ctx, self.member.member())
+            .await?
+            .map(|d| d.name))
     }
     async fn email(&self, ctx: &Context<'_>) -> Result<Option<String>, ApiError> {
-        Ok(member_details(ctx, self.0.member())
+        Ok(member_details(ctx, self.member.member())
             .await?
             .and_then(|d| d.email))
     }
     async fn phone(&self, ctx: &Context<'_>) -> Result<Option<String>, ApiError> {
-        Ok(member_details(ctx, self.0.member())
+        Ok(member_details(ctx, self.member.member())
             .await?
             .and_then(|d| d.phone))
     }
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>, ApiError> {
-        match self.0.user_id {
+        match self.member.user_id {
             Some(id) => loader::<ByIds<User>>(ctx)?.load_one(id).await,
             None => Ok(None),
         }
     }
     async fn api_key(&self, ctx: &Context<'_>) -> Result<Option<ApiKey>, ApiError> {
-        match self.0.api_key_id {
+        match self.member.api_key_id {
             Some(id) => loader::<ByIds<ApiKey>>(ctx)?.load_one(id).await,
             None => Ok(None),
         }
     }
     async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>, ApiError> {
-        match self.0.contact_id {
+        match self.member.contact_id {
             Some(id) => loader::<ByIds<Contact>>(ctx)?.load_one(id).await,
             None => Ok(None),
         }
@@ -205,7 +221,10 @@ impl Channel {
         Ok(members(ctx, self.id)
             .await?
             .into_iter()
-            .map(ChannelSubscriber)
+            .map(|member| ChannelSubscriber {
+                channel: self.public_id.clone(),
+                member,
+            })
             .collect())
     }
     /// SHA-256 (hex) of each subscriber's E.164 phone, for matching without revealing it.

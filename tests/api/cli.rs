@@ -180,7 +180,9 @@ fn embedded_server_lifecycle(data_dir: &Path, run_as: Option<(u32, u32)>) {
             "grace@globex.test",
         ],
     );
-    let user_token = user_token.trim();
+    // `user create` prints the user's id, then its token.
+    let (user_id, user_token) = user_token.trim().split_once(' ').expect("id and token");
+    assert!(user_id.starts_with("usr_"), "{user_id:?}");
     assert!(user_token.starts_with("cfu_"), "{user_token:?}");
     assert!(cluster_is_running(data_dir));
 
@@ -218,8 +220,30 @@ fn embedded_server_lifecycle(data_dir: &Path, run_as: Option<(u32, u32)>) {
         !lines.iter().any(|l| l.trim().starts_with("cfk_")),
         "{lines:?}"
     );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("confab key create --org default")),
+        "a restart says how to get a key: {lines:?}"
+    );
     let listed = graphql(port, &key, "{ contacts { totalCount } }");
     assert_eq!(listed["data"]["contacts"]["totalCount"], 1);
+
+    // A second server on the same port fails with a one-line hint.
+    let output = confab(data_dir, run_as)
+        .arg("serve")
+        .env("CONFAB_LISTEN", format!("127.0.0.1:{port}"))
+        .output()
+        .expect("run confab");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let error_lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("confab:"))
+        .collect();
+    assert_eq!(error_lines.len(), 1, "{stderr}");
+    assert!(error_lines[0].contains("CONFAB_LISTEN"), "{stderr}");
+    assert!(!stderr.contains("Stack backtrace"), "{stderr}");
     server.terminate();
     assert!(!cluster_is_running(data_dir));
 }
