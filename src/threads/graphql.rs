@@ -555,7 +555,10 @@ pub struct CreateThreadInput {
     pub subject: Option<String>,
     pub original_sender: Option<String>,
     pub channel: Option<ChannelKind>,
-    /// The address on the channel (E.164 phone on WhatsApp and SMS).
+    /// The address on the channel. On WhatsApp and SMS a valid phone number
+    /// with its country code, stored in E.164: `+31 6 12345678` and
+    /// `31612345678` become `+31612345678`; `0612345678` has no country code
+    /// and is refused.
     pub identifier: Option<String>,
     pub chatbot_paused: Option<bool>,
     pub is_resolved: Option<bool>,
@@ -650,7 +653,7 @@ fn check_identifier(
                 "identifier",
                 UserErrorCode::InvalidPhone,
                 format!(
-                    "on {} the identifier must be a phone number with its country code in E.164 form, e.g. +14155550100; got {identifier:?}",
+                    "on {} the identifier must be a valid phone number with its country code (E.164), e.g. +14155550100; got {identifier:?}",
                     channel.as_str()
                 ),
             );
