@@ -579,8 +579,11 @@ pub struct UpdateThreadInput {
     pub chatbot_paused: Option<bool>,
     pub is_resolved: Option<bool>,
     pub location_id: MaybeUndefined<String>,
-    /// Only while the thread has no contact; then it cannot change.
-    pub contact_id: Option<ID>,
+    /// Links a contact while the thread has none. Once set the link is
+    /// immutable: another contact or null is `CONTACT_IMMUTABLE` (the same
+    /// contact again changes nothing); null on a thread without a contact
+    /// changes nothing either.
+    pub contact_id: MaybeUndefined<ID>,
 }
 
 /// Input of `deleteThread`, `markThreadRead`, `markThreadUnread`.
@@ -682,6 +685,42 @@ fn check_channel_identifier(
                 "an identifier needs a channel",
             );
             None
+        }
+    }
+}
+
+/// The contact change `updateThread` makes: the link is set once and then
+/// immutable, so clearing it or pointing it elsewhere is `CONTACT_IMMUTABLE`.
+async fn check_contact_link(
+    conn: &mut AsyncPgConnection,
+    errors: &mut InputErrors,
+    thread: &Thread,
+    contact_id: &MaybeUndefined<ID>,
+) -> QueryResult<Option<Option<i64>>> {
+    let immutable = |errors: &mut InputErrors| {
+        errors.push(
+            "contactId",
+            UserErrorCode::ContactImmutable,
+            "the thread's contact is already set and cannot change or be cleared",
+        );
+    };
+    match contact_id {
+        MaybeUndefined::Undefined => Ok(None),
+        MaybeUndefined::Null => {
+            if thread.contact_id.is_some() {
+                immutable(errors);
+            }
+            Ok(None)
+        }
+        MaybeUndefined::Value(contact_id) => {
+            match contacts::model::find(conn, thread.organization_id, contact_id).await? {
+                None => errors.push_error(UserError::not_found("contactId", contact_id)),
+                Some(contact) if thread.contact_id.is_some_and(|linked| linked != contact.id) => {
+                    immutable(errors)
+                }
+                Some(contact) => return Ok(Some(Some(contact.id))),
+            }
+            Ok(None)
         }
     }
 }
@@ -1052,21 +1091,8 @@ impl ThreadsMutation {
                         identifier.as_deref(),
                     ));
                 }
-                if let Some(contact_id) = &input.contact_id {
-                    match contacts::model::find(conn, thread.organization_id, contact_id).await? {
-                        None => errors.push_error(UserError::not_found("contactId", contact_id)),
-                        Some(contact)
-                            if thread.contact_id.is_some_and(|linked| linked != contact.id) =>
-                        {
-                            errors.push(
-                                "contactId",
-                                UserErrorCode::ContactImmutable,
-                                "the thread's contact is already set and cannot change",
-                            )
-                        }
-                        Some(contact) => changes.contact_id = Some(Some(contact.id)),
-                    }
-                }
+                changes.contact_id =
+                    check_contact_link(conn, &mut errors, &thread, &input.contact_id).await?;
                 errors.finish()?;
                 let thread = model::update(conn, thread.id, &changes)
                     .await
