@@ -177,10 +177,18 @@ impl Thread {
         all.retain(|s| include_archived || !s.is_archived);
         Ok(all)
     }
-    /// Active subscribers with unread messages.
+    /// Staff with unread messages: active user and api-key subscribers,
+    /// oldest first. Contacts are never listed (an SMS or WhatsApp contact
+    /// rarely marks anything read); their own read state stays on their
+    /// `Subscriber` (`viewedAt`, `unreadCount`) and in `Thread.unreadCount`
+    /// for a contact token.
     async fn unread_by(&self, ctx: &Context<'_>) -> Result<Vec<Subscriber>, ApiError> {
         let mut all = subscribers_of(ctx, self.id).await?;
-        all.retain(|s| !s.is_archived && s.unread_count > 0);
+        all.retain(|s| {
+            !s.is_archived
+                && s.unread_count > 0
+                && matches!(s.member(), Some(Actor::User(_) | Actor::ApiKey(_)))
+        });
         Ok(all)
     }
     /// Messages the caller has not read (0 when it does not subscribe).

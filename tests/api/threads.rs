@@ -728,6 +728,96 @@ async fn sending_updates_unread_state_and_mark_read_clears_it() {
     );
 }
 
+const UNREAD_BY: &str = "query($id: ID!) { thread(id: $id) {
+  unreadCount
+  unreadBy { kind unreadCount }
+  subscribers { kind unreadCount viewedAt }
+} }";
+
+fn kinds(list: &Value) -> Vec<(String, i64)> {
+    let mut kinds: Vec<(String, i64)> = list
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|s| {
+            (
+                s["kind"].as_str().unwrap_or_default().to_string(),
+                s["unreadCount"].as_i64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    kinds.sort();
+    kinds
+}
+
+#[tokio::test]
+async fn unread_by_names_staff_only_while_contacts_keep_their_read_state() {
+    let app = TestApp::spawn().await;
+    let agent = app.create_user("acme", "agent@acme.test").await;
+    let agent_id = app.user_id(&agent).await;
+    let ada = app.create_contact("Ada", Some("+31612345678")).await;
+    let ada_token = app.contact_token(&ada).await;
+    let id = create_thread(
+        &app,
+        json!({ "name": "t", "channel": "WHATSAPP", "identifier": "31612345678",
+                "memberIds": [agent_id, ada] }),
+    )
+    .await;
+
+    // The api key writes (and so subscribes); the agent and Ada have unread.
+    send(&app, &app.token, &id, "one").await;
+    send(&app, &app.token, &id, "two").await;
+    let state = app.data(UNREAD_BY, json!({ "id": id })).await;
+    assert_eq!(
+        kinds(&state["thread"]["unreadBy"]),
+        vec![("USER".to_string(), 2)],
+        "the contact is not listed: {state}"
+    );
+    assert_eq!(
+        kinds(&state["thread"]["subscribers"]),
+        vec![
+            ("API_KEY".to_string(), 0),
+            ("CONTACT".to_string(), 2),
+            ("USER".to_string(), 2)
+        ]
+    );
+
+    // Ada's widget still sees her own unread count and can mark it read.
+    let widget = app
+        .graphql_as(&ada_token, UNREAD_BY, json!({ "id": id }))
+        .await;
+    assert_eq!(widget["data"]["thread"]["unreadCount"], 2, "{widget}");
+    assert_eq!(
+        kinds(&widget["data"]["thread"]["unreadBy"]),
+        vec![("USER".to_string(), 2)]
+    );
+    let mark = "mutation($id: ID!) { markThreadRead(input: {id: $id}) { thread { unreadCount } userErrors { code } } }";
+    let marked = app.graphql_as(&ada_token, mark, json!({ "id": id })).await;
+    assert_eq!(
+        marked["data"]["markThreadRead"],
+        json!({ "thread": { "unreadCount": 0 }, "userErrors": [] })
+    );
+    let read = app.data(UNREAD_BY, json!({ "id": id })).await;
+    let contact = read["thread"]["subscribers"]
+        .as_array()
+        .expect("subscribers")
+        .iter()
+        .find(|s| s["kind"] == "CONTACT")
+        .expect("contact subscriber")
+        .clone();
+    assert_eq!(contact["unreadCount"], 0);
+    assert!(contact["viewedAt"].is_string(), "{contact}");
+
+    // When Ada writes, the staff who have not read it are listed: the api key too.
+    send(&app, &ada_token, &id, "thanks").await;
+    let after = app.data(UNREAD_BY, json!({ "id": id })).await;
+    assert_eq!(
+        kinds(&after["thread"]["unreadBy"]),
+        vec![("API_KEY".to_string(), 1), ("USER".to_string(), 3)]
+    );
+    assert_eq!(after["thread"]["unreadCount"], 1);
+}
+
 const LIST: &str = "query($first: Int, $after: String, $last: Int, $before: String, $filter: ThreadsFilter) {
   threads(first: $first, after: $after, last: $last, before: $before, filter: $filter) {
     totalCount edges { node { name } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
