@@ -22,10 +22,14 @@ pub enum IdKind {
     Message,
     Conversation,
     Channel,
+    /// The reactions with one emoji on a message. Its ids are derived from
+    /// the message id and the emoji (see `messages::ReactionGroup`), not
+    /// generated.
+    ReactionGroup,
 }
 
 impl IdKind {
-    const ALL: [IdKind; 9] = [
+    const ALL: [IdKind; 10] = [
         IdKind::Organization,
         IdKind::User,
         IdKind::ApiKey,
@@ -35,6 +39,7 @@ impl IdKind {
         IdKind::Message,
         IdKind::Conversation,
         IdKind::Channel,
+        IdKind::ReactionGroup,
     ];
 
     /// The prefix before the underscore.
@@ -49,6 +54,7 @@ impl IdKind {
             IdKind::Message => "msg",
             IdKind::Conversation => "conv",
             IdKind::Channel => "chan",
+            IdKind::ReactionGroup => "rxn",
         }
     }
 

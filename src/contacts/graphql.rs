@@ -206,7 +206,9 @@ pub struct CreateContactInput {
     pub last_name: Option<String>,
     pub nickname: Option<String>,
     pub email: Option<String>,
-    /// E.164, e.g. `+14155550100`; spaces, dashes and parentheses are removed.
+    /// A valid phone number with its country code, stored in E.164:
+    /// `+1 (415) 555-0100` and `14155550100` become `+14155550100`. A number
+    /// starting with 0 has no country code and is refused.
     pub phone: Option<String>,
     /// An absolute http(s) URL.
     pub avatar_url: Option<String>,
@@ -220,6 +222,7 @@ pub struct UpdateContactInput {
     pub last_name: MaybeUndefined<String>,
     pub nickname: MaybeUndefined<String>,
     pub email: MaybeUndefined<String>,
+    /// As in `createContact`.
     pub phone: MaybeUndefined<String>,
     pub avatar_url: MaybeUndefined<String>,
 }

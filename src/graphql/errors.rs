@@ -137,7 +137,7 @@ pub enum UserErrorCode {
     TooLong,
     /// Not an email address.
     InvalidEmail,
-    /// Not a phone number in E.164 form (`+` and country code).
+    /// Not a valid phone number with its country code (E.164).
     InvalidPhone,
     /// Not an absolute http(s) URL.
     InvalidUrl,

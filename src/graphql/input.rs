@@ -79,7 +79,7 @@ impl InputErrors {
         email
     }
 
-    /// A phone number in E.164 form.
+    /// A valid phone number with its country code, in E.164 form.
     pub fn optional_phone(&mut self, field: &str, value: Option<&str>) -> Option<String> {
         let value = non_blank(value?)?;
         let phone = normalize_e164(&value);
@@ -88,7 +88,7 @@ impl InputErrors {
                 field,
                 UserErrorCode::InvalidPhone,
                 format!(
-                    "{value:?} is not a phone number in E.164 form: start with + and the country code, e.g. +14155550100"
+                    "{value:?} is not a valid phone number with its country code (E.164), e.g. +14155550100"
                 ),
             );
         }

@@ -10,7 +10,7 @@ use crate::channels::{self, Channel};
 use crate::contacts::{self, Contact};
 use crate::conversations::{self, Conversation};
 use crate::ids::IdKind;
-use crate::messages::{self, Message};
+use crate::messages::{self, Message, ReactionGroup};
 use crate::organizations::{self, ApiKey, Organization, User};
 use crate::threads::model::ThreadScope;
 use crate::threads::{self, Subscriber, Thread};
@@ -31,6 +31,7 @@ pub enum Node {
     Message(Message),
     Conversation(Conversation),
     Channel(Channel),
+    ReactionGroup(ReactionGroup),
 }
 
 /// `Query.node` and `Query.nodes`.
@@ -116,6 +117,9 @@ async fn find_node(ctx: &Context<'_>, id: &str) -> Result<Option<Node>, ApiError
         IdKind::Channel => channels::model::find(conn, ChannelScope::of(&viewer), id)
             .await?
             .map(Node::Channel),
+        IdKind::ReactionGroup => messages::find_visible_reaction_group(conn, &viewer, id)
+            .await?
+            .map(Node::ReactionGroup),
         IdKind::User | IdKind::ApiKey | IdKind::Conversation => None,
     })
 }

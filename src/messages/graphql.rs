@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::dataloader::Loader;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use diesel::QueryResult;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
@@ -20,6 +22,7 @@ use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, UserEr
 use crate::graphql::input::InputErrors;
 use crate::graphql::loaders::{ByIds, FetchPages, NewLoader, Pages};
 use crate::graphql::pagination::{KeyCursor, PageRequest};
+use crate::ids::IdKind;
 use crate::threads::model::ThreadScope;
 use crate::threads::subscribers::{self, Subscriber};
 use crate::threads::{self, Thread};
@@ -103,11 +106,78 @@ pub async fn recent_messages(
     Ok((rows, has_more))
 }
 
+/// The reactions with one emoji on one message, as loaded.
+#[derive(Clone, Debug)]
+pub struct EmojiReactions {
+    emoji: String,
+    subscriber_ids: Vec<i64>,
+}
+
 /// Reactions on a message with one emoji.
 #[derive(Clone, Debug)]
 pub struct ReactionGroup {
+    message_public_id: String,
     emoji: String,
     subscriber_ids: Vec<i64>,
+}
+
+impl ReactionGroup {
+    fn new(message_public_id: &str, reactions: EmojiReactions) -> Self {
+        ReactionGroup {
+            message_public_id: message_public_id.to_string(),
+            emoji: reactions.emoji,
+            subscriber_ids: reactions.subscriber_ids,
+        }
+    }
+
+    /// The id of the group of `emoji` on a message: `rxn_` and the base64url
+    /// of `<message id>:<emoji>`.
+    pub fn public_id(message_public_id: &str, emoji: &str) -> String {
+        format!(
+            "{}_{}",
+            IdKind::ReactionGroup.prefix(),
+            URL_SAFE_NO_PAD.encode(format!("{message_public_id}:{emoji}"))
+        )
+    }
+
+    /// The message id and emoji a reaction-group id names, if it is one.
+    pub fn parse_id(id: &str) -> Option<(String, String)> {
+        let encoded = id
+            .strip_prefix(IdKind::ReactionGroup.prefix())?
+            .strip_prefix('_')?;
+        let decoded = String::from_utf8(URL_SAFE_NO_PAD.decode(encoded).ok()?).ok()?;
+        let (message_id, emoji) = decoded.split_once(':')?;
+        (IdKind::of(message_id) == Some(IdKind::Message) && !emoji.is_empty())
+            .then(|| (message_id.to_string(), emoji.to_string()))
+    }
+}
+
+/// The reaction group with this id, as the viewer may see it (its message
+/// must be visible and still have reactions with that emoji).
+pub async fn find_visible_reaction_group(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    public_id: &str,
+) -> QueryResult<Option<ReactionGroup>> {
+    let Some((message_id, emoji)) = ReactionGroup::parse_id(public_id) else {
+        return Ok(None);
+    };
+    let Some((message, _)) = find_visible_thread_message(conn, viewer, &message_id).await? else {
+        return Ok(None);
+    };
+    let group = model::reaction_groups(conn, viewer.organization_id, &[message.id])
+        .await?
+        .into_iter()
+        .find(|(_, group_emoji, _)| *group_emoji == emoji);
+    Ok(group.map(|(_, emoji, subscriber_ids)| {
+        ReactionGroup::new(
+            &message.public_id,
+            EmojiReactions {
+                emoji,
+                subscriber_ids,
+            },
+        )
+    }))
 }
 
 /// Loads reaction groups by message id.
@@ -126,22 +196,22 @@ impl NewLoader for ReactionsByMessage {
 }
 
 impl Loader<i64> for ReactionsByMessage {
-    type Value = Vec<ReactionGroup>;
+    type Value = Vec<EmojiReactions>;
     type Error = ApiError;
 
     async fn load(
         &self,
         message_ids: &[i64],
-    ) -> Result<HashMap<i64, Vec<ReactionGroup>>, ApiError> {
+    ) -> Result<HashMap<i64, Vec<EmojiReactions>>, ApiError> {
         let mut conn = self.pool.get().await?;
-        let mut by_message: HashMap<i64, Vec<ReactionGroup>> = HashMap::new();
+        let mut by_message: HashMap<i64, Vec<EmojiReactions>> = HashMap::new();
         for (message_id, emoji, subscriber_ids) in
             model::reaction_groups(&mut conn, self.organization_id, message_ids).await?
         {
             by_message
                 .entry(message_id)
                 .or_default()
-                .push(ReactionGroup {
+                .push(EmojiReactions {
                     emoji,
                     subscriber_ids,
                 });
@@ -152,6 +222,16 @@ impl Loader<i64> for ReactionsByMessage {
 
 #[Object]
 impl ReactionGroup {
+    /// Opaque, stable id of this emoji on this message (`rxn_…`, the
+    /// base64url of `<message id>:<emoji>`), so client caches (Apollo,
+    /// Relay) can normalize and merge `Message.reactions`. `node(id:)`
+    /// refetches it while the message has reactions with that emoji.
+    pub async fn id(&self) -> ID {
+        ID(ReactionGroup::public_id(
+            &self.message_public_id,
+            &self.emoji,
+        ))
+    }
     async fn emoji(&self) -> &str {
         &self.emoji
     }
@@ -249,7 +329,10 @@ impl Message {
         Ok(loader::<ReactionsByMessage>(ctx)?
             .load_one(self.id)
             .await?
-            .unwrap_or_default())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|reactions| ReactionGroup::new(&self.public_id, reactions))
+            .collect())
     }
     async fn resource_id(&self) -> Option<&str> {
         self.resource_id.as_deref()

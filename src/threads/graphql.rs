@@ -177,10 +177,18 @@ impl Thread {
         all.retain(|s| include_archived || !s.is_archived);
         Ok(all)
     }
-    /// Active subscribers with unread messages.
+    /// Staff with unread messages: active user and api-key subscribers,
+    /// oldest first. Contacts are never listed (an SMS or WhatsApp contact
+    /// rarely marks anything read); their own read state stays on their
+    /// `Subscriber` (`viewedAt`, `unreadCount`) and in `Thread.unreadCount`
+    /// for a contact token.
     async fn unread_by(&self, ctx: &Context<'_>) -> Result<Vec<Subscriber>, ApiError> {
         let mut all = subscribers_of(ctx, self.id).await?;
-        all.retain(|s| !s.is_archived && s.unread_count > 0);
+        all.retain(|s| {
+            !s.is_archived
+                && s.unread_count > 0
+                && matches!(s.member(), Some(Actor::User(_) | Actor::ApiKey(_)))
+        });
         Ok(all)
     }
     /// Messages the caller has not read (0 when it does not subscribe).
@@ -555,7 +563,10 @@ pub struct CreateThreadInput {
     pub subject: Option<String>,
     pub original_sender: Option<String>,
     pub channel: Option<ChannelKind>,
-    /// The address on the channel (E.164 phone on WhatsApp and SMS).
+    /// The address on the channel. On WhatsApp and SMS a valid phone number
+    /// with its country code, stored in E.164: `+31 6 12345678` and
+    /// `31612345678` become `+31612345678`; `0612345678` has no country code
+    /// and is refused.
     pub identifier: Option<String>,
     pub chatbot_paused: Option<bool>,
     pub is_resolved: Option<bool>,
@@ -576,8 +587,11 @@ pub struct UpdateThreadInput {
     pub chatbot_paused: Option<bool>,
     pub is_resolved: Option<bool>,
     pub location_id: MaybeUndefined<String>,
-    /// Only while the thread has no contact; then it cannot change.
-    pub contact_id: Option<ID>,
+    /// Links a contact while the thread has none. Once set the link is
+    /// immutable: another contact or null is `CONTACT_IMMUTABLE` (the same
+    /// contact again changes nothing); null on a thread without a contact
+    /// changes nothing either.
+    pub contact_id: MaybeUndefined<ID>,
 }
 
 /// Input of `deleteThread`, `markThreadRead`, `markThreadUnread`.
@@ -650,7 +664,7 @@ fn check_identifier(
                 "identifier",
                 UserErrorCode::InvalidPhone,
                 format!(
-                    "on {} the identifier must be a phone number with its country code in E.164 form, e.g. +14155550100; got {identifier:?}",
+                    "on {} the identifier must be a valid phone number with its country code (E.164), e.g. +14155550100; got {identifier:?}",
                     channel.as_str()
                 ),
             );
@@ -679,6 +693,42 @@ fn check_channel_identifier(
                 "an identifier needs a channel",
             );
             None
+        }
+    }
+}
+
+/// The contact change `updateThread` makes: the link is set once and then
+/// immutable, so clearing it or pointing it elsewhere is `CONTACT_IMMUTABLE`.
+async fn check_contact_link(
+    conn: &mut AsyncPgConnection,
+    errors: &mut InputErrors,
+    thread: &Thread,
+    contact_id: &MaybeUndefined<ID>,
+) -> QueryResult<Option<Option<i64>>> {
+    let immutable = |errors: &mut InputErrors| {
+        errors.push(
+            "contactId",
+            UserErrorCode::ContactImmutable,
+            "the thread's contact is already set and cannot change or be cleared",
+        );
+    };
+    match contact_id {
+        MaybeUndefined::Undefined => Ok(None),
+        MaybeUndefined::Null => {
+            if thread.contact_id.is_some() {
+                immutable(errors);
+            }
+            Ok(None)
+        }
+        MaybeUndefined::Value(contact_id) => {
+            match contacts::model::find(conn, thread.organization_id, contact_id).await? {
+                None => errors.push_error(UserError::not_found("contactId", contact_id)),
+                Some(contact) if thread.contact_id.is_some_and(|linked| linked != contact.id) => {
+                    immutable(errors)
+                }
+                Some(contact) => return Ok(Some(Some(contact.id))),
+            }
+            Ok(None)
         }
     }
 }
@@ -1049,21 +1099,8 @@ impl ThreadsMutation {
                         identifier.as_deref(),
                     ));
                 }
-                if let Some(contact_id) = &input.contact_id {
-                    match contacts::model::find(conn, thread.organization_id, contact_id).await? {
-                        None => errors.push_error(UserError::not_found("contactId", contact_id)),
-                        Some(contact)
-                            if thread.contact_id.is_some_and(|linked| linked != contact.id) =>
-                        {
-                            errors.push(
-                                "contactId",
-                                UserErrorCode::ContactImmutable,
-                                "the thread's contact is already set and cannot change",
-                            )
-                        }
-                        Some(contact) => changes.contact_id = Some(Some(contact.id)),
-                    }
-                }
+                changes.contact_id =
+                    check_contact_link(conn, &mut errors, &thread, &input.contact_id).await?;
                 errors.finish()?;
                 let thread = model::update(conn, thread.id, &changes)
                     .await

@@ -122,6 +122,44 @@ async fn invalid_input_is_a_user_error_and_writes_nothing() {
 }
 
 #[tokio::test]
+async fn phones_need_their_country_code_but_not_the_plus() {
+    let app = TestApp::spawn().await;
+    for (input, stored) in [
+        ("31612345678", "+31612345678"),
+        ("+31 (0)6 1234-5678", "+31612345678"),
+        ("1 415 555 0100", "+14155550100"),
+        ("+49 30 12345678", "+493012345678"),
+    ] {
+        let payload = create(&app, json!({ "firstName": "Ada", "phone": input })).await;
+        assert_eq!(payload["userErrors"], json!([]), "{input}: {payload}");
+        assert_eq!(payload["contact"]["phone"], stored, "{input}");
+    }
+    for refused in [
+        "0612345678",
+        "+31 6 1234",
+        "+1 415 555 01000",
+        "+31 6 12A45678",
+    ] {
+        let payload = create(&app, json!({ "firstName": "Ada", "phone": refused })).await;
+        assert_eq!(
+            codes(&payload),
+            vec![("phone".to_string(), "INVALID_PHONE".to_string())],
+            "{refused}"
+        );
+    }
+    let id = create(&app, json!({ "firstName": "Grace" })).await["contact"]["id"].clone();
+    let updated = app
+        .data(
+            UPDATE,
+            json!({ "input": { "id": id, "phone": "44 20 7946 0958" } }),
+        )
+        .await["updateContact"]
+        .clone();
+    assert_eq!(updated["contact"]["phone"], "+442079460958", "{updated}");
+    assert_eq!(total_count(&app).await, 5);
+}
+
+#[tokio::test]
 async fn update_changes_only_what_is_given_and_null_clears() {
     let app = TestApp::spawn().await;
     let created = create(&app, json!({ "firstName": "Ada", "lastName": "Byron", "phone": "+442079460958", "email": "ada@example.com" })).await;

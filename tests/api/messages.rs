@@ -395,6 +395,115 @@ async fn reactions_are_grouped_by_emoji() {
     );
 }
 
+const REACTION_IDS: &str =
+    "query($id: ID!) { node(id: $id) { ... on Message { reactions { id emoji count } } } }";
+
+async fn reaction_ids(app: &TestApp, message: &str) -> Vec<(String, String)> {
+    let data = app.data(REACTION_IDS, json!({ "id": message })).await;
+    data["node"]["reactions"]
+        .as_array()
+        .expect("reactions")
+        .iter()
+        .map(|group| {
+            (
+                group["emoji"].as_str().expect("emoji").to_string(),
+                group["id"].as_str().expect("id").to_string(),
+            )
+        })
+        .collect()
+}
+
+async fn react(app: &TestApp, token: &str, mutation: &str, message: &str, emoji: &str) {
+    let body = app
+        .graphql_as(
+            token,
+            mutation,
+            json!({ "input": { "messageId": message, "emoji": emoji } }),
+        )
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+}
+
+#[tokio::test]
+async fn reaction_groups_have_stable_ids_for_client_caches() {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    let app = TestApp::spawn().await;
+    let ada = app.create_user("acme", "ada@acme.test").await;
+    let bob = app.create_user("acme", "bob@acme.test").await;
+    let members = json!([app.user_id(&ada).await, app.user_id(&bob).await]);
+    let thread = new_thread(&app, members).await;
+    let first = send_text(&app, &ada, &thread, "ship it?").await;
+    let second = send_text(&app, &bob, &thread, "shipped").await;
+
+    react(&app, &ada, REACT, &first, "👍").await;
+    react(&app, &bob, REACT, &first, ":tada:").await;
+    react(&app, &ada, REACT, &second, "👍").await;
+    let groups = reaction_ids(&app, &first).await;
+    assert_eq!(groups.len(), 2);
+    let thumbs = groups[0].1.clone();
+    let tada = groups[1].1.clone();
+    for (emoji, id) in &groups {
+        let encoded = id.strip_prefix("rxn_").expect("rxn_ prefix");
+        let decoded = URL_SAFE_NO_PAD.decode(encoded).expect("base64url");
+        assert_eq!(
+            String::from_utf8(decoded).expect("utf-8"),
+            format!("{first}:{emoji}")
+        );
+    }
+    assert_ne!(thumbs, tada);
+    let other_message = reaction_ids(&app, &second).await;
+    assert_eq!(other_message.len(), 1);
+    assert_ne!(other_message[0].1, thumbs, "one id per message and emoji");
+
+    // The id does not move as the group grows or shrinks, or for another viewer.
+    react(&app, &bob, REACT, &first, "👍").await;
+    react(&app, &bob, UNREACT, &first, ":tada:").await;
+    react(&app, &bob, REACT, &first, ":tada:").await;
+    let again = reaction_ids(&app, &first).await;
+    assert_eq!(
+        again,
+        vec![
+            ("👍".to_string(), thumbs.clone()),
+            (":tada:".to_string(), tada.clone())
+        ]
+    );
+    let as_bob = app
+        .graphql_as(&bob, REACTION_IDS, json!({ "id": first }))
+        .await;
+    assert_eq!(
+        as_bob["data"]["node"]["reactions"][0]["id"],
+        thumbs.as_str()
+    );
+
+    // node(id:) refetches a group while it exists.
+    let refetch = "query($id: ID!) { node(id: $id) { id ... on ReactionGroup { emoji count viewerReacted } } }";
+    let found = app.graphql_as(&ada, refetch, json!({ "id": thumbs })).await;
+    assert_eq!(
+        found["data"]["node"],
+        json!({ "id": thumbs, "emoji": "👍", "count": 2, "viewerReacted": true })
+    );
+    react(&app, &ada, UNREACT, &first, "👍").await;
+    react(&app, &bob, UNREACT, &first, "👍").await;
+    let gone = app.data(refetch, json!({ "id": thumbs })).await;
+    assert_eq!(gone["node"], Value::Null);
+    for junk in ["rxn_", "rxn_!!!", "rxn_bXNnX3g", "rxn_Y3RjX3g6OmE"] {
+        let none = app.data(refetch, json!({ "id": junk })).await;
+        assert_eq!(none["node"], Value::Null, "{junk}");
+    }
+    // Nor can a contact outside the thread, or another organization.
+    let eve = app.create_contact("Eve", None).await;
+    let eve_token = app.contact_token(&eve).await;
+    let outside = app
+        .graphql_as(&eve_token, refetch, json!({ "id": tada }))
+        .await;
+    assert_eq!(outside["data"]["node"], Value::Null, "{outside}");
+    let other = app.create_organization("globex").await;
+    let hidden = app.graphql_as(&other, refetch, json!({ "id": tada })).await;
+    assert_eq!(hidden["data"]["node"], Value::Null, "{hidden}");
+}
+
 const PAGE: &str = "query($id: ID!, $first: Int, $after: String, $last: Int, $before: String) {
   thread(id: $id) {
     hasMore

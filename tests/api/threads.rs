@@ -387,6 +387,122 @@ async fn a_contact_is_linked_once_and_then_cannot_change() {
 }
 
 #[tokio::test]
+async fn a_linked_contact_cannot_be_cleared_with_null() {
+    let app = TestApp::spawn().await;
+    let ada = app.create_contact("Ada", None).await;
+    let id = create_thread(&app, json!({ "name": "t" })).await;
+
+    // Without a contact, null has nothing to clear.
+    let nothing = update(&app, json!({ "id": id, "contactId": null, "name": "u" })).await;
+    assert_eq!(nothing["userErrors"], json!([]));
+    assert_eq!(nothing["thread"]["contact"], Value::Null);
+    assert_eq!(nothing["thread"]["name"], "u");
+
+    let linked = update(&app, json!({ "id": id, "contactId": ada })).await;
+    assert_eq!(linked["thread"]["contact"]["id"], ada.as_str());
+    let before = app
+        .data(
+            "query($id: ID!) { thread(id: $id) { name updatedAt contact { id } } }",
+            json!({ "id": id }),
+        )
+        .await;
+
+    let cleared = update(
+        &app,
+        json!({ "id": id, "contactId": null, "name": "renamed" }),
+    )
+    .await;
+    assert_eq!(cleared["thread"], Value::Null);
+    assert_eq!(
+        error_codes(&cleared),
+        vec![(
+            json!(["input", "contactId"]),
+            "CONTACT_IMMUTABLE".to_string()
+        )]
+    );
+    let after = app
+        .data(
+            "query($id: ID!) { thread(id: $id) { name updatedAt contact { id } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(after, before, "nothing was written");
+
+    // The same contact again stays a no-op success; omitting it changes nothing.
+    let same = update(&app, json!({ "id": id, "contactId": ada, "name": "v" })).await;
+    assert_eq!(same["userErrors"], json!([]));
+    assert_eq!(same["thread"]["contact"]["id"], ada.as_str());
+    let omitted = update(&app, json!({ "id": id, "name": "w" })).await;
+    assert_eq!(omitted["thread"]["contact"]["id"], ada.as_str());
+}
+
+#[tokio::test]
+async fn phone_identifiers_may_omit_the_plus_but_not_the_country_code() {
+    let app = TestApp::spawn().await;
+    let payload = create(
+        &app,
+        json!({ "channel": "WHATSAPP", "identifier": "31612345678" }),
+    )
+    .await;
+    assert_eq!(payload["userErrors"], json!([]), "{payload}");
+    assert_eq!(payload["thread"]["identifier"], "+31612345678");
+    let id = payload["thread"]["id"].clone();
+
+    // The same number written either way is the same identifier.
+    let found = app
+        .data(
+            "{ a: threadByChannel(channel: WHATSAPP, identifier: \"31612345678\") { id }
+               b: threadByChannel(channel: WHATSAPP, identifier: \"+31 6 1234 5678\") { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(found, json!({ "a": { "id": id }, "b": { "id": id } }));
+    let duplicate = create(
+        &app,
+        json!({ "channel": "WHATSAPP", "identifier": "+31 6 12345678" }),
+    )
+    .await;
+    assert_eq!(
+        error_codes(&duplicate),
+        vec![(json!(["input", "identifier"]), "DUPLICATE".to_string())]
+    );
+
+    // A national number has no country code.
+    for (channel, national) in [("SMS", "0612345678"), ("WHATSAPP", "06 1234 5678")] {
+        let refused = create(&app, json!({ "channel": channel, "identifier": national })).await;
+        assert_eq!(
+            error_codes(&refused),
+            vec![(json!(["input", "identifier"]), "INVALID_PHONE".to_string())],
+            "{national}"
+        );
+    }
+    // Right length, but not a number anywhere.
+    let invalid = create(
+        &app,
+        json!({ "channel": "SMS", "identifier": "+44 99 7946 0958" }),
+    )
+    .await;
+    assert_eq!(
+        error_codes(&invalid),
+        vec![(json!(["input", "identifier"]), "INVALID_PHONE".to_string())]
+    );
+
+    let sms = create_thread(
+        &app,
+        json!({ "channel": "SMS", "identifier": "+14155550100" }),
+    )
+    .await;
+    let moved = update(&app, json!({ "id": sms, "identifier": "1 (415) 555-0123" })).await;
+    assert_eq!(moved["userErrors"], json!([]));
+    assert_eq!(moved["thread"]["identifier"], "+14155550123");
+    assert_eq!(
+        thread_count(&app).await,
+        2,
+        "only the valid ones were written"
+    );
+}
+
+#[tokio::test]
 async fn delete_returns_the_id_and_removes_the_messages() {
     let app = TestApp::spawn().await;
     let id = create_thread(&app, json!({ "name": "t" })).await;
@@ -610,6 +726,96 @@ async fn sending_updates_unread_state_and_mark_read_clears_it() {
         refused["data"]["markThreadRead"],
         json!({ "thread": null, "userErrors": [{ "field": ["input", "id"], "code": "NOT_A_SUBSCRIBER" }] })
     );
+}
+
+const UNREAD_BY: &str = "query($id: ID!) { thread(id: $id) {
+  unreadCount
+  unreadBy { kind unreadCount }
+  subscribers { kind unreadCount viewedAt }
+} }";
+
+fn kinds(list: &Value) -> Vec<(String, i64)> {
+    let mut kinds: Vec<(String, i64)> = list
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|s| {
+            (
+                s["kind"].as_str().unwrap_or_default().to_string(),
+                s["unreadCount"].as_i64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    kinds.sort();
+    kinds
+}
+
+#[tokio::test]
+async fn unread_by_names_staff_only_while_contacts_keep_their_read_state() {
+    let app = TestApp::spawn().await;
+    let agent = app.create_user("acme", "agent@acme.test").await;
+    let agent_id = app.user_id(&agent).await;
+    let ada = app.create_contact("Ada", Some("+31612345678")).await;
+    let ada_token = app.contact_token(&ada).await;
+    let id = create_thread(
+        &app,
+        json!({ "name": "t", "channel": "WHATSAPP", "identifier": "31612345678",
+                "memberIds": [agent_id, ada] }),
+    )
+    .await;
+
+    // The api key writes (and so subscribes); the agent and Ada have unread.
+    send(&app, &app.token, &id, "one").await;
+    send(&app, &app.token, &id, "two").await;
+    let state = app.data(UNREAD_BY, json!({ "id": id })).await;
+    assert_eq!(
+        kinds(&state["thread"]["unreadBy"]),
+        vec![("USER".to_string(), 2)],
+        "the contact is not listed: {state}"
+    );
+    assert_eq!(
+        kinds(&state["thread"]["subscribers"]),
+        vec![
+            ("API_KEY".to_string(), 0),
+            ("CONTACT".to_string(), 2),
+            ("USER".to_string(), 2)
+        ]
+    );
+
+    // Ada's widget still sees her own unread count and can mark it read.
+    let widget = app
+        .graphql_as(&ada_token, UNREAD_BY, json!({ "id": id }))
+        .await;
+    assert_eq!(widget["data"]["thread"]["unreadCount"], 2, "{widget}");
+    assert_eq!(
+        kinds(&widget["data"]["thread"]["unreadBy"]),
+        vec![("USER".to_string(), 2)]
+    );
+    let mark = "mutation($id: ID!) { markThreadRead(input: {id: $id}) { thread { unreadCount } userErrors { code } } }";
+    let marked = app.graphql_as(&ada_token, mark, json!({ "id": id })).await;
+    assert_eq!(
+        marked["data"]["markThreadRead"],
+        json!({ "thread": { "unreadCount": 0 }, "userErrors": [] })
+    );
+    let read = app.data(UNREAD_BY, json!({ "id": id })).await;
+    let contact = read["thread"]["subscribers"]
+        .as_array()
+        .expect("subscribers")
+        .iter()
+        .find(|s| s["kind"] == "CONTACT")
+        .expect("contact subscriber")
+        .clone();
+    assert_eq!(contact["unreadCount"], 0);
+    assert!(contact["viewedAt"].is_string(), "{contact}");
+
+    // When Ada writes, the staff who have not read it are listed: the api key too.
+    send(&app, &ada_token, &id, "thanks").await;
+    let after = app.data(UNREAD_BY, json!({ "id": id })).await;
+    assert_eq!(
+        kinds(&after["thread"]["unreadBy"]),
+        vec![("API_KEY".to_string(), 1), ("USER".to_string(), 3)]
+    );
+    assert_eq!(after["thread"]["unreadCount"], 1);
 }
 
 const LIST: &str = "query($first: Int, $after: String, $last: Int, $before: String, $filter: ThreadsFilter) {
