@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::Actor;
 use crate::db::schema::{channel_members, channel_publishers, channels};
-use crate::graphql::pagination::{PageRequest, SortOrder};
+use crate::db::page::{PageRequest, SortOrder};
 use crate::ids::IdKind;
 
 /// Channels list newest first.

@@ -6,7 +6,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::auth::{self, TokenKind};
 use crate::db::schema::{contact_tokens, contacts};
-use crate::graphql::pagination::{PageRequest, SortOrder};
+use crate::db::page::{PageRequest, SortOrder};
 use crate::ids::IdKind;
 
 /// An external person: a candidate, guest or customer.

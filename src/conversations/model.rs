@@ -7,7 +7,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::db::lateral::{self, ChildTable};
 use crate::db::schema::conversations;
-use crate::graphql::pagination::{PageRequest, SortOrder};
+use crate::db::page::{PageRequest, SortOrder};
 use crate::ids::IdKind;
 
 /// Conversations list newest first.

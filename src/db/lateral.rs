@@ -8,7 +8,7 @@ use diesel::sql_types::{Array, BigInt, Untyped};
 use diesel::{QueryResult, QueryableByName};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::graphql::pagination::Scan;
+use crate::db::page::Scan;
 
 /// A child table, the column pointing at its parent and the column pages
 /// are ordered by. All are fixed identifiers chosen in code, never user input.

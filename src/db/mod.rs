@@ -2,6 +2,7 @@
 //! generated table definitions.
 
 pub mod lateral;
+pub mod page;
 pub mod schema;
 
 use std::sync::Arc;

@@ -6,7 +6,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::db::lateral::{self, ChildTable};
 use crate::db::schema::{message_reactions, messages};
-use crate::graphql::pagination::{PageRequest, SortOrder};
+use crate::db::page::{PageRequest, SortOrder};
 use crate::ids::IdKind;
 
 /// Messages list oldest first.

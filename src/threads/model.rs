@@ -9,7 +9,7 @@ use super::subscribers;
 use crate::auth::Actor;
 use crate::db::lateral::{self, ChildTable};
 use crate::db::schema::threads;
-use crate::graphql::pagination::{PageRequest, Scan, SortOrder};
+use crate::db::page::{PageRequest, Scan, SortOrder};
 
 /// Threads list newest first.
 pub const ORDER: SortOrder = SortOrder::Descending;
