@@ -1,7 +1,8 @@
-//! HTTP routes: GraphQL over HTTP, GraphiQL, health checks.
+//! HTTP routes: GraphQL over HTTP, GraphiQL, health checks, metrics.
 
 mod fairness;
 mod graphql;
+mod observe;
 mod ws;
 
 pub use fairness::{Fairness, FairnessLimits, Refusal};
@@ -23,6 +24,7 @@ use crate::auth::TokenCache;
 use crate::db::{self, DbPool};
 use crate::graphql::Schemas;
 use crate::graphql::limits::Guard;
+use crate::telemetry::Metrics;
 
 /// How long a verified token is trusted without asking the database again
 /// (and so how long a revoked token may still work).
@@ -48,6 +50,8 @@ pub struct AppState {
     pub ws: WsLimits,
     /// Recently verified bearer tokens.
     pub tokens: Arc<TokenCache>,
+    /// This application's metrics.
+    pub metrics: Metrics,
     graphiql: Arc<str>,
 }
 
@@ -59,6 +63,7 @@ impl AppState {
         guard: Guard,
         fairness: FairnessLimits,
         ws: WsLimits,
+        metrics: Metrics,
     ) -> Self {
         let graphiql = async_graphql::http::GraphiQLSource::build()
             .endpoint("/graphql")
@@ -72,24 +77,28 @@ impl AppState {
             fairness: Arc::new(Fairness::new(fairness)),
             ws,
             tokens: Arc::new(TokenCache::new(TOKEN_CACHE_TTL)),
+            metrics,
             graphiql: graphiql.into(),
         }
     }
 }
 
-/// All routes, with the body limit and the per-request timeout.
+/// All routes, with the body limit, the per-request timeout, request ids
+/// and request logs.
 pub fn router(state: AppState, request_timeout: Duration) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/", get(graphiql))
         .route("/graphql", get(graphql_get_or_upgrade).post(graphql::post))
         .route("/ws", get(websocket))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(observe::metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(move |request, next| {
             time_limit(request_timeout, request, next)
         }))
-        .with_state(state)
+        .with_state(state);
+    observe::request_log(router)
 }
 
 /// Answers 503 `SERVICE_UNAVAILABLE` with a JSON body when a request takes
