@@ -479,7 +479,10 @@ fn operation_of(request: &mut async_graphql::Request) -> Operation {
         Ok(document) => match (&document.operations, operation_name.as_deref()) {
             (DocumentOperations::Single(operation), _) => (Some(operation), None),
             (DocumentOperations::Multiple(operations), Some(name)) => {
-                (operations.get(name), Some(name))
+                match operations.get_key_value(name) {
+                    Some((name, operation)) => (Some(operation), Some(name.as_str())),
+                    None => (None, None),
+                }
             }
             // One named operation runs without being named.
             (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {

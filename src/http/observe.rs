@@ -74,7 +74,7 @@ fn request_span(request: &Request) -> Span {
         .unwrap_or_default();
     tracing::info_span!(
         "request",
-        request_id,
+        request_id = %request_id,
         method = %request.method(),
         path = request.uri().path(),
         operation = Empty,
@@ -86,17 +86,18 @@ fn log_response(response: &Response, latency: Duration, _span: &Span) {
     tracing::info!(status = response.status().as_u16(), ?latency, "answered");
 }
 
-/// Puts a GraphQL operation's name and type on the current request's span.
+/// Puts a GraphQL operation's type and name (a GraphQL name from the
+/// document, so plain) on the current request's span.
 pub fn record_operation(kind: Operation, name: Option<&str>) {
     let span = Span::current();
     if span.is_disabled() {
         return;
     }
     if kind != Operation::None {
-        span.record("kind", kind.as_str());
+        span.record("kind", tracing::field::display(kind.as_str()));
     }
     if let Some(name) = name {
-        span.record("operation", name);
+        span.record("operation", tracing::field::display(name));
     }
 }
 

@@ -11,6 +11,7 @@ mod hardening;
 mod helpers;
 mod http;
 mod messages;
+mod metrics;
 mod statements;
 mod subscriptions;
 mod threads;
