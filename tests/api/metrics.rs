@@ -116,6 +116,10 @@ async fn metrics_count_requests_refusals_sockets_and_lags() {
         .await;
     let invalid = app.graphql("{ noSuchField }", json!({})).await;
     assert!(invalid["errors"].is_array());
+    let over_http = app
+        .graphql("subscription { inboxEvents { kind } }", json!({}))
+        .await;
+    assert!(over_http["errors"].is_array(), "{over_http}");
     let (status, _) = app
         .post_raw(None, json!({ "query": "{ __typename }" }).to_string())
         .await;
@@ -166,6 +170,7 @@ async fn metrics_count_requests_refusals_sockets_and_lags() {
     assert_eq!(after.value(&requests("query", "ok")), 41.0 - limited as f64);
     assert!(after.value(&requests("mutation", "ok")) >= 3.0);
     assert_eq!(after.value(&requests("query", "client_error")), 1.0);
+    assert_eq!(after.value(&requests("subscription", "client_error")), 1.0);
     assert_eq!(after.value(&requests("none", "unauthenticated")), 1.0);
     assert_eq!(
         after.value(&requests("none", "rate_limited")),
