@@ -44,11 +44,15 @@ const POOL_WAITING: &str = "confab_db_pool_waiting";
 const POOL_WAIT: &str = "confab_db_pool_wait_seconds";
 const POOL_STATEMENTS: &str = "confab_db_statements_total";
 
-/// The type of a GraphQL request's operation (label `operation`).
+/// The type of a GraphQL request's operation (label `operation`). The
+/// variants' order is their index in the handle arrays.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Operation {
+    /// `query` (also `{ … }`).
     Query,
+    /// `mutation`.
     Mutation,
+    /// `subscription` (over HTTP it is refused as a client error).
     Subscription,
     /// Not known: refused before the document was read, or it did not parse
     /// or name an operation.
@@ -74,7 +78,8 @@ impl Operation {
     }
 }
 
-/// How a GraphQL request over HTTP ended (label `outcome`).
+/// How a GraphQL request over HTTP ended (label `outcome`). The variants'
+/// order is their index in the handle arrays.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// Executed and answered (field errors the client caused included).
@@ -132,7 +137,9 @@ impl Outcome {
 /// Where a request was refused (label `transport`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transport {
+    /// `POST`/`GET /graphql`.
     Http,
+    /// A GraphQL WebSocket.
     WebSocket,
 }
 
@@ -567,6 +574,22 @@ mod tests {
         );
         drop(live);
         assert!(metrics.render().contains("confab_ws_subscriptions 0"));
+    }
+
+    #[test]
+    fn variants_index_their_handles() {
+        for (index, operation) in Operation::ALL.iter().enumerate() {
+            assert_eq!(*operation as usize, index);
+        }
+        for (index, outcome) in Outcome::ALL.iter().enumerate() {
+            assert_eq!(*outcome as usize, index);
+        }
+        for (index, transport) in Transport::ALL.iter().enumerate() {
+            assert_eq!(*transport as usize, index);
+        }
+        for (index, reason) in Refused::ALL.iter().enumerate() {
+            assert_eq!(*reason as usize, index);
+        }
     }
 
     #[test]

@@ -324,7 +324,12 @@ async fn each_graphql_request_logs_one_line_with_its_id_and_operation() {
         .with_ansi(false)
         .with_max_level(tracing::Level::INFO)
         .finish();
-    // This test's runtime runs on this thread, the server included.
+    // This test's runtime runs on this thread, the server included. tracing
+    // caches per callsite whether anyone listens, and while one dispatcher
+    // exists it asks only the default of the thread that first reaches the
+    // callsite: another test's thread would switch the request span off for
+    // this one too. A second, silent dispatcher makes each thread ask its own.
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
     let _logging = tracing::subscriber::set_default(subscriber);
     let app = TestApp::spawn().await;
     let response = app
