@@ -6,14 +6,15 @@
 //! subscription) once the document is read, so every line logged while the
 //! request runs, and the closing `status`/`latency` line, carry them.
 
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::HeaderValue;
 use axum::http::header::CONTENT_TYPE;
-use axum::middleware;
 use axum::response::{IntoResponse, Response};
+use tower::{Layer, Service};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use tracing::Span;
@@ -40,7 +41,7 @@ pub fn request_log(router: Router) -> Router {
         )
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-        .layer(middleware::map_request(drop_unfit_request_id))
+        .layer(DropUnfitRequestIdLayer)
 }
 
 /// A client's request id goes into logs and back into the response: keep
@@ -55,15 +56,45 @@ fn fit_request_id(value: &HeaderValue) -> bool {
             .all(|&b| b.is_ascii_alphanumeric() || b"-_.:+/=@".contains(&b))
 }
 
-async fn drop_unfit_request_id(mut request: Request) -> Request {
-    if request
-        .headers()
-        .get(X_REQUEST_ID)
-        .is_some_and(|value| !fit_request_id(value))
-    {
-        request.headers_mut().remove(X_REQUEST_ID);
+/// Removes a client's `x-request-id` that is not fit to keep, so that
+/// `SetRequestId` makes a fresh one. A plain wrapper (no boxed future, unlike
+/// `axum::middleware`): measurably cheaper on every request.
+#[derive(Clone, Copy)]
+struct DropUnfitRequestIdLayer;
+
+impl<S> Layer<S> for DropUnfitRequestIdLayer {
+    type Service = DropUnfitRequestId<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        DropUnfitRequestId(inner)
     }
-    request
+}
+
+#[derive(Clone)]
+struct DropUnfitRequestId<S>(S);
+
+impl<S, B> Service<axum::http::Request<B>> for DropUnfitRequestId<S>
+where
+    S: Service<axum::http::Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: axum::http::Request<B>) -> Self::Future {
+        if request
+            .headers()
+            .get(X_REQUEST_ID)
+            .is_some_and(|value| !fit_request_id(value))
+        {
+            request.headers_mut().remove(X_REQUEST_ID);
+        }
+        self.0.call(request)
+    }
 }
 
 fn request_span(request: &Request) -> Span {
