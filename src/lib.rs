@@ -19,6 +19,7 @@ pub mod ids;
 pub mod messages;
 pub mod organizations;
 pub mod postgres;
+pub mod telemetry;
 pub mod threads;
 pub mod validation;
 
@@ -97,6 +98,7 @@ pub struct Application {
     background_pool: DbPool,
     statements: db::StatementCounter,
     hub: events::EventHub,
+    metrics: telemetry::Metrics,
     database_url: String,
     event_retention: std::time::Duration,
 }
@@ -104,20 +106,25 @@ pub struct Application {
 impl Application {
     /// Builds the pool, schema and routes, and binds the listener.
     pub async fn build(config: &Config, database_url: &str) -> anyhow::Result<Application> {
+        let metrics = telemetry::Metrics::new();
         let statements = db::StatementCounter::default();
         let pool = db::build_pool(database_url, &config.pool_settings(), statements.clone())?;
+        let pool = metrics.observe_pool("request", pool, statements.clone());
         // Background work (event fan-out, scheduling, retention) has its own
         // small pool, so it can neither starve requests nor be starved.
         let background_settings = db::PoolSettings {
             max_size: BACKGROUND_POOL_SIZE,
             ..config.pool_settings()
         };
+        let background_statements = db::StatementCounter::default();
         let background_pool = db::build_pool(
             database_url,
             &background_settings,
-            db::StatementCounter::default(),
+            background_statements.clone(),
         )?;
-        let hub = events::EventHub::new(background_pool.clone());
+        let background_pool =
+            metrics.observe_pool("background", background_pool, background_statements);
+        let hub = events::EventHub::new(background_pool.clone()).with_lag(metrics.fanout_lag());
         let schemas = graphql::build_schemas(pool.clone(), hub.clone(), config.schema_limits());
         let guard = graphql::limits::Guard::new(&schemas.plain.sdl(), config.query_limits())?;
         let origins = http::OriginPolicy::parse(&config.cors_origins)
@@ -129,6 +136,7 @@ impl Application {
             config.fairness(),
             config.ws_limits(),
             origins,
+            metrics.clone(),
         );
         let router = http::router(state, config.request_timeout());
         let listener = TcpListener::bind(config.listen)
@@ -146,6 +154,7 @@ impl Application {
             background_pool,
             statements,
             hub,
+            metrics,
             database_url: database_url.to_string(),
             event_retention: config.event_retention(),
         })
@@ -176,7 +185,11 @@ impl Application {
         let background = [
             self.hub.spawn_listener(self.database_url.clone()),
             events::spawn_pruner(self.background_pool.clone(), self.event_retention),
-            channels::publishing::spawn_scheduler(self.background_pool.clone()),
+            channels::publishing::spawn_scheduler(
+                self.background_pool.clone(),
+                self.metrics.scheduler_lag(),
+            ),
+            self.metrics.spawn_upkeep(),
         ];
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)

@@ -7,8 +7,8 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use sha2::{Digest, Sha256};
 
 use crate::auth::Actor;
-use crate::db::schema::{channel_members, channel_publishers, channels};
 use crate::db::page::{PageRequest, SortOrder};
+use crate::db::schema::{channel_members, channel_publishers, channels};
 use crate::ids::IdKind;
 
 /// Channels list newest first.

@@ -59,20 +59,30 @@ async fn record_published(
     events::append(conn, channel.organization_id, event).await
 }
 
-/// Publishes every due message, a batch per transaction. Returns how many.
-pub async fn publish_due(pool: &DbPool) -> anyhow::Result<usize> {
+/// Publishes every due message, a batch per transaction, recording how
+/// late each went out into `lag`. Returns how many.
+pub async fn publish_due(pool: &DbPool, lag: &metrics::Histogram) -> anyhow::Result<usize> {
     let mut total = 0;
     loop {
         let mut conn = pool.get().await?;
-        let published = conn
+        let (published, due_at) = conn
             .transaction::<_, diesel::result::Error, _>(async |conn| {
                 let due = messages::lock_due(conn, BATCH).await?;
                 for message in &due {
                     publish(conn, message).await?;
                 }
-                Ok(due.len())
+                let due_at: Vec<_> = due
+                    .iter()
+                    .filter_map(|message| message.publish_to_channel_at)
+                    .collect();
+                Ok((due.len(), due_at))
             })
             .await?;
+        // Measured once committed: that is when subscribers can see them.
+        let now = chrono::Utc::now();
+        for due_at in &due_at {
+            lag.record((now - *due_at).to_std().unwrap_or_default());
+        }
         total += published;
         if (published as i64) < BATCH {
             return Ok(total);
@@ -80,14 +90,15 @@ pub async fn publish_due(pool: &DbPool) -> anyhow::Result<usize> {
     }
 }
 
-/// Runs the scheduler until the process ends.
-pub fn spawn_scheduler(pool: DbPool) -> tokio::task::JoinHandle<()> {
+/// Runs the scheduler until the process ends, recording each publish's
+/// lateness into `lag`.
+pub fn spawn_scheduler(pool: DbPool, lag: metrics::Histogram) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(TICK);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            match publish_due(&pool).await {
+            match publish_due(&pool, &lag).await {
                 Ok(0) => {}
                 Ok(published) => tracing::debug!(published, "published scheduled messages"),
                 Err(error) => tracing::warn!(%error, "publishing scheduled messages failed"),

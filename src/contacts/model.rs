@@ -5,8 +5,8 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::auth::{self, TokenKind};
-use crate::db::schema::{contact_tokens, contacts};
 use crate::db::page::{PageRequest, SortOrder};
+use crate::db::schema::{contact_tokens, contacts};
 use crate::ids::IdKind;
 
 /// An external person: a candidate, guest or customer.

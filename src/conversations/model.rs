@@ -6,8 +6,8 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::db::lateral::{self, ChildTable};
-use crate::db::schema::conversations;
 use crate::db::page::{PageRequest, SortOrder};
+use crate::db::schema::conversations;
 use crate::ids::IdKind;
 
 /// Conversations list newest first.

@@ -7,7 +7,7 @@ pub mod schema;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use deadpool::managed::{Hook, HookError};
 use diesel::ConnectionError;
@@ -25,8 +25,33 @@ use futures_util::FutureExt;
 /// The migrations in `migrations/`, compiled into the binary.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
-/// A bounded pool of PostgreSQL connections.
-pub type DbPool = Pool<AsyncPgConnection>;
+/// A bounded pool of PostgreSQL connections that times each checkout.
+#[derive(Clone)]
+pub struct DbPool {
+    pool: Pool<AsyncPgConnection>,
+    wait: metrics::Histogram,
+}
+
+impl DbPool {
+    /// A connection, waiting at most the pool's wait timeout for a free one
+    /// (the time it took goes to the pool's wait histogram, if it has one).
+    pub async fn get(&self) -> Result<DbConn, PoolError> {
+        let started = Instant::now();
+        let connection = self.pool.get().await;
+        self.wait.record(started.elapsed());
+        connection
+    }
+
+    /// The pool's size and use right now.
+    pub fn status(&self) -> deadpool::managed::Status {
+        self.pool.status()
+    }
+
+    /// This pool, recording the time of each checkout into `wait`.
+    pub fn with_wait_histogram(self, wait: metrics::Histogram) -> DbPool {
+        DbPool { wait, ..self }
+    }
+}
 /// A connection checked out of the pool.
 pub type DbConn = Object<AsyncPgConnection>;
 
@@ -98,7 +123,7 @@ pub fn build_pool(
     });
     let manager =
         AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(database_url, config);
-    Ok(Pool::builder(manager)
+    let pool = Pool::builder(manager)
         .max_size(settings.max_size)
         .wait_timeout(Some(settings.wait_timeout))
         .create_timeout(Some(settings.connect_timeout))
@@ -113,7 +138,11 @@ pub fn build_pool(
             })
         }))
         .runtime(deadpool::Runtime::Tokio1)
-        .build()?)
+        .build()?;
+    Ok(DbPool {
+        pool,
+        wait: metrics::Histogram::noop(),
+    })
 }
 
 /// Pings an idle connection; a connection that does not answer in time

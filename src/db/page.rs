@@ -74,5 +74,4 @@ impl PageRequest {
             limit: self.size as i64 + 1,
         }
     }
-
 }

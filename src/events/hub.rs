@@ -38,6 +38,8 @@ struct Feed {
 pub struct EventHub {
     pool: DbPool,
     feeds: Arc<Mutex<HashMap<i64, Feed>>>,
+    /// Time from a stored event's creation to its broadcast.
+    lag: metrics::Histogram,
 }
 
 impl EventHub {
@@ -46,7 +48,13 @@ impl EventHub {
         EventHub {
             pool,
             feeds: Arc::default(),
+            lag: metrics::Histogram::noop(),
         }
+    }
+
+    /// This hub, recording each stored event's fan-out lag into `lag`.
+    pub fn with_lag(self, lag: metrics::Histogram) -> Self {
+        EventHub { lag, ..self }
     }
 
     /// A receiver of the organization's live events, and the sequence the
@@ -160,6 +168,7 @@ impl EventHub {
 
     /// Hands events (in sequence order per organization) to the feeds.
     fn broadcast(&self, events: Vec<Event>) {
+        let now = chrono::Utc::now();
         let mut feeds = self.lock_feeds();
         for event in events {
             let Some(feed) = feeds.get_mut(&event.organization_id) else {
@@ -170,6 +179,9 @@ impl EventHub {
                     continue;
                 }
                 feed.last_seen = sequence;
+                // Ephemeral events carry no time of their own.
+                let lag = (now - event.created_at).to_std().unwrap_or_default();
+                self.lag.record(lag);
             }
             // No receivers is fine: the feed is dropped on the next read.
             let _ = feed.sender.send(Arc::new(event));

@@ -76,7 +76,12 @@ impl OriginPolicy {
         CorsLayer::new()
             .allow_origin(allow)
             .allow_methods([Method::GET, Method::POST])
-            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::ACCEPT,
+                HeaderName::from_static("x-request-id"),
+            ])
             .expose_headers([header::RETRY_AFTER, HeaderName::from_static("x-request-id")])
             .max_age(PREFLIGHT_MAX_AGE)
     }

@@ -14,12 +14,13 @@ use axum::http::header::{
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::{AppState, Refusal};
+use super::{AppState, Refusal, observe};
 use crate::auth::{self, Viewer};
 use crate::graphql::budget::RESPONSE_TOO_LARGE;
 use crate::graphql::errors::sanitize_errors;
 use crate::graphql::limits::Measure;
 use crate::graphql::{LoaderCache, context_data};
+use crate::telemetry::{GraphqlRequest, Operation, Outcome, Transport};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const APPLICATION_JSON: &str = "application/json";
@@ -69,7 +70,19 @@ pub async fn get(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let Some(media) = MediaType::negotiate(&headers) else {
+    let mut observed = state.metrics.graphql_request();
+    let response = serve_get(&state, &headers, query, &mut observed).await;
+    observed.finish(&response);
+    response
+}
+
+async fn serve_get(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: Option<String>,
+    observed: &mut GraphqlRequest,
+) -> Response {
+    let Some(media) = MediaType::negotiate(headers) else {
         return not_acceptable();
     };
     let request = match parse_query_string(query.as_deref().unwrap_or_default()) {
@@ -79,7 +92,7 @@ pub async fn get(
     if request.query.is_empty() {
         return bad_request(media, "the `query` parameter is required");
     }
-    execute(&state, &headers, request, media, Method::Get).await
+    execute(state, headers, request, media, Method::Get, observed).await
 }
 
 /// Reads `query`, `operationName`, `variables` and `extensions` (the last two
@@ -106,7 +119,19 @@ fn parse_query_string(input: &str) -> Result<async_graphql::Request, String> {
 
 /// POST `/graphql` with a JSON body `{query, variables, operationName, extensions}`.
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(media) = MediaType::negotiate(&headers) else {
+    let mut observed = state.metrics.graphql_request();
+    let response = serve_post(&state, &headers, body, &mut observed).await;
+    observed.finish(&response);
+    response
+}
+
+async fn serve_post(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Bytes,
+    observed: &mut GraphqlRequest,
+) -> Response {
+    let Some(media) = MediaType::negotiate(headers) else {
         return not_acceptable();
     };
     let content_type = headers
@@ -126,7 +151,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
     if request.query.trim().is_empty() {
         return bad_request(media, "the `query` field is required");
     }
-    execute(&state, &headers, request, media, Method::Post).await
+    execute(state, headers, request, media, Method::Post, observed).await
 }
 
 /// How the request arrived: GET may only run queries.
@@ -151,6 +176,7 @@ async fn execute(
     request: async_graphql::Request,
     media: MediaType,
     method: Method,
+    observed: &mut GraphqlRequest,
 ) -> Response {
     let viewer = match authenticate(state, headers).await {
         Ok(viewer) => viewer,
@@ -158,13 +184,18 @@ async fn execute(
     };
     let _permit = match state.fairness.admit(viewer.actor) {
         Ok(permit) => permit,
-        Err(refusal) => return too_many_requests(media, refusal),
+        Err(refusal) => {
+            state.metrics.refused(Transport::Http, refusal);
+            return too_many_requests(media, refusal);
+        }
     };
     let (mut request, measure) = match prepare(state, request).await {
         Ok(prepared) => prepared,
         Err(error) => return request_error(media, &[error]),
     };
-    let is_query = is_query_operation(&mut request);
+    let operation = operation_of(&mut request);
+    observed.set_operation(operation);
+    let is_query = matches!(operation, Operation::Query | Operation::None);
     if method == Method::Get && !is_query {
         let body = errors_body(&[coded_error(
             "only queries may be sent with GET; use POST",
@@ -224,10 +255,13 @@ fn answer(media: MediaType, mut response: async_graphql::Response, max_bytes: us
         .iter()
         .find(|error| error_code(error) == Some(RESPONSE_TOO_LARGE))
     {
-        return respond(
-            StatusCode::OK,
-            media,
-            body_with_newline(serde_json::json!({ "data": null, "errors": [too_large] })),
+        return with_outcome(
+            respond(
+                StatusCode::OK,
+                media,
+                body_with_newline(serde_json::json!({ "data": null, "errors": [too_large] })),
+            ),
+            Outcome::ClientError,
         );
     }
     // A request error (the document did not parse or validate, or its
@@ -254,12 +288,27 @@ fn answer(media: MediaType, mut response: async_graphql::Response, max_bytes: us
     } else {
         StatusCode::OK
     };
+    // Some fields failed on the server's side.
+    let outcome = response
+        .errors
+        .iter()
+        .any(|e| {
+            matches!(
+                error_code(e),
+                Some("INTERNAL_SERVER_ERROR" | "SERVICE_UNAVAILABLE")
+            )
+        })
+        .then_some(Outcome::ServerError);
     let mut body = BoundedWriter::new(max_bytes);
     match serde_json::to_writer(&mut body, &response) {
         Ok(()) => {
             let mut bytes = body.into_inner();
             bytes.push(b'\n');
-            respond(status, media, bytes)
+            let response = respond(status, media, bytes);
+            match outcome {
+                Some(outcome) => with_outcome(response, outcome),
+                None => response,
+            }
         }
         Err(_) if body.overflowed() => {
             let mut error = ServerError::new(
@@ -269,10 +318,13 @@ fn answer(media: MediaType, mut response: async_graphql::Response, max_bytes: us
                 None,
             );
             set_code(&mut error, RESPONSE_TOO_LARGE);
-            respond(
-                StatusCode::OK,
-                media,
-                body_with_newline(serde_json::json!({ "data": null, "errors": [error] })),
+            with_outcome(
+                respond(
+                    StatusCode::OK,
+                    media,
+                    body_with_newline(serde_json::json!({ "data": null, "errors": [error] })),
+                ),
+                Outcome::ClientError,
             )
         }
         Err(error) => {
@@ -302,7 +354,18 @@ fn request_error(media: MediaType, errors: &[ServerError]) -> Response {
         MediaType::GraphqlResponseJson => StatusCode::BAD_REQUEST,
         MediaType::Json => StatusCode::OK,
     };
-    respond(status, media, errors_body(errors))
+    let response = respond(status, media, errors_body(errors));
+    if status == StatusCode::OK {
+        // The status does not tell it: say so for the metrics.
+        return with_outcome(response, Outcome::ClientError);
+    }
+    response
+}
+
+/// Marks a response with the outcome its status does not tell.
+fn with_outcome(mut response: Response, outcome: Outcome) -> Response {
+    response.extensions_mut().insert(outcome);
+    response
 }
 
 fn error_code(error: &ServerError) -> Option<&str> {
@@ -405,21 +468,42 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Viewer, R
     }
 }
 
-/// Whether the operation the request names is a query (false for mutations
-/// and subscriptions). A document that does not parse counts as a query, so
-/// that execution reports the parse error.
-fn is_query_operation(request: &mut async_graphql::Request) -> bool {
-    let operation_name = request.operation_name.clone();
+/// The type of the operation the request runs, also put with its name on
+/// the request's log span. `None` when the document does not parse or names
+/// no operation it has: execution then reports the error (and GET lets it
+/// through as it would a query).
+fn operation_of(request: &mut async_graphql::Request) -> Operation {
     // Parsed once: execution reuses the document cached in the request.
-    let Ok(document) = request.parsed_query() else {
-        return true;
+    let operation_name = request.operation_name.take();
+    let (operation, name) = match request.parsed_query() {
+        Ok(document) => match (&document.operations, operation_name.as_deref()) {
+            (DocumentOperations::Single(operation), _) => (Some(operation), None),
+            (DocumentOperations::Multiple(operations), Some(name)) => {
+                match operations.get_key_value(name) {
+                    Some((name, operation)) => (Some(operation), Some(name.as_str())),
+                    None => (None, None),
+                }
+            }
+            // One named operation runs without being named.
+            (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
+                match operations.iter().next() {
+                    Some((name, operation)) => (Some(operation), Some(name.as_str())),
+                    None => (None, None),
+                }
+            }
+            (DocumentOperations::Multiple(_), None) => (None, None),
+        },
+        Err(_) => (None, None),
     };
-    let operation = match (&document.operations, operation_name.as_deref()) {
-        (DocumentOperations::Single(operation), _) => Some(operation),
-        (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name),
-        (DocumentOperations::Multiple(_), None) => None,
+    let operation = match operation.map(|operation| operation.node.ty) {
+        Some(OperationType::Query) => Operation::Query,
+        Some(OperationType::Mutation) => Operation::Mutation,
+        Some(OperationType::Subscription) => Operation::Subscription,
+        None => Operation::None,
     };
-    operation.is_none_or(|operation| operation.node.ty == OperationType::Query)
+    observe::record_operation(operation, name);
+    request.operation_name = operation_name;
+    operation
 }
 
 fn coded_error(message: &str, code: &str) -> ServerError {
@@ -500,21 +584,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_queries_pass_the_get_check() {
-        let request = |query: &str, name: Option<&str>| {
+    fn operations_are_told_apart() {
+        let of = |query: &str, name: Option<&str>| {
             let mut request = async_graphql::Request::new(query);
             request.operation_name = name.map(str::to_string);
-            request
+            let operation = operation_of(&mut request);
+            assert_eq!(request.operation_name.as_deref(), name, "name kept");
+            operation
         };
-        assert!(is_query_operation(&mut request("{ a }", None)));
-        assert!(!is_query_operation(&mut request("mutation { a }", None)));
-        assert!(!is_query_operation(&mut request(
-            "subscription { a }",
-            None
-        )));
+        assert_eq!(of("{ a }", None), Operation::Query);
+        assert_eq!(of("mutation { a }", None), Operation::Mutation);
+        assert_eq!(of("subscription { a }", None), Operation::Subscription);
         let both = "query Q { a } mutation M { b }";
-        assert!(is_query_operation(&mut request(both, Some("Q"))));
-        assert!(!is_query_operation(&mut request(both, Some("M"))));
+        assert_eq!(of(both, Some("Q")), Operation::Query);
+        assert_eq!(of(both, Some("M")), Operation::Mutation);
+        assert_eq!(of(both, None), Operation::None);
+        assert_eq!(of(both, Some("X")), Operation::None);
+        // A lone named mutation runs unnamed: GET must not take it for a query.
+        assert_eq!(of("mutation M { b }", None), Operation::Mutation);
+        assert_eq!(of("{ a", None), Operation::None);
     }
 
     #[test]

@@ -1,9 +1,10 @@
-//! HTTP routes: GraphQL over HTTP, GraphiQL, health checks.
+//! HTTP routes: GraphQL over HTTP, GraphiQL, health checks, metrics.
 
 mod cors;
 mod fairness;
 mod graphiql;
 mod graphql;
+mod observe;
 mod ws;
 
 pub use cors::OriginPolicy;
@@ -26,6 +27,7 @@ use crate::auth::TokenCache;
 use crate::db::{self, DbPool};
 use crate::graphql::Schemas;
 use crate::graphql::limits::Guard;
+use crate::telemetry::Metrics;
 
 /// How long a verified token is trusted without asking the database again
 /// (and so how long a revoked token may still work).
@@ -53,6 +55,8 @@ pub struct AppState {
     pub tokens: Arc<TokenCache>,
     /// Which web origins may call the API.
     pub origins: Arc<OriginPolicy>,
+    /// This application's metrics.
+    pub metrics: Metrics,
 }
 
 impl AppState {
@@ -64,6 +68,7 @@ impl AppState {
         fairness: FairnessLimits,
         ws: WsLimits,
         origins: OriginPolicy,
+        metrics: Metrics,
     ) -> Self {
         AppState {
             schemas,
@@ -73,26 +78,30 @@ impl AppState {
             ws,
             tokens: Arc::new(TokenCache::new(TOKEN_CACHE_TTL)),
             origins: Arc::new(origins),
+            metrics,
         }
     }
 }
 
-/// All routes, with the body limit and the per-request timeout.
+/// All routes, with the body limit, the per-request timeout, request ids
+/// and request logs.
 pub fn router(state: AppState, request_timeout: Duration) -> Router {
     let cors = state.origins.layer();
-    Router::new()
+    let router = Router::new()
         .route("/", get(graphiql::page))
         .route("/graphiql/{file}", get(graphiql::asset))
         .route("/graphql", get(graphql_get_or_upgrade).post(graphql::post))
         .route("/ws", get(websocket))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(observe::metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(move |request, next| {
             time_limit(request_timeout, request, next)
         }))
         .layer(cors)
-        .with_state(state)
+        .with_state(state);
+    observe::request_log(router)
 }
 
 /// Answers 503 `SERVICE_UNAVAILABLE` with a JSON body when a request takes

@@ -5,8 +5,8 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::db::lateral::{self, ChildTable};
-use crate::db::schema::{message_reactions, messages};
 use crate::db::page::{PageRequest, SortOrder};
+use crate::db::schema::{message_reactions, messages};
 use crate::ids::IdKind;
 
 /// Messages list oldest first.

@@ -8,8 +8,8 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use super::subscribers;
 use crate::auth::Actor;
 use crate::db::lateral::{self, ChildTable};
-use crate::db::schema::threads;
 use crate::db::page::{PageRequest, Scan, SortOrder};
+use crate::db::schema::threads;
 
 /// Threads list newest first.
 pub const ORDER: SortOrder = SortOrder::Descending;

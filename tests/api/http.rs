@@ -45,6 +45,17 @@ async fn get_runs_queries_and_refuses_mutations() {
         .await
         .expect("send");
     assert_eq!(response.status(), 405, "{:?}", response.text().await);
+    // And when a lone named mutation runs without an operationName.
+    let named = "mutation M { createContact(input: {firstName: \"X\"}) { contact { id } } }";
+    let response = app
+        .client
+        .get(app.graphql_url())
+        .bearer_auth(&app.token)
+        .query(&[("query", named)])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 405, "{:?}", response.text().await);
     let count = app.data(QUERY, json!({})).await;
     assert_eq!(count["contacts"]["totalCount"], 0, "nothing was written");
 }

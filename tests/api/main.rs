@@ -12,6 +12,7 @@ mod hardening;
 mod helpers;
 mod http;
 mod messages;
+mod metrics;
 mod readme;
 mod statements;
 mod subscriptions;

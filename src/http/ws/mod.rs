@@ -19,11 +19,13 @@ use axum::response::{IntoResponse, Response};
 use futures_util::stream::{AbortHandle, Abortable, BoxStream, SelectAll, SplitSink};
 use futures_util::{SinkExt, StreamExt};
 use protocol::{ClientMessage, Protocol, close};
+use tracing::Instrument;
 
 use super::AppState;
 use crate::auth::{self, Viewer};
 use crate::graphql::errors::sanitize_errors;
 use crate::graphql::{LoaderCache, context_data};
+use crate::telemetry::{Refused, Transport};
 
 /// Read buffer of a socket.
 const SOCKET_BUFFER_BYTES: usize = 4 * 1024;
@@ -67,7 +69,10 @@ pub fn upgrade(state: AppState, headers: &HeaderMap, upgrade: WebSocketUpgrade) 
         .write_buffer_size(0)
         .max_message_size(max_message)
         .max_frame_size(max_message)
-        .on_upgrade(move |socket| serve(state, socket, protocol))
+        // The socket's logs carry the upgrade request's span (and id).
+        .on_upgrade(move |socket| {
+            serve(state, socket, protocol).instrument(tracing::Span::current())
+        })
 }
 
 /// One output of a running operation: a response, or its end.
@@ -93,6 +98,7 @@ enum Flow {
 }
 
 async fn serve(state: AppState, socket: WebSocket, protocol: Protocol) {
+    let _live = state.metrics.ws_connection();
     let (sink, mut incoming) = socket.split();
     let init_deadline = tokio::time::sleep(state.ws.init_timeout);
     tokio::pin!(init_deadline);
@@ -260,6 +266,9 @@ impl Connection {
             }
         }
         if self.running.len() >= self.state.ws.max_subscriptions {
+            self.state
+                .metrics
+                .refused(Transport::WebSocket, Refused::TooManySubscriptions);
             let message = format!(
                 "at most {} operations may run on one socket",
                 self.state.ws.max_subscriptions
@@ -269,6 +278,7 @@ impl Connection {
                 .await;
         }
         if let Err(refusal) = self.state.fairness.check_rate(viewer.actor) {
+            self.state.metrics.refused(Transport::WebSocket, refusal);
             let mut error = coded(
                 "too many requests for this token; slow down",
                 "RATE_LIMITED",
@@ -290,10 +300,16 @@ impl Connection {
             .for_measure(&measure)
             .execute_stream_with_session_data(request, data);
         let (handle, registration) = AbortHandle::new_pair();
+        // Counted as running until the stream is dropped (ended, stopped,
+        // or the socket closed).
+        let live = self.state.metrics.ws_subscription();
         let tagged = {
             let (each, end) = (id.clone(), id.clone());
             responses
-                .map(move |response| (each.clone(), Some(response)))
+                .map(move |response| {
+                    let _ = &live;
+                    (each.clone(), Some(response))
+                })
                 .chain(futures_util::stream::once(async move { (end, None) }))
         };
         self.outputs
