@@ -4,24 +4,13 @@
 //! `main.rs` is a thin CLI over this library; the tests build the same
 //! [`Application`] on an ephemeral port.
 
-pub mod auth;
-pub mod channel_kind;
-pub mod channels;
 pub mod config;
-pub mod contacts;
-pub mod conversations;
 pub mod db;
-pub mod demo;
-pub mod events;
+pub mod domain;
 pub mod graphql;
 pub mod http;
-pub mod ids;
-pub mod messages;
-pub mod organizations;
 pub mod postgres;
 pub mod telemetry;
-pub mod threads;
-pub mod validation;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -97,7 +86,7 @@ pub struct Application {
     pool: DbPool,
     background_pool: DbPool,
     statements: db::StatementCounter,
-    hub: events::EventHub,
+    hub: domain::events::EventHub,
     metrics: telemetry::Metrics,
     database_url: String,
     event_retention: std::time::Duration,
@@ -124,7 +113,7 @@ impl Application {
         )?;
         let background_pool =
             metrics.observe_pool("background", background_pool, background_statements);
-        let hub = events::EventHub::new(background_pool.clone()).with_lag(metrics.fanout_lag());
+        let hub = domain::events::EventHub::new(background_pool.clone()).with_lag(metrics.fanout_lag());
         let schemas = graphql::build_schemas(pool.clone(), hub.clone(), config.schema_limits());
         let guard = graphql::limits::Guard::new(&schemas.plain.sdl(), config.query_limits())?;
         let origins = http::OriginPolicy::parse(&config.cors_origins)
@@ -184,8 +173,8 @@ impl Application {
     ) -> std::io::Result<()> {
         let background = [
             self.hub.spawn_listener(self.database_url.clone()),
-            events::spawn_pruner(self.background_pool.clone(), self.event_retention),
-            channels::publishing::spawn_scheduler(
+            domain::events::spawn_pruner(self.background_pool.clone(), self.event_retention),
+            domain::channels::publishing::spawn_scheduler(
                 self.background_pool.clone(),
                 self.metrics.scheduler_lag(),
             ),

@@ -2,7 +2,7 @@
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use confab::organizations::model;
+use confab::domain::organizations::model;
 use confab::{Application, Config, Database};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 
@@ -41,7 +41,7 @@ enum Command {
     /// Print the GraphQL schema (SDL).
     PrintSchema,
     /// Create an organization full of demo data; prints its api key.
-    SeedDemo(confab::demo::DemoScale),
+    SeedDemo(confab::domain::demo::DemoScale),
 }
 
 #[derive(Subcommand)]
@@ -122,7 +122,7 @@ async fn run(command: Command, config: &Config, database_url: &str) -> anyhow::R
         Command::User(UserCommand::Create { org, name, email }) => {
             let mut conn = AsyncPgConnection::establish(database_url).await?;
             let organization = find_organization(&mut conn, &org).await?;
-            let email = confab::validation::normalize_email(&email)
+            let email = confab::domain::validation::normalize_email(&email)
                 .with_context(|| format!("{email:?} is not an email address"))?;
             let user = model::create_user(&mut conn, organization.id, &name, &email)
                 .await
@@ -134,7 +134,7 @@ async fn run(command: Command, config: &Config, database_url: &str) -> anyhow::R
         Command::SeedDemo(scale) => {
             let mut conn = AsyncPgConnection::establish(database_url).await?;
             let started = std::time::Instant::now();
-            let summary = confab::demo::seed(&mut conn, &scale)
+            let summary = confab::domain::demo::seed(&mut conn, &scale)
                 .await
                 .with_context(|| {
                     format!(

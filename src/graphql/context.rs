@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::loaders::{Batched, Loaders, NewLoader};
 
 use super::errors::ApiError;
-use crate::auth::Viewer;
+use crate::domain::auth::Viewer;
 use crate::db::{DbConn, DbPool};
 
 /// The authenticated caller. Every request through the HTTP layer has one.
@@ -36,16 +36,16 @@ pub fn loader<L: NewLoader>(ctx: &Context<'_>) -> Result<Arc<Batched<L>>, ApiErr
 pub fn staff_viewer(ctx: &Context<'_>) -> Result<Viewer, ApiError> {
     let viewer = viewer(ctx)?;
     match viewer.actor {
-        crate::auth::Actor::Contact(_) => Err(ApiError::Forbidden),
-        crate::auth::Actor::User(_) | crate::auth::Actor::ApiKey(_) => Ok(viewer),
+        crate::domain::auth::Actor::Contact(_) => Err(ApiError::Forbidden),
+        crate::domain::auth::Actor::User(_) | crate::domain::auth::Actor::ApiKey(_) => Ok(viewer),
     }
 }
 
 /// Whether the caller may see the private details (email, phone) of
 /// `member`: api keys and users see everyone's, a contact token only its
 /// own contact's. Names stay visible to every caller who sees the member.
-pub fn may_see_details(ctx: &Context<'_>, member: crate::auth::Actor) -> bool {
-    use crate::auth::Actor;
+pub fn may_see_details(ctx: &Context<'_>, member: crate::domain::auth::Actor) -> bool {
+    use crate::domain::auth::Actor;
     match ctx.data_opt::<Viewer>().map(|viewer| viewer.actor) {
         Some(Actor::Contact(own)) => member == Actor::Contact(own),
         Some(Actor::User(_) | Actor::ApiKey(_)) => true,

@@ -5,7 +5,7 @@
 use async_graphql::MaybeUndefined;
 
 use super::errors::{MutationError, UserError, UserErrorCode};
-use crate::validation::{non_blank, normalize_e164, normalize_email, normalize_http_url};
+use crate::domain::validation::{non_blank, normalize_e164, normalize_email, normalize_http_url};
 
 /// The user errors found so far in one mutation's input.
 #[derive(Debug, Default)]

@@ -2,7 +2,15 @@
 //! mutations, with the cross-cutting parts (ids, connections, errors).
 
 pub mod budget;
+pub mod channels;
+pub mod contacts;
+pub mod conversations;
+pub mod events;
+pub mod messages;
+pub mod organizations;
+pub mod threads;
 pub mod context;
+pub mod enums;
 pub mod errors;
 pub mod input;
 pub mod limits;
@@ -12,15 +20,16 @@ pub mod pagination;
 
 use async_graphql::{Data, MergedObject, Schema};
 
-use crate::auth::Viewer;
-use crate::channels::{ChannelsMutation, ChannelsQuery};
-use crate::contacts::{ContactsMutation, ContactsQuery};
-use crate::conversations::{ConversationsMutation, ConversationsQuery};
+use crate::domain::auth::Viewer;
+use crate::graphql::channels::{ChannelsMutation, ChannelsQuery};
+use crate::graphql::contacts::{ContactsMutation, ContactsQuery};
+use crate::graphql::conversations::{ConversationsMutation, ConversationsQuery};
 use crate::db::DbPool;
-use crate::events::{EventHub, Subscription, TypingMutation};
-use crate::messages::MessagesMutation;
-use crate::organizations::ViewerQuery;
-use crate::threads::{ThreadsMutation, ThreadsQuery};
+use crate::domain::events::{EventHub};
+use crate::graphql::events::{Subscription, TypingMutation};
+use crate::graphql::messages::MessagesMutation;
+use crate::graphql::organizations::ViewerQuery;
+use crate::graphql::threads::{ThreadsMutation, ThreadsQuery};
 pub use loaders::LoaderCache;
 use loaders::Loaders;
 use node::NodeQuery;

@@ -4,16 +4,17 @@ use async_graphql::{Context, ID, Interface, Object};
 
 use super::context::{db, viewer};
 use super::errors::{ApiError, UserErrorCode};
-use crate::auth::Actor;
-use crate::channels::model::ChannelScope;
-use crate::channels::{self, Channel};
-use crate::contacts::{self, Contact};
-use crate::conversations::{self, Conversation};
-use crate::ids::IdKind;
-use crate::messages::{self, Message, ReactionGroup};
-use crate::organizations::{self, ApiKey, Organization, User};
-use crate::threads::model::ThreadScope;
-use crate::threads::{self, Subscriber, Thread};
+use crate::domain::auth::Actor;
+use crate::domain::channels::model::ChannelScope;
+use crate::domain::channels::{self, Channel};
+use crate::domain::contacts::Contact;
+use crate::domain::conversations::{self, Conversation};
+use crate::db::ids::IdKind;
+use crate::domain::messages::{self, Message};
+use crate::graphql::messages::{ReactionGroup};
+use crate::domain::organizations::{self, ApiKey, Organization, User};
+use crate::domain::threads::model::ThreadScope;
+use crate::domain::threads::{self, Subscriber, Thread};
 
 /// Most ids `nodes` takes at once.
 const MAX_NODES: usize = 100;
@@ -83,7 +84,7 @@ async fn find_node(ctx: &Context<'_>, id: &str) -> Result<Option<Node>, ApiError
         IdKind::ApiKey if staff => organizations::model::find_api_key(conn, org, id)
             .await?
             .map(Node::ApiKey),
-        IdKind::Contact => contacts::find_visible(conn, &viewer, id)
+        IdKind::Contact => super::contacts::find_visible(conn, &viewer, id)
             .await?
             .map(Node::Contact),
         IdKind::Thread => threads::model::find(conn, ThreadScope::of(&viewer), id)
@@ -105,7 +106,7 @@ async fn find_node(ctx: &Context<'_>, id: &str) -> Result<Option<Node>, ApiError
                 Some(Node::Message(message))
             }
             Some(message) if message.thread_id.is_some() => {
-                messages::find_visible_thread_message(conn, &viewer, id)
+                super::messages::find_visible_thread_message(conn, &viewer, id)
                     .await?
                     .map(|(message, _)| Node::Message(message))
             }
@@ -117,7 +118,7 @@ async fn find_node(ctx: &Context<'_>, id: &str) -> Result<Option<Node>, ApiError
         IdKind::Channel => channels::model::find(conn, ChannelScope::of(&viewer), id)
             .await?
             .map(Node::Channel),
-        IdKind::ReactionGroup => messages::find_visible_reaction_group(conn, &viewer, id)
+        IdKind::ReactionGroup => super::messages::find_visible_reaction_group(conn, &viewer, id)
             .await?
             .map(Node::ReactionGroup),
         IdKind::User | IdKind::ApiKey | IdKind::Conversation => None,
@@ -126,7 +127,7 @@ async fn find_node(ctx: &Context<'_>, id: &str) -> Result<Option<Node>, ApiError
 
 async fn visible_thread(
     conn: &mut diesel_async::AsyncPgConnection,
-    viewer: &crate::auth::Viewer,
+    viewer: &crate::domain::auth::Viewer,
     thread_id: i64,
 ) -> Result<bool, ApiError> {
     Ok(match viewer.actor {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::auth::Actor;
+use crate::domain::auth::Actor;
 
 /// The limits, from the config.
 #[derive(Clone, Copy, Debug)]

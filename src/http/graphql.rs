@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::{AppState, Refusal, observe};
-use crate::auth::{self, Viewer};
+use crate::domain::auth::{self, Viewer};
 use crate::graphql::budget::RESPONSE_TOO_LARGE;
 use crate::graphql::errors::sanitize_errors;
 use crate::graphql::limits::Measure;

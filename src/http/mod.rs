@@ -23,7 +23,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::auth::TokenCache;
+use crate::domain::auth::TokenCache;
 use crate::db::{self, DbPool};
 use crate::graphql::Schemas;
 use crate::graphql::limits::Guard;

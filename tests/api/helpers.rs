@@ -255,7 +255,7 @@ impl TestApp {
     /// Creates another organization; returns its api key.
     pub async fn create_organization(&self, name: &str) -> String {
         let mut conn = connect(&self.database_url).await.expect("connect");
-        let (_, key) = confab::organizations::model::create_organization(&mut conn, name)
+        let (_, key) = confab::domain::organizations::model::create_organization(&mut conn, name)
             .await
             .expect("create organization");
         key.token
@@ -264,11 +264,11 @@ impl TestApp {
     /// Creates a user in an organization; returns the user's token.
     pub async fn create_user(&self, organization: &str, email: &str) -> String {
         let mut conn = connect(&self.database_url).await.expect("connect");
-        let org = confab::organizations::model::find_organization_by_name(&mut conn, organization)
+        let org = confab::domain::organizations::model::find_organization_by_name(&mut conn, organization)
             .await
             .expect("find organization")
             .expect("organization exists");
-        confab::organizations::model::create_user(&mut conn, org.id, "Test User", email)
+        confab::domain::organizations::model::create_user(&mut conn, org.id, "Test User", email)
             .await
             .expect("create user")
             .token
@@ -358,7 +358,7 @@ impl TestApp {
     /// Runs event retention as if `before` were the cut-off.
     pub async fn prune_events_older_than(&self, before: chrono::DateTime<chrono::Utc>) {
         let mut conn = connect(&self.database_url).await.expect("connect");
-        confab::events::model::prune(&mut conn, before)
+        confab::domain::events::model::prune(&mut conn, before)
             .await
             .expect("prune");
     }

@@ -22,7 +22,7 @@ use protocol::{ClientMessage, Protocol, close};
 use tracing::Instrument;
 
 use super::AppState;
-use crate::auth::{self, Viewer};
+use crate::domain::auth::{self, Viewer};
 use crate::graphql::errors::sanitize_errors;
 use crate::graphql::{LoaderCache, context_data};
 use crate::telemetry::{Refused, Transport};

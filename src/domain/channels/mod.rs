@@ -1,0 +1,7 @@
+//! Channels: one per distinct set of subscribers, fed by thread messages
+//! published now or on schedule.
+
+pub mod model;
+pub mod publishing;
+
+pub use model::Channel;

@@ -1,0 +1,206 @@
+//! Database access for conversations.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use crate::db::lateral::{self, ChildTable};
+use crate::db::page::{PageRequest, SortOrder};
+use crate::db::schema::conversations;
+use crate::db::ids::IdKind;
+
+/// Conversations list newest first.
+pub const ORDER: SortOrder = SortOrder::Descending;
+
+/// A logged conversation with one contact, on a channel kind, on a date.
+#[derive(
+    Queryable,
+    QueryableByName,
+    Selectable,
+    Identifiable,
+    Clone,
+    Debug,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[diesel(table_name = conversations)]
+pub struct Conversation {
+    pub id: i64,
+    pub organization_id: i64,
+    pub public_id: String,
+    pub contact_id: i64,
+    pub channel: String,
+    pub happened_at: NaiveDate,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A validated conversation to insert.
+#[derive(Insertable, Debug)]
+#[diesel(table_name = conversations)]
+pub struct NewConversation {
+    pub organization_id: i64,
+    pub public_id: String,
+    pub contact_id: i64,
+    pub channel: String,
+    pub happened_at: NaiveDate,
+}
+
+impl NewConversation {
+    /// A conversation with a fresh public id.
+    pub fn new(
+        organization_id: i64,
+        contact_id: i64,
+        channel: &str,
+        happened_at: NaiveDate,
+    ) -> Self {
+        NewConversation {
+            organization_id,
+            public_id: IdKind::Conversation.generate(),
+            contact_id,
+            channel: channel.to_string(),
+            happened_at,
+        }
+    }
+}
+
+/// Validated changes.
+#[derive(AsChangeset, Default, Debug)]
+#[diesel(table_name = conversations)]
+pub struct ConversationChanges {
+    pub happened_at: Option<NaiveDate>,
+    pub channel: Option<String>,
+}
+
+fn of_organization(
+    organization_id: i64,
+    contact_id: Option<i64>,
+) -> conversations::BoxedQuery<'static, Pg> {
+    let mut query = conversations::table
+        .filter(conversations::organization_id.eq(organization_id))
+        .into_boxed();
+    if let Some(contact_id) = contact_id {
+        query = query.filter(conversations::contact_id.eq(contact_id));
+    }
+    query
+}
+
+/// Inserts a conversation.
+pub async fn insert(
+    conn: &mut AsyncPgConnection,
+    new: &NewConversation,
+) -> QueryResult<Conversation> {
+    diesel::insert_into(conversations::table)
+        .values(new)
+        .returning(Conversation::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// The organization's conversation with this public id.
+pub async fn find(
+    conn: &mut AsyncPgConnection,
+    organization_id: i64,
+    public_id: &str,
+) -> QueryResult<Option<Conversation>> {
+    of_organization(organization_id, None)
+        .filter(conversations::public_id.eq(public_id.to_string()))
+        .select(Conversation::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Conversations of the organization by internal id.
+pub async fn by_ids(
+    conn: &mut AsyncPgConnection,
+    organization_id: i64,
+    ids: &[i64],
+) -> QueryResult<Vec<Conversation>> {
+    of_organization(organization_id, None)
+        .filter(conversations::id.eq_any(ids.to_vec()))
+        .select(Conversation::as_select())
+        .load(conn)
+        .await
+}
+
+/// One page of the organization's conversations (or one contact's), newest first.
+pub async fn page(
+    conn: &mut AsyncPgConnection,
+    organization_id: i64,
+    contact_id: Option<i64>,
+    page: &PageRequest,
+) -> QueryResult<Vec<Conversation>> {
+    let scan = page.scan(ORDER);
+    let mut query = of_organization(organization_id, contact_id).select(Conversation::as_select());
+    if let Some(key) = scan.greater_than {
+        query = query.filter(conversations::id.gt(key));
+    }
+    if let Some(key) = scan.less_than {
+        query = query.filter(conversations::id.lt(key));
+    }
+    query = if scan.ascending {
+        query.order(conversations::id.asc())
+    } else {
+        query.order(conversations::id.desc())
+    };
+    query.limit(scan.limit).load(conn).await
+}
+
+/// How many conversations the organization (or one contact) has.
+pub async fn count(
+    conn: &mut AsyncPgConnection,
+    organization_id: i64,
+    contact_id: Option<i64>,
+) -> QueryResult<i64> {
+    of_organization(organization_id, contact_id)
+        .count()
+        .get_result(conn)
+        .await
+}
+
+/// For each contact, one page of its conversations, newest first.
+pub async fn page_per_contact(
+    conn: &mut AsyncPgConnection,
+    organization_id: i64,
+    contact_ids: &[i64],
+    page: &PageRequest,
+) -> QueryResult<Vec<Conversation>> {
+    let child = ChildTable {
+        table: "conversations",
+        parent_column: "contact_id",
+        key_column: "id",
+    };
+    lateral::page_per_parent(conn, child, organization_id, contact_ids, page.scan(ORDER)).await
+}
+
+/// Applies changes and bumps `updated_at`.
+pub async fn update(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    changes: &ConversationChanges,
+) -> QueryResult<Conversation> {
+    diesel::update(conversations::table.find(id))
+        .set((changes, conversations::updated_at.eq(diesel::dsl::now)))
+        .returning(Conversation::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Bumps `updated_at` (a message changed).
+pub async fn touch(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Conversation> {
+    diesel::update(conversations::table.find(id))
+        .set(conversations::updated_at.eq(diesel::dsl::now))
+        .returning(Conversation::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Deletes a conversation; its messages go with it.
+pub async fn delete(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<bool> {
+    Ok(diesel::delete(conversations::table.find(id))
+        .execute(conn)
+        .await?
+        > 0)
+}

@@ -1,0 +1,330 @@
+//! Database access for the event log.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Jsonb, Nullable, Text};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::conversations::Conversation;
+use crate::db::schema::{event_sequences, events};
+use crate::domain::messages::Message;
+use crate::domain::threads::{Subscriber, Thread};
+
+/// The NOTIFY channel that carries `<organization id>:<sequence>` after each commit.
+pub const EVENTS_CHANNEL: &str = "confab_events";
+/// The NOTIFY channel for ephemeral events (typing), never stored.
+pub const EPHEMERAL_CHANNEL: &str = "confab_ephemeral";
+
+/// What happened.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    MessageAdded,
+    MessageEdited,
+    MessageDeleted,
+    ReactionAdded,
+    ReactionRemoved,
+    ThreadCreated,
+    ThreadUpdated,
+    ThreadDeleted,
+    SubscriberJoined,
+    SubscriberLeft,
+    /// A subscriber marked the thread read or unread.
+    ReadReceipt,
+    /// Ephemeral: someone started or stopped typing.
+    Typing,
+    ConversationCreated,
+    ConversationUpdated,
+    ConversationDeleted,
+    /// A thread message went out to its channel (now, or at its scheduled time).
+    MessagePublished,
+}
+
+impl EventKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::MessageAdded => "message_added",
+            EventKind::MessageEdited => "message_edited",
+            EventKind::MessageDeleted => "message_deleted",
+            EventKind::ReactionAdded => "reaction_added",
+            EventKind::ReactionRemoved => "reaction_removed",
+            EventKind::ThreadCreated => "thread_created",
+            EventKind::ThreadUpdated => "thread_updated",
+            EventKind::ThreadDeleted => "thread_deleted",
+            EventKind::SubscriberJoined => "subscriber_joined",
+            EventKind::SubscriberLeft => "subscriber_left",
+            EventKind::ReadReceipt => "read_receipt",
+            EventKind::Typing => "typing",
+            EventKind::ConversationCreated => "conversation_created",
+            EventKind::ConversationUpdated => "conversation_updated",
+            EventKind::ConversationDeleted => "conversation_deleted",
+            EventKind::MessagePublished => "message_published",
+        }
+    }
+}
+
+/// What an event carries: public ids, and snapshots of the rows it is about
+/// as they were when it happened, so subscribers need no lookups.
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+pub struct EventPayload {
+    pub thread_public_id: Option<String>,
+    pub conversation_public_id: Option<String>,
+    pub channel_public_id: Option<String>,
+    pub message_public_id: Option<String>,
+    pub thread: Option<Thread>,
+    pub conversation: Option<Conversation>,
+    pub message: Option<Message>,
+    pub subscriber: Option<Subscriber>,
+    pub emoji: Option<String>,
+    pub is_typing: Option<bool>,
+}
+
+/// One event, stored or ephemeral.
+#[derive(Clone, Debug)]
+pub struct Event {
+    pub organization_id: i64,
+    /// `None` for ephemeral events.
+    pub sequence: Option<i64>,
+    pub kind: EventKind,
+    pub thread_id: Option<i64>,
+    pub conversation_id: Option<i64>,
+    pub channel_id: Option<i64>,
+    pub payload: EventPayload,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An event to append, in the transaction of the change it records.
+#[derive(Debug)]
+pub struct NewEvent {
+    pub kind: EventKind,
+    pub thread_id: Option<i64>,
+    pub conversation_id: Option<i64>,
+    pub channel_id: Option<i64>,
+    pub payload: EventPayload,
+}
+
+impl NewEvent {
+    /// An event about a thread.
+    pub fn thread(kind: EventKind, thread: &Thread, payload: EventPayload) -> Self {
+        NewEvent {
+            kind,
+            thread_id: Some(thread.id),
+            conversation_id: None,
+            channel_id: None,
+            payload: EventPayload {
+                thread_public_id: Some(thread.public_id.clone()),
+                ..payload
+            },
+        }
+    }
+
+    /// An event about a conversation.
+    pub fn conversation(
+        kind: EventKind,
+        conversation: &Conversation,
+        payload: EventPayload,
+    ) -> Self {
+        NewEvent {
+            kind,
+            thread_id: None,
+            conversation_id: Some(conversation.id),
+            channel_id: None,
+            payload: EventPayload {
+                conversation_public_id: Some(conversation.public_id.clone()),
+                ..payload
+            },
+        }
+    }
+}
+
+#[derive(QueryableByName)]
+struct Appended {
+    #[diesel(sql_type = BigInt)]
+    sequence: i64,
+}
+
+/// Appends an event with the organization's next sequence and queues the
+/// NOTIFY that announces it on commit, in one statement. Call it last in a
+/// transaction: the sequence row stays locked until commit, which is what
+/// keeps sequences in commit order.
+pub async fn append(
+    conn: &mut AsyncPgConnection,
+    organization_id: i64,
+    event: NewEvent,
+) -> QueryResult<i64> {
+    let payload = serde_json::to_value(&event.payload)
+        .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
+    let appended: Appended = diesel::sql_query(
+        "WITH next AS (
+             INSERT INTO event_sequences (organization_id, last_sequence) VALUES ($1, 1)
+             ON CONFLICT (organization_id)
+             DO UPDATE SET last_sequence = event_sequences.last_sequence + 1
+             RETURNING last_sequence
+         ), appended AS (
+             INSERT INTO events (organization_id, sequence, kind, thread_id, conversation_id, channel_id, payload)
+             SELECT $1, last_sequence, $2, $3, $4, $5, $6 FROM next
+             RETURNING sequence
+         )
+         SELECT sequence, pg_notify($7, $1::text || ':' || sequence::text) AS notified FROM appended",
+    )
+    .bind::<BigInt, _>(organization_id)
+    .bind::<Text, _>(event.kind.as_str())
+    .bind::<Nullable<BigInt>, _>(event.thread_id)
+    .bind::<Nullable<BigInt>, _>(event.conversation_id)
+    .bind::<Nullable<BigInt>, _>(event.channel_id)
+    .bind::<Jsonb, _>(payload)
+    .bind::<Text, _>(EVENTS_CHANNEL)
+    .get_result(conn)
+    .await?;
+    Ok(appended.sequence)
+}
+
+/// Sends an ephemeral event to every server instance; nothing is stored.
+pub async fn publish_ephemeral(
+    conn: &mut AsyncPgConnection,
+    organization_id: i64,
+    event: NewEvent,
+) -> QueryResult<()> {
+    let message = serde_json::json!({
+        "organization_id": organization_id,
+        "kind": event.kind,
+        "thread_id": event.thread_id,
+        "conversation_id": event.conversation_id,
+        "channel_id": event.channel_id,
+        "payload": event.payload,
+    });
+    diesel::sql_query("SELECT pg_notify($1, $2)")
+        .bind::<Text, _>(EPHEMERAL_CHANNEL)
+        .bind::<Text, _>(message.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Parses an ephemeral event sent by `publish_ephemeral`.
+pub fn parse_ephemeral(payload: &str) -> Option<Event> {
+    #[derive(Deserialize)]
+    struct Wire {
+        organization_id: i64,
+        kind: EventKind,
+        thread_id: Option<i64>,
+        conversation_id: Option<i64>,
+        channel_id: Option<i64>,
+        payload: EventPayload,
+    }
+    let wire: Wire = serde_json::from_str(payload).ok()?;
+    Some(Event {
+        organization_id: wire.organization_id,
+        sequence: None,
+        kind: wire.kind,
+        thread_id: wire.thread_id,
+        conversation_id: wire.conversation_id,
+        channel_id: wire.channel_id,
+        payload: wire.payload,
+        created_at: Utc::now(),
+    })
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = events)]
+struct EventRow {
+    organization_id: i64,
+    sequence: i64,
+    kind: String,
+    thread_id: Option<i64>,
+    conversation_id: Option<i64>,
+    payload: serde_json::Value,
+    created_at: DateTime<Utc>,
+    channel_id: Option<i64>,
+}
+
+impl EventRow {
+    fn into_event(self) -> Option<Event> {
+        let kind = serde_json::from_value(serde_json::Value::String(self.kind)).ok()?;
+        let payload = serde_json::from_value(self.payload).ok()?;
+        Some(Event {
+            organization_id: self.organization_id,
+            sequence: Some(self.sequence),
+            kind,
+            thread_id: self.thread_id,
+            conversation_id: self.conversation_id,
+            channel_id: self.channel_id,
+            payload,
+            created_at: self.created_at,
+        })
+    }
+}
+
+/// Which stored events a reader wants.
+#[derive(Clone, Copy, Debug)]
+pub enum EventFilter {
+    /// Every event of the organization.
+    All,
+    /// Events of one thread.
+    Thread(i64),
+    /// Events of one conversation.
+    Conversation(i64),
+    /// Events of one channel.
+    Channel(i64),
+}
+
+/// Up to `limit` events after `after`, oldest first.
+pub async fn after(
+    conn: &mut AsyncPgConnection,
+    organization_id: i64,
+    after: i64,
+    filter: EventFilter,
+    limit: i64,
+) -> QueryResult<Vec<Event>> {
+    let mut query = events::table
+        .filter(events::organization_id.eq(organization_id))
+        .filter(events::sequence.gt(after))
+        .order(events::sequence.asc())
+        .limit(limit)
+        .select(EventRow::as_select())
+        .into_boxed();
+    match filter {
+        EventFilter::All => {}
+        EventFilter::Thread(id) => query = query.filter(events::thread_id.eq(id)),
+        EventFilter::Conversation(id) => query = query.filter(events::conversation_id.eq(id)),
+        EventFilter::Channel(id) => query = query.filter(events::channel_id.eq(id)),
+    }
+    let rows = query.load(conn).await?;
+    Ok(rows.into_iter().filter_map(EventRow::into_event).collect())
+}
+
+/// The organization's latest sequence and the sequence retention pruned through.
+pub async fn positions(
+    conn: &mut AsyncPgConnection,
+    organization_id: i64,
+) -> QueryResult<(i64, i64)> {
+    event_sequences::table
+        .find(organization_id)
+        .select((
+            event_sequences::last_sequence,
+            event_sequences::pruned_through,
+        ))
+        .first(conn)
+        .await
+        .optional()
+        .map(Option::unwrap_or_default)
+}
+
+/// Deletes events older than `before`, remembering per organization how far
+/// it pruned. Returns how many organizations had events pruned.
+pub async fn prune(conn: &mut AsyncPgConnection, before: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::sql_query(
+        "WITH pruned AS (
+             DELETE FROM events WHERE created_at < $1 RETURNING organization_id, sequence
+         ), reach AS (
+             SELECT organization_id, max(sequence) AS through FROM pruned GROUP BY organization_id
+         )
+         UPDATE event_sequences s SET pruned_through = GREATEST(s.pruned_through, reach.through)
+         FROM reach WHERE s.organization_id = reach.organization_id",
+    )
+    .bind::<diesel::sql_types::Timestamptz, _>(before)
+    .execute(conn)
+    .await
+}

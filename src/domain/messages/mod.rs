@@ -1,0 +1,5 @@
+//! Messages of threads and conversations, and their reactions.
+
+pub mod model;
+
+pub use model::Message;

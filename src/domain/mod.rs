@@ -1,0 +1,14 @@
+//! The domain: what confab's concepts are and the rules they keep, with no
+//! knowledge of GraphQL or HTTP. It reads and writes through `db`.
+
+pub mod auth;
+pub mod channel_kind;
+pub mod channels;
+pub mod contacts;
+pub mod conversations;
+pub mod demo;
+pub mod events;
+pub mod messages;
+pub mod organizations;
+pub mod threads;
+pub mod validation;

@@ -1,0 +1,282 @@
+//! Database access for organizations, users, api keys and user tokens.
+
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+use crate::domain::auth::{self, TokenKind};
+use crate::db::schema::{api_keys, organizations, user_tokens, users};
+use crate::db::ids::IdKind;
+
+/// A tenant: owns every other row.
+#[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
+#[diesel(table_name = organizations)]
+pub struct Organization {
+    pub id: i64,
+    pub public_id: String,
+    pub name: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = organizations)]
+struct NewOrganization<'a> {
+    public_id: String,
+    name: &'a str,
+}
+
+/// An internal member of an organization (agent, recruiter).
+#[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: i64,
+    pub organization_id: i64,
+    pub public_id: String,
+    pub name: String,
+    pub email: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = users)]
+struct NewUser<'a> {
+    organization_id: i64,
+    public_id: String,
+    name: &'a str,
+    email: &'a str,
+}
+
+/// An organization-level credential.
+#[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
+#[diesel(table_name = api_keys)]
+pub struct ApiKey {
+    pub id: i64,
+    pub organization_id: i64,
+    pub public_id: String,
+    pub name: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = api_keys)]
+struct NewApiKey<'a> {
+    organization_id: i64,
+    public_id: String,
+    name: &'a str,
+    token_hash: Vec<u8>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = user_tokens)]
+struct NewUserToken {
+    organization_id: i64,
+    user_id: i64,
+    token_hash: Vec<u8>,
+}
+
+/// A freshly made credential: the only time its token is seen in clear.
+pub struct IssuedToken<T> {
+    pub owner: T,
+    pub token: String,
+}
+
+/// Creates an organization with one api key, in one transaction.
+pub async fn create_organization(
+    conn: &mut AsyncPgConnection,
+    name: &str,
+) -> QueryResult<(Organization, IssuedToken<ApiKey>)> {
+    conn.transaction(async |conn| {
+        let organization = diesel::insert_into(organizations::table)
+            .values(NewOrganization {
+                public_id: IdKind::Organization.generate(),
+                name,
+            })
+            .returning(Organization::as_returning())
+            .get_result(conn)
+            .await?;
+        let key = create_api_key(conn, organization.id, "default").await?;
+        Ok((organization, key))
+    })
+    .await
+}
+
+/// Creates the organization `default` with an api key when the database has
+/// no organization yet; `None` when it already has one. Safe to race.
+pub async fn create_default_if_empty(
+    conn: &mut AsyncPgConnection,
+) -> QueryResult<Option<(Organization, IssuedToken<ApiKey>)>> {
+    conn.transaction(async |conn| {
+        // Serialises concurrent first starts of several servers.
+        diesel::sql_query("LOCK TABLE organizations IN SHARE ROW EXCLUSIVE MODE")
+            .execute(conn)
+            .await?;
+        let existing: i64 = organizations::table.count().get_result(conn).await?;
+        if existing > 0 {
+            return Ok(None);
+        }
+        create_organization(conn, "default").await.map(Some)
+    })
+    .await
+}
+
+/// The organization with this name.
+pub async fn find_organization_by_name(
+    conn: &mut AsyncPgConnection,
+    name: &str,
+) -> QueryResult<Option<Organization>> {
+    organizations::table
+        .filter(organizations::name.eq(name))
+        .select(Organization::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Organizations by internal id.
+pub async fn organizations_by_ids(
+    conn: &mut AsyncPgConnection,
+    ids: &[i64],
+) -> QueryResult<Vec<Organization>> {
+    organizations::table
+        .filter(organizations::id.eq_any(ids))
+        .select(Organization::as_select())
+        .load(conn)
+        .await
+}
+
+/// Issues a new api key for an organization.
+pub async fn create_api_key(
+    conn: &mut AsyncPgConnection,
+    organization_id: i64,
+    name: &str,
+) -> QueryResult<IssuedToken<ApiKey>> {
+    let (token, token_hash) = auth::generate_token(TokenKind::ApiKey);
+    let key = diesel::insert_into(api_keys::table)
+        .values(NewApiKey {
+            organization_id,
+            public_id: IdKind::ApiKey.generate(),
+            name,
+            token_hash,
+        })
+        .returning(ApiKey::as_returning())
+        .get_result(conn)
+        .await?;
+    Ok(IssuedToken { owner: key, token })
+}
+
+/// Creates a user with a first token, in one transaction.
+pub async fn create_user(
+    conn: &mut AsyncPgConnection,
+    organization_id: i64,
+    name: &str,
+    email: &str,
+) -> QueryResult<IssuedToken<User>> {
+    conn.transaction(async |conn| {
+        let user = diesel::insert_into(users::table)
+            .values(NewUser {
+                organization_id,
+                public_id: IdKind::User.generate(),
+                name,
+                email,
+            })
+            .returning(User::as_returning())
+            .get_result(conn)
+            .await?;
+        let (token, token_hash) = auth::generate_token(TokenKind::User);
+        diesel::insert_into(user_tokens::table)
+            .values(NewUserToken {
+                organization_id,
+                user_id: user.id,
+                token_hash,
+            })
+            .execute(conn)
+            .await?;
+        Ok(IssuedToken { owner: user, token })
+    })
+    .await
+}
+
+/// Users of an organization by internal id.
+pub async fn users_by_ids(
+    conn: &mut AsyncPgConnection,
+    organization_id: i64,
+    ids: &[i64],
+) -> QueryResult<Vec<User>> {
+    users::table
+        .filter(users::organization_id.eq(organization_id))
+        .filter(users::id.eq_any(ids))
+        .select(User::as_select())
+        .load(conn)
+        .await
+}
+
+/// Api keys of an organization by internal id.
+pub async fn api_keys_by_ids(
+    conn: &mut AsyncPgConnection,
+    organization_id: i64,
+    ids: &[i64],
+) -> QueryResult<Vec<ApiKey>> {
+    api_keys::table
+        .filter(api_keys::organization_id.eq(organization_id))
+        .filter(api_keys::id.eq_any(ids))
+        .select(ApiKey::as_select())
+        .load(conn)
+        .await
+}
+
+/// A user of the organization by public id.
+pub async fn find_user(
+    conn: &mut AsyncPgConnection,
+    organization_id: i64,
+    public_id: &str,
+) -> QueryResult<Option<User>> {
+    users::table
+        .filter(users::organization_id.eq(organization_id))
+        .filter(users::public_id.eq(public_id))
+        .select(User::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// An api key of the organization by public id.
+pub async fn find_api_key(
+    conn: &mut AsyncPgConnection,
+    organization_id: i64,
+    public_id: &str,
+) -> QueryResult<Option<ApiKey>> {
+    api_keys::table
+        .filter(api_keys::organization_id.eq(organization_id))
+        .filter(api_keys::public_id.eq(public_id))
+        .select(ApiKey::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The organization and api key of an unrevoked api key token hash.
+pub async fn find_api_key_by_token_hash(
+    conn: &mut AsyncPgConnection,
+    token_hash: &[u8],
+) -> QueryResult<Option<(i64, i64)>> {
+    api_keys::table
+        .filter(api_keys::token_hash.eq(token_hash))
+        .filter(api_keys::revoked_at.is_null())
+        .select((api_keys::organization_id, api_keys::id))
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The organization and user of an unrevoked user token hash.
+pub async fn find_user_by_token_hash(
+    conn: &mut AsyncPgConnection,
+    token_hash: &[u8],
+) -> QueryResult<Option<(i64, i64)>> {
+    user_tokens::table
+        .filter(user_tokens::token_hash.eq(token_hash))
+        .filter(user_tokens::revoked_at.is_null())
+        .select((user_tokens::organization_id, user_tokens::user_id))
+        .first(conn)
+        .await
+        .optional()
+}

@@ -1,0 +1,7 @@
+//! Threads: the live message containers, with their subscribers and read state.
+
+pub mod model;
+pub mod subscribers;
+
+pub use model::Thread;
+pub use subscribers::Subscriber;

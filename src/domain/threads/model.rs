@@ -1,0 +1,395 @@
+//! Database access for threads.
+
+use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use super::subscribers;
+use crate::domain::auth::Actor;
+use crate::db::lateral::{self, ChildTable};
+use crate::db::page::{PageRequest, Scan, SortOrder};
+use crate::db::schema::threads;
+
+/// Threads list newest first.
+pub const ORDER: SortOrder = SortOrder::Descending;
+
+/// The live message container.
+#[derive(
+    Queryable,
+    QueryableByName,
+    Selectable,
+    Identifiable,
+    Clone,
+    Debug,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[diesel(table_name = threads)]
+pub struct Thread {
+    pub id: i64,
+    pub organization_id: i64,
+    pub public_id: String,
+    pub name: Option<String>,
+    pub subject: Option<String>,
+    pub original_sender: Option<String>,
+    pub channel: Option<String>,
+    pub identifier: Option<String>,
+    pub chatbot_paused: bool,
+    pub is_resolved: bool,
+    pub resource_id: Option<String>,
+    pub location_id: Option<String>,
+    pub contact_id: Option<i64>,
+    pub last_message_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A validated thread to insert.
+#[derive(Insertable, Debug, Default)]
+#[diesel(table_name = threads)]
+pub struct NewThread {
+    pub organization_id: i64,
+    pub public_id: String,
+    pub name: Option<String>,
+    pub subject: Option<String>,
+    pub original_sender: Option<String>,
+    pub channel: Option<String>,
+    pub identifier: Option<String>,
+    pub chatbot_paused: bool,
+    pub is_resolved: bool,
+    pub resource_id: Option<String>,
+    pub location_id: Option<String>,
+    pub contact_id: Option<i64>,
+}
+
+/// Validated changes: `None` leaves a column alone, `Some(None)` clears it.
+#[derive(AsChangeset, Default, Debug)]
+#[diesel(table_name = threads)]
+pub struct ThreadChanges {
+    pub name: Option<Option<String>>,
+    pub subject: Option<Option<String>>,
+    pub channel: Option<Option<String>>,
+    pub identifier: Option<Option<String>>,
+    pub chatbot_paused: Option<bool>,
+    pub is_resolved: Option<bool>,
+    pub location_id: Option<Option<String>>,
+    pub contact_id: Option<Option<i64>>,
+}
+
+/// Which threads a caller may see: all of the organization's, or for a
+/// contact only those it is an active subscriber of.
+#[derive(Clone, Copy, Debug)]
+pub struct ThreadScope {
+    pub organization_id: i64,
+    pub only_contact: Option<i64>,
+}
+
+impl ThreadScope {
+    /// The scope of a caller.
+    pub fn of(viewer: &crate::domain::auth::Viewer) -> Self {
+        ThreadScope {
+            organization_id: viewer.organization_id,
+            only_contact: match viewer.actor {
+                Actor::Contact(id) => Some(id),
+                Actor::User(_) | Actor::ApiKey(_) => None,
+            },
+        }
+    }
+
+    fn visible(self) -> threads::BoxedQuery<'static, Pg> {
+        let mut query = threads::table
+            .filter(threads::organization_id.eq(self.organization_id))
+            .into_boxed();
+        if let Some(contact_id) = self.only_contact {
+            query = query.filter(threads::id.eq_any(subscribers::active_thread_ids_of(
+                self.organization_id,
+                Actor::Contact(contact_id),
+            )));
+        }
+        query
+    }
+}
+
+/// A time interval, both ends included.
+pub type Interval = (DateTime<Utc>, DateTime<Utc>);
+
+/// Validated filters of the threads list.
+#[derive(Clone, Debug, Default)]
+pub struct ThreadFilter {
+    pub public_ids: Option<Vec<String>>,
+    pub created_between: Option<Interval>,
+    pub updated_between: Option<Interval>,
+    pub channel: Option<String>,
+    pub contact_id: Option<i64>,
+    pub is_resolved: Option<bool>,
+    /// Only threads where this member has unread messages.
+    pub unread_for: Option<Actor>,
+}
+
+fn filtered(scope: ThreadScope, filter: &ThreadFilter) -> threads::BoxedQuery<'static, Pg> {
+    let mut query = scope.visible();
+    if let Some(ids) = &filter.public_ids {
+        query = query.filter(threads::public_id.eq_any(ids.clone()));
+    }
+    if let Some((start, end)) = filter.created_between {
+        query = query.filter(threads::created_at.between(start, end));
+    }
+    if let Some((start, end)) = filter.updated_between {
+        query = query.filter(threads::updated_at.between(start, end));
+    }
+    if let Some(channel) = &filter.channel {
+        query = query.filter(threads::channel.eq(channel.clone()));
+    }
+    if let Some(contact_id) = filter.contact_id {
+        query = query.filter(threads::contact_id.eq(contact_id));
+    }
+    if let Some(resolved) = filter.is_resolved {
+        query = query.filter(threads::is_resolved.eq(resolved));
+    }
+    if let Some(member) = filter.unread_for {
+        query = query.filter(threads::id.eq_any(subscribers::unread_thread_ids_of(
+            scope.organization_id,
+            member,
+        )));
+    }
+    query
+}
+
+fn apply_scan(
+    mut query: threads::BoxedQuery<'static, Pg>,
+    scan: Scan,
+) -> threads::BoxedQuery<'static, Pg> {
+    if let Some(key) = scan.greater_than {
+        query = query.filter(threads::id.gt(key));
+    }
+    if let Some(key) = scan.less_than {
+        query = query.filter(threads::id.lt(key));
+    }
+    let query = if scan.ascending {
+        query.order(threads::id.asc())
+    } else {
+        query.order(threads::id.desc())
+    };
+    query.limit(scan.limit)
+}
+
+/// One page of the visible threads matching `filter`, newest first.
+pub async fn page(
+    conn: &mut AsyncPgConnection,
+    scope: ThreadScope,
+    filter: &ThreadFilter,
+    page: &PageRequest,
+) -> QueryResult<Vec<Thread>> {
+    apply_scan(filtered(scope, filter), page.scan(ORDER))
+        .select(Thread::as_select())
+        .load(conn)
+        .await
+}
+
+/// How many visible threads match `filter`.
+pub async fn count(
+    conn: &mut AsyncPgConnection,
+    scope: ThreadScope,
+    filter: &ThreadFilter,
+) -> QueryResult<i64> {
+    filtered(scope, filter).count().get_result(conn).await
+}
+
+/// For each contact, a page of the threads linked to it, newest first.
+pub async fn page_per_contact(
+    conn: &mut AsyncPgConnection,
+    organization_id: i64,
+    contact_ids: &[i64],
+    page: &PageRequest,
+) -> QueryResult<Vec<Thread>> {
+    let child = ChildTable {
+        table: "threads",
+        parent_column: "contact_id",
+        key_column: "id",
+    };
+    lateral::page_per_parent(conn, child, organization_id, contact_ids, page.scan(ORDER)).await
+}
+
+/// The visible thread with this public id.
+pub async fn find(
+    conn: &mut AsyncPgConnection,
+    scope: ThreadScope,
+    public_id: &str,
+) -> QueryResult<Option<Thread>> {
+    scope
+        .visible()
+        .filter(threads::public_id.eq(public_id.to_string()))
+        .select(Thread::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The visible thread with this public id, locked until the transaction ends.
+/// Every change to a thread's subscribers or messages takes this lock first,
+/// so such changes to one thread happen one at a time.
+pub async fn find_for_update(
+    conn: &mut AsyncPgConnection,
+    scope: ThreadScope,
+    public_id: &str,
+) -> QueryResult<Option<Thread>> {
+    let thread = threads::table
+        .filter(threads::organization_id.eq(scope.organization_id))
+        .filter(threads::public_id.eq(public_id))
+        .for_update()
+        .select(Thread::as_select())
+        .first(conn)
+        .await
+        .optional()?;
+    match (thread, scope.only_contact) {
+        (Some(thread), Some(contact)) => {
+            let visible =
+                subscribers::is_active_member(conn, thread.id, Actor::Contact(contact)).await?;
+            Ok(visible.then_some(thread))
+        }
+        (thread, _) => Ok(thread),
+    }
+}
+
+/// Locks a thread by internal id until the transaction ends; returns it fresh.
+pub async fn lock(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Thread> {
+    threads::table
+        .find(id)
+        .for_update()
+        .select(Thread::as_select())
+        .first(conn)
+        .await
+}
+
+/// The visible thread on `channel` with `identifier`.
+pub async fn find_by_channel(
+    conn: &mut AsyncPgConnection,
+    scope: ThreadScope,
+    channel: &str,
+    identifier: &str,
+) -> QueryResult<Option<Thread>> {
+    scope
+        .visible()
+        .filter(threads::channel.eq(channel.to_string()))
+        .filter(threads::identifier.eq(identifier.to_string()))
+        .select(Thread::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The visible thread about `resource_id`.
+pub async fn find_by_resource(
+    conn: &mut AsyncPgConnection,
+    scope: ThreadScope,
+    resource_id: &str,
+) -> QueryResult<Option<Thread>> {
+    scope
+        .visible()
+        .filter(threads::resource_id.eq(resource_id.to_string()))
+        .select(Thread::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Threads of the organization by internal id.
+pub async fn by_ids(
+    conn: &mut AsyncPgConnection,
+    organization_id: i64,
+    ids: &[i64],
+) -> QueryResult<Vec<Thread>> {
+    threads::table
+        .filter(threads::organization_id.eq(organization_id))
+        .filter(threads::id.eq_any(ids))
+        .select(Thread::as_select())
+        .load(conn)
+        .await
+}
+
+/// Inserts a thread.
+pub async fn insert(conn: &mut AsyncPgConnection, new: &NewThread) -> QueryResult<Thread> {
+    diesel::insert_into(threads::table)
+        .values(new)
+        .returning(Thread::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Inserts a thread unless one with its public id exists; returns the
+/// thread and whether it was created. Safe under concurrent calls.
+pub async fn insert_or_get(
+    conn: &mut AsyncPgConnection,
+    new: &NewThread,
+) -> QueryResult<(Thread, bool)> {
+    let inserted = diesel::insert_into(threads::table)
+        .values(new)
+        .on_conflict((threads::organization_id, threads::public_id))
+        .do_nothing()
+        .returning(Thread::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?;
+    match inserted {
+        Some(thread) => Ok((thread, true)),
+        None => threads::table
+            .filter(threads::organization_id.eq(new.organization_id))
+            .filter(threads::public_id.eq(&new.public_id))
+            .select(Thread::as_select())
+            .first(conn)
+            .await
+            .map(|thread| (thread, false)),
+    }
+}
+
+/// Applies changes and bumps `updated_at`.
+pub async fn update(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    changes: &ThreadChanges,
+) -> QueryResult<Thread> {
+    diesel::update(threads::table.find(id))
+        .set((changes, threads::updated_at.eq(diesel::dsl::now)))
+        .returning(Thread::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Records activity: bumps `updated_at` (to the transaction's time, as
+/// `created_at` of a message written in it), and `last_message_at` when a
+/// message arrived.
+pub async fn touch(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    message_at: Option<DateTime<Utc>>,
+) -> QueryResult<Thread> {
+    let target = threads::table.find(id);
+    match message_at {
+        Some(at) => {
+            diesel::update(target)
+                .set((
+                    threads::updated_at.eq(diesel::dsl::now),
+                    threads::last_message_at.eq(at),
+                ))
+                .returning(Thread::as_returning())
+                .get_result(conn)
+                .await
+        }
+        None => {
+            diesel::update(target)
+                .set(threads::updated_at.eq(diesel::dsl::now))
+                .returning(Thread::as_returning())
+                .get_result(conn)
+                .await
+        }
+    }
+}
+
+/// Deletes the visible thread (its messages and subscribers go with it).
+pub async fn delete(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<bool> {
+    let deleted = diesel::delete(threads::table.find(id))
+        .execute(conn)
+        .await?;
+    Ok(deleted > 0)
+}

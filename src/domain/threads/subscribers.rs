@@ -1,0 +1,259 @@
+//! Database access for thread subscribers: membership and read state.
+
+use chrono::{DateTime, Utc};
+use diesel::dsl::{exists, not};
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use crate::domain::auth::Actor;
+use crate::db::schema::thread_subscribers;
+use crate::db::ids::IdKind;
+
+/// A user, api key or contact in a thread, with its read state.
+#[derive(
+    Queryable, Selectable, Identifiable, Clone, Debug, serde::Serialize, serde::Deserialize,
+)]
+#[diesel(table_name = thread_subscribers)]
+pub struct Subscriber {
+    pub id: i64,
+    pub organization_id: i64,
+    pub public_id: String,
+    pub thread_id: i64,
+    pub user_id: Option<i64>,
+    pub api_key_id: Option<i64>,
+    pub contact_id: Option<i64>,
+    pub viewed_at: Option<DateTime<Utc>>,
+    pub unread_count: i32,
+    pub is_archived: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Subscriber {
+    /// Who this subscriber is.
+    pub fn member(&self) -> Option<Actor> {
+        Actor::from_columns(self.user_id, self.api_key_id, self.contact_id)
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = thread_subscribers)]
+struct NewSubscriber {
+    organization_id: i64,
+    public_id: String,
+    thread_id: i64,
+    user_id: Option<i64>,
+    api_key_id: Option<i64>,
+    contact_id: Option<i64>,
+}
+
+type SubscriberFilter =
+    Box<dyn BoxableExpression<thread_subscribers::table, Pg, SqlType = diesel::sql_types::Bool>>;
+
+/// `thread_subscribers.<member column> = id` for a member.
+fn is_member(member: Actor) -> SubscriberFilter {
+    match member {
+        Actor::User(id) => Box::new(thread_subscribers::user_id.eq(id).assume_not_null()),
+        Actor::ApiKey(id) => Box::new(thread_subscribers::api_key_id.eq(id).assume_not_null()),
+        Actor::Contact(id) => Box::new(thread_subscribers::contact_id.eq(id).assume_not_null()),
+    }
+}
+
+/// Subquery: ids of the threads `member` actively subscribes to.
+pub fn active_thread_ids_of(
+    organization_id: i64,
+    member: Actor,
+) -> thread_subscribers::BoxedQuery<'static, Pg, diesel::sql_types::BigInt> {
+    thread_subscribers::table
+        .filter(thread_subscribers::organization_id.eq(organization_id))
+        .filter(is_member(member))
+        .filter(not(thread_subscribers::is_archived))
+        .select(thread_subscribers::thread_id)
+        .into_boxed()
+}
+
+/// Subquery: ids of the threads where `member` has unread messages.
+pub fn unread_thread_ids_of(
+    organization_id: i64,
+    member: Actor,
+) -> thread_subscribers::BoxedQuery<'static, Pg, diesel::sql_types::BigInt> {
+    active_thread_ids_of(organization_id, member).filter(thread_subscribers::unread_count.gt(0))
+}
+
+/// Every subscriber (archived too) of these threads, oldest first.
+pub async fn of_threads(
+    conn: &mut AsyncPgConnection,
+    organization_id: i64,
+    thread_ids: &[i64],
+) -> QueryResult<Vec<Subscriber>> {
+    thread_subscribers::table
+        .filter(thread_subscribers::organization_id.eq(organization_id))
+        .filter(thread_subscribers::thread_id.eq_any(thread_ids))
+        .order(thread_subscribers::id.asc())
+        .select(Subscriber::as_select())
+        .load(conn)
+        .await
+}
+
+/// Subscribers of the organization by internal id.
+pub async fn by_ids(
+    conn: &mut AsyncPgConnection,
+    organization_id: i64,
+    ids: &[i64],
+) -> QueryResult<Vec<Subscriber>> {
+    thread_subscribers::table
+        .filter(thread_subscribers::organization_id.eq(organization_id))
+        .filter(thread_subscribers::id.eq_any(ids))
+        .select(Subscriber::as_select())
+        .load(conn)
+        .await
+}
+
+/// The subscriber with this public id.
+pub async fn find(
+    conn: &mut AsyncPgConnection,
+    organization_id: i64,
+    public_id: &str,
+) -> QueryResult<Option<Subscriber>> {
+    thread_subscribers::table
+        .filter(thread_subscribers::organization_id.eq(organization_id))
+        .filter(thread_subscribers::public_id.eq(public_id))
+        .select(Subscriber::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The member's subscription to the thread, archived or not.
+pub async fn find_member(
+    conn: &mut AsyncPgConnection,
+    thread_id: i64,
+    member: Actor,
+) -> QueryResult<Option<Subscriber>> {
+    thread_subscribers::table
+        .filter(thread_subscribers::thread_id.eq(thread_id))
+        .filter(is_member(member))
+        .select(Subscriber::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Whether `member` actively subscribes to the thread.
+pub async fn is_active_member(
+    conn: &mut AsyncPgConnection,
+    thread_id: i64,
+    member: Actor,
+) -> QueryResult<bool> {
+    diesel::select(exists(
+        thread_subscribers::table
+            .filter(thread_subscribers::thread_id.eq(thread_id))
+            .filter(is_member(member))
+            .filter(not(thread_subscribers::is_archived)),
+    ))
+    .get_result(conn)
+    .await
+}
+
+/// Subscribes a member (or brings an archived subscription back). Returns
+/// the subscriber and whether it joined just now. Call with the thread locked.
+pub async fn join(
+    conn: &mut AsyncPgConnection,
+    organization_id: i64,
+    thread_id: i64,
+    member: Actor,
+) -> QueryResult<(Subscriber, bool)> {
+    if let Some(existing) = find_member(conn, thread_id, member).await? {
+        if !existing.is_archived {
+            return Ok((existing, false));
+        }
+        let revived = diesel::update(thread_subscribers::table.find(existing.id))
+            .set((
+                thread_subscribers::is_archived.eq(false),
+                thread_subscribers::updated_at.eq(diesel::dsl::now),
+            ))
+            .returning(Subscriber::as_returning())
+            .get_result(conn)
+            .await?;
+        return Ok((revived, true));
+    }
+    let (user_id, api_key_id, contact_id) = member.columns();
+    let subscriber = diesel::insert_into(thread_subscribers::table)
+        .values(NewSubscriber {
+            organization_id,
+            public_id: IdKind::Subscriber.generate(),
+            thread_id,
+            user_id,
+            api_key_id,
+            contact_id,
+        })
+        .returning(Subscriber::as_returning())
+        .get_result(conn)
+        .await?;
+    Ok((subscriber, true))
+}
+
+/// Archives a subscription: the subscriber leaves but keeps authorship.
+pub async fn archive(conn: &mut AsyncPgConnection, subscriber_id: i64) -> QueryResult<Subscriber> {
+    diesel::update(thread_subscribers::table.find(subscriber_id))
+        .set((
+            thread_subscribers::is_archived.eq(true),
+            thread_subscribers::updated_at.eq(diesel::dsl::now),
+        ))
+        .returning(Subscriber::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Marks the thread read for a subscriber: `viewed_at` now, nothing unread.
+pub async fn mark_read(
+    conn: &mut AsyncPgConnection,
+    subscriber_id: i64,
+) -> QueryResult<Subscriber> {
+    diesel::update(thread_subscribers::table.find(subscriber_id))
+        .set((
+            thread_subscribers::viewed_at.eq(diesel::dsl::now),
+            thread_subscribers::unread_count.eq(0),
+            thread_subscribers::updated_at.eq(diesel::dsl::now),
+        ))
+        .returning(Subscriber::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Marks the thread unread for a subscriber (at least one unread message).
+pub async fn mark_unread(
+    conn: &mut AsyncPgConnection,
+    subscriber: &Subscriber,
+) -> QueryResult<Subscriber> {
+    diesel::update(thread_subscribers::table.find(subscriber.id))
+        .set((
+            thread_subscribers::unread_count.eq(subscriber.unread_count.max(1)),
+            thread_subscribers::updated_at.eq(diesel::dsl::now),
+        ))
+        .returning(Subscriber::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// After a message: one more unread for every other active subscriber; the
+/// author has seen everything up to it.
+pub async fn record_message(
+    conn: &mut AsyncPgConnection,
+    thread_id: i64,
+    author_subscriber_id: Option<i64>,
+) -> QueryResult<()> {
+    let author = author_subscriber_id.unwrap_or(0);
+    diesel::update(thread_subscribers::table)
+        .filter(thread_subscribers::thread_id.eq(thread_id))
+        .filter(not(thread_subscribers::is_archived))
+        .filter(thread_subscribers::id.ne(author))
+        .set(thread_subscribers::unread_count.eq(thread_subscribers::unread_count + 1))
+        .execute(conn)
+        .await?;
+    if let Some(author) = author_subscriber_id {
+        mark_read(conn, author).await?;
+    }
+    Ok(())
+}

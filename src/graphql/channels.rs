@@ -1,0 +1,607 @@
+//! GraphQL types, queries and mutations for channels and publishing.
+
+use std::collections::HashMap;
+
+use async_graphql::connection::Connection;
+use async_graphql::dataloader::Loader;
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use diesel::QueryResult;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use sha2::{Digest, Sha256};
+
+use crate::domain::channels::model::{self, Channel, ChannelMember, ChannelScope, SetMember};
+use crate::domain::channels::publishing;
+use crate::domain::auth::{Actor, Viewer};
+use crate::domain::contacts::Contact;
+use crate::db::DbPool;
+use crate::graphql::context::{db, loader, staff_viewer, viewer};
+use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, UserErrorCode};
+use crate::graphql::loaders::{ByIds, FetchByIds, NewLoader};
+use crate::graphql::pagination::{KeyCursor, PageRequest};
+use crate::domain::messages::model::{self as messages, Container};
+use crate::domain::messages::{Message};
+use crate::graphql::messages::{message_page, recent_messages};
+use crate::domain::organizations::{ApiKey, User};
+use crate::domain::threads::{self, Thread, subscribers};
+use crate::graphql::threads::{SubscriberKind, member_details};
+
+/// How far in the past a new schedule may lie (clock skew), in seconds.
+const PAST_TOLERANCE_SECONDS: i64 = 1;
+
+impl FetchByIds for Channel {
+    async fn fetch(
+        conn: &mut AsyncPgConnection,
+        organization_id: i64,
+        ids: &[i64],
+    ) -> QueryResult<Vec<Self>> {
+        model::by_ids(conn, organization_id, ids).await
+    }
+
+    fn key(&self) -> i64 {
+        self.id
+    }
+}
+
+/// Loads channel members, by channel id.
+pub struct MembersByChannel {
+    pub pool: DbPool,
+    pub organization_id: i64,
+}
+
+impl NewLoader for MembersByChannel {
+    fn create(pool: DbPool, organization_id: i64) -> Self {
+        MembersByChannel {
+            pool,
+            organization_id,
+        }
+    }
+}
+
+impl Loader<i64> for MembersByChannel {
+    type Value = Vec<ChannelMember>;
+    type Error = ApiError;
+
+    async fn load(&self, ids: &[i64]) -> Result<HashMap<i64, Vec<ChannelMember>>, ApiError> {
+        let mut conn = self.pool.get().await?;
+        let mut by_channel: HashMap<i64, Vec<ChannelMember>> = HashMap::new();
+        for member in model::members_of(&mut conn, self.organization_id, ids).await? {
+            by_channel
+                .entry(member.channel_id)
+                .or_default()
+                .push(member);
+        }
+        Ok(by_channel)
+    }
+}
+
+/// Loads the ids of the threads publishing into channels, by channel id.
+pub struct PublishersByChannel {
+    pub pool: DbPool,
+    pub organization_id: i64,
+}
+
+impl NewLoader for PublishersByChannel {
+    fn create(pool: DbPool, organization_id: i64) -> Self {
+        PublishersByChannel {
+            pool,
+            organization_id,
+        }
+    }
+}
+
+impl Loader<i64> for PublishersByChannel {
+    type Value = Vec<i64>;
+    type Error = ApiError;
+
+    async fn load(&self, ids: &[i64]) -> Result<HashMap<i64, Vec<i64>>, ApiError> {
+        let mut conn = self.pool.get().await?;
+        let mut by_channel: HashMap<i64, Vec<i64>> = HashMap::new();
+        for (channel, thread) in model::publishers_of(&mut conn, self.organization_id, ids).await? {
+            by_channel.entry(channel).or_default().push(thread);
+        }
+        Ok(by_channel)
+    }
+}
+
+/// Loads pending (scheduled) messages, by channel id.
+pub struct PendingByChannel {
+    pub pool: DbPool,
+    pub organization_id: i64,
+}
+
+impl NewLoader for PendingByChannel {
+    fn create(pool: DbPool, organization_id: i64) -> Self {
+        PendingByChannel {
+            pool,
+            organization_id,
+        }
+    }
+}
+
+impl Loader<i64> for PendingByChannel {
+    type Value = Vec<Message>;
+    type Error = ApiError;
+
+    async fn load(&self, ids: &[i64]) -> Result<HashMap<i64, Vec<Message>>, ApiError> {
+        let mut conn = self.pool.get().await?;
+        let mut by_channel: HashMap<i64, Vec<Message>> = HashMap::new();
+        for message in messages::pending_in_channels(&mut conn, self.organization_id, ids).await? {
+            if let Some(channel) = message.channel_id {
+                by_channel.entry(channel).or_default().push(message);
+            }
+        }
+        Ok(by_channel)
+    }
+}
+
+/// A member of a channel's subscriber set.
+#[derive(Clone)]
+pub struct ChannelSubscriber {
+    /// The channel's public id, for the subscriber's own id.
+    channel: String,
+    member: ChannelMember,
+}
+
+#[Object]
+impl ChannelSubscriber {
+    /// Opaque and stable (`chsub_…`): the channel and the member's place in
+    /// its set, so client caches can normalise subscribers.
+    async fn id(&self) -> ID {
+        use base64::Engine;
+        let key = format!("{}:{}", self.channel, self.member.position);
+        ID(format!(
+            "chsub_{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key)
+        ))
+    }
+    async fn kind(&self) -> Option<SubscriberKind> {
+        Some(match self.member.member()? {
+            Actor::User(_) => SubscriberKind::User,
+            Actor::ApiKey(_) => SubscriberKind::ApiKey,
+            Actor::Contact(_) => SubscriberKind::Contact,
+        })
+    }
+    async fn name(&self, ctx: &Context<'_>) -> Result<Option<String>, ApiError> {
+        Ok(member_details(ctx, self.member.member())
+            .await?
+            .map(|d| d.name))
+    }
+    async fn email(&self, ctx: &Context<'_>) -> Result<Option<String>, ApiError> {
+        Ok(member_details(ctx, self.member.member())
+            .await?
+            .and_then(|d| d.email))
+    }
+    async fn phone(&self, ctx: &Context<'_>) -> Result<Option<String>, ApiError> {
+        Ok(member_details(ctx, self.member.member())
+            .await?
+            .and_then(|d| d.phone))
+    }
+    async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>, ApiError> {
+        match self.member.user_id {
+            Some(id) => loader::<ByIds<User>>(ctx)?.load_one(id).await,
+            None => Ok(None),
+        }
+    }
+    async fn api_key(&self, ctx: &Context<'_>) -> Result<Option<ApiKey>, ApiError> {
+        match self.member.api_key_id {
+            Some(id) => loader::<ByIds<ApiKey>>(ctx)?.load_one(id).await,
+            None => Ok(None),
+        }
+    }
+    async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>, ApiError> {
+        match self.member.contact_id {
+            Some(id) => loader::<ByIds<Contact>>(ctx)?.load_one(id).await,
+            None => Ok(None),
+        }
+    }
+}
+
+async fn members(ctx: &Context<'_>, channel_id: i64) -> Result<Vec<ChannelMember>, ApiError> {
+    Ok(loader::<MembersByChannel>(ctx)?
+        .load_one(channel_id)
+        .await?
+        .unwrap_or_default())
+}
+
+/// A space for one exact set of subscribers; threads publish into it.
+#[Object]
+impl Channel {
+    /// Opaque id (`chan_…`).
+    pub async fn id(&self) -> ID {
+        ID(self.public_id.clone())
+    }
+    /// By default the names of its subscribers.
+    async fn name(&self) -> &str {
+        &self.name
+    }
+    /// SHA-256 (hex) of the sorted subscriber ids: one channel per distinct set.
+    async fn subscriber_hash(&self) -> &str {
+        &self.subscriber_hash
+    }
+    async fn subscribers(&self, ctx: &Context<'_>) -> Result<Vec<ChannelSubscriber>, ApiError> {
+        Ok(members(ctx, self.id)
+            .await?
+            .into_iter()
+            .map(|member| ChannelSubscriber {
+                channel: self.public_id.clone(),
+                member,
+            })
+            .collect())
+    }
+    /// SHA-256 (hex) of each subscriber's E.164 phone, for matching without revealing it.
+    async fn phone_hashes(&self, ctx: &Context<'_>) -> Result<Vec<String>, ApiError> {
+        let mut hashes = Vec::new();
+        for member in members(ctx, self.id).await? {
+            if let Some(phone) = member_details(ctx, member.member())
+                .await?
+                .and_then(|d| d.phone)
+            {
+                let digest = Sha256::digest(phone.as_bytes());
+                hashes.push(digest.iter().map(|b| format!("{b:02x}")).collect());
+            }
+        }
+        Ok(hashes)
+    }
+    /// The resources (or, without one, the threads) whose threads publish here.
+    async fn publisher_ids(&self, ctx: &Context<'_>) -> Result<Vec<String>, ApiError> {
+        let thread_ids = loader::<PublishersByChannel>(ctx)?
+            .load_one(self.id)
+            .await?
+            .unwrap_or_default();
+        let mut threads = loader::<ByIds<Thread>>(ctx)?
+            .load_many(thread_ids.iter().copied())
+            .await?;
+        Ok(thread_ids
+            .iter()
+            .filter_map(|id| threads.remove(id))
+            .map(|t| t.resource_id.unwrap_or(t.public_id))
+            .collect())
+    }
+    /// Published messages, in publishing order.
+    async fn messages(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Connection<KeyCursor, Message>, ApiError> {
+        let page = PageRequest::new(first, after, last, before)?;
+        message_page(ctx, Container::Channel(self.id), page).await
+    }
+    /// The newest 150 published messages, oldest first.
+    async fn recent_messages(&self, ctx: &Context<'_>) -> Result<Vec<Message>, ApiError> {
+        Ok(recent_messages(ctx, Container::Channel(self.id)).await?.0)
+    }
+    /// Whether there are published messages older than `recentMessages`.
+    async fn has_more(&self, ctx: &Context<'_>) -> Result<bool, ApiError> {
+        Ok(recent_messages(ctx, Container::Channel(self.id)).await?.1)
+    }
+    /// Messages scheduled for later, earliest first.
+    async fn pending_messages(&self, ctx: &Context<'_>) -> Result<Vec<Message>, ApiError> {
+        Ok(loader::<PendingByChannel>(ctx)?
+            .load_one(self.id)
+            .await?
+            .unwrap_or_default())
+    }
+    /// When the earliest pending message goes out.
+    async fn scheduled_publish_at(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<DateTime<Utc>>, ApiError> {
+        let pending = loader::<PendingByChannel>(ctx)?
+            .load_one(self.id)
+            .await?
+            .unwrap_or_default();
+        Ok(pending.iter().filter_map(|m| m.publish_to_channel_at).min())
+    }
+    async fn last_message_at(&self) -> Option<DateTime<Utc>> {
+        self.last_message_at
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
+}
+
+/// Extra fields of `ChannelConnection`.
+pub struct ChannelConnectionFields {
+    scope: ChannelScope,
+}
+
+#[Object]
+impl ChannelConnectionFields {
+    /// How many channels the caller can see.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<i64, ApiError> {
+        let mut conn = db(ctx).await?;
+        Ok(model::count(&mut conn, self.scope).await?)
+    }
+}
+
+/// `Query.channels` and `Query.channel`.
+#[derive(Default)]
+pub struct ChannelsQuery;
+
+#[Object]
+impl ChannelsQuery {
+    /// The channels the caller can see, newest first.
+    async fn channels(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Connection<KeyCursor, Channel, ChannelConnectionFields>, ApiError> {
+        let viewer = viewer(ctx)?;
+        let scope = ChannelScope::of(&viewer);
+        let page = PageRequest::new(first, after, last, before)?;
+        let mut conn = db(ctx).await?;
+        let rows = model::page(&mut conn, scope, &page).await?;
+        Ok(page.into_connection(rows, |c| c.id, ChannelConnectionFields { scope }))
+    }
+
+    /// One channel; null when the caller cannot see one with this id.
+    async fn channel(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Channel>, ApiError> {
+        let viewer = viewer(ctx)?;
+        let mut conn = db(ctx).await?;
+        Ok(model::find(&mut conn, ChannelScope::of(&viewer), &id).await?)
+    }
+}
+
+/// Where a message is published.
+pub enum Target {
+    /// The channel of the thread's active subscribers.
+    ThreadSubscribers,
+    /// The channel of exactly these members.
+    Members(Vec<ID>),
+    /// An existing channel.
+    Channel(ID),
+}
+
+/// Publishes a thread message to a channel now (`at` = None) or schedules
+/// it, finding or creating the channel. Runs in the caller's transaction.
+pub async fn publish_message(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    message: &Message,
+    thread: &Thread,
+    target: Target,
+    at: Option<DateTime<Utc>>,
+) -> Result<Message, MutationError> {
+    if message.published_at.is_some() {
+        return Err(MutationError::on_input(
+            "messageId",
+            UserErrorCode::InvalidValue,
+            "the message is already published",
+        ));
+    }
+    if let Some(at) = at
+        && at < Utc::now() - chrono::Duration::seconds(PAST_TOLERANCE_SECONDS)
+    {
+        return Err(MutationError::on_input(
+            "publishToChannelAt",
+            UserErrorCode::PublishTimeInPast,
+            "the publish time is in the past",
+        ));
+    }
+    let org = viewer.organization_id;
+    let channel = match target {
+        Target::Channel(id) => model::find(conn, ChannelScope::of(viewer), &id)
+            .await?
+            .ok_or_else(|| MutationError::not_found("channelId", &id))?,
+        Target::Members(ids) => {
+            let mut set = Vec::with_capacity(ids.len());
+            for (index, id) in ids.iter().enumerate() {
+                match super::threads::find_member(conn, org, id).await? {
+                    Some((actor, name)) => set.push(SetMember {
+                        actor,
+                        public_id: id.to_string(),
+                        name,
+                    }),
+                    None => {
+                        return Err(MutationError::User(vec![UserError {
+                            field: Some(vec![
+                                "input".into(),
+                                "memberIds".into(),
+                                index.to_string(),
+                            ]),
+                            message: format!(
+                                "no user, api key or contact with id {:?}",
+                                id.as_str()
+                            ),
+                            code: UserErrorCode::NotFound,
+                        }]));
+                    }
+                }
+            }
+            channel_for(conn, org, &set).await?
+        }
+        Target::ThreadSubscribers => {
+            let set = thread_members(conn, thread).await?;
+            channel_for(conn, org, &set).await?
+        }
+    };
+    model::add_publisher(conn, org, channel.id, thread.id).await?;
+    let scheduled =
+        messages::schedule(conn, message.id, channel.id, at.unwrap_or_else(Utc::now)).await?;
+    if at.is_some() {
+        return Ok(scheduled);
+    }
+    Ok(publishing::publish(conn, &scheduled).await?)
+}
+
+async fn channel_for(
+    conn: &mut AsyncPgConnection,
+    org: i64,
+    set: &[SetMember],
+) -> Result<Channel, MutationError> {
+    if set.is_empty() {
+        return Err(MutationError::on_input(
+            "memberIds",
+            UserErrorCode::EmptySubscriberSet,
+            "a channel needs at least one subscriber",
+        ));
+    }
+    Ok(model::find_or_create(conn, org, set).await?)
+}
+
+/// The thread's active subscribers as a subscriber set.
+async fn thread_members(
+    conn: &mut AsyncPgConnection,
+    thread: &Thread,
+) -> QueryResult<Vec<SetMember>> {
+    let org = thread.organization_id;
+    let active: Vec<Actor> = subscribers::of_threads(conn, org, &[thread.id])
+        .await?
+        .iter()
+        .filter(|s| !s.is_archived)
+        .filter_map(|s| s.member())
+        .collect();
+    let described = super::threads::describe_members(conn, org, &active).await?;
+    Ok(described
+        .into_iter()
+        .map(|(actor, public_id, name)| SetMember {
+            actor,
+            public_id,
+            name,
+        })
+        .collect())
+}
+
+/// Input of `publishMessage`.
+#[derive(InputObject)]
+pub struct PublishMessageInput {
+    /// A thread message.
+    pub message_id: ID,
+    /// When to publish; omitted means now. A pending message can be rescheduled.
+    pub publish_to_channel_at: Option<DateTime<Utc>>,
+    /// Publish into this channel ...
+    pub channel_id: Option<ID>,
+    /// ... or into the channel of exactly these members (`usr_…`, `key_…`,
+    /// `ctc_…`). With neither, the channel of the thread's subscribers.
+    pub member_ids: Option<Vec<ID>>,
+}
+
+/// Input of `cancelPublish`.
+#[derive(InputObject)]
+pub struct CancelPublishInput {
+    pub message_id: ID,
+}
+
+/// Result of `publishMessage` and `cancelPublish`.
+#[derive(SimpleObject)]
+pub struct PublishPayload {
+    pub message: Option<Message>,
+    pub channel: Option<Channel>,
+    pub user_errors: Vec<UserError>,
+}
+
+impl Payload<(Message, Option<Channel>)> for PublishPayload {
+    fn done((message, channel): (Message, Option<Channel>)) -> Self {
+        PublishPayload {
+            message: Some(message),
+            channel,
+            user_errors: Vec::new(),
+        }
+    }
+
+    fn failed(user_errors: Vec<UserError>) -> Self {
+        PublishPayload {
+            message: None,
+            channel: None,
+            user_errors,
+        }
+    }
+}
+
+/// `Mutation.publishMessage` and `Mutation.cancelPublish`.
+#[derive(Default)]
+pub struct ChannelsMutation;
+
+#[Object]
+impl ChannelsMutation {
+    /// Publishes a thread message to a channel now, or schedules it.
+    async fn publish_message(
+        &self,
+        ctx: &Context<'_>,
+        input: PublishMessageInput,
+    ) -> Result<PublishPayload, ApiError> {
+        let viewer = staff_viewer(ctx)?;
+        let mut conn = db(ctx).await?;
+        let result = conn
+            .transaction::<_, MutationError, _>(async |conn| {
+                let target = match (input.channel_id.clone(), input.member_ids.clone()) {
+                    (Some(_), Some(_)) => {
+                        return Err(MutationError::on_input(
+                            "channelId",
+                            UserErrorCode::InvalidValue,
+                            "give channelId or memberIds, not both",
+                        ));
+                    }
+                    (Some(channel), None) => Target::Channel(channel),
+                    (None, Some(members)) => Target::Members(members),
+                    (None, None) => Target::ThreadSubscribers,
+                };
+                let (message, thread) =
+                    crate::graphql::messages::find_visible_thread_message(conn, &viewer, &input.message_id)
+                        .await?
+                        .ok_or_else(|| MutationError::not_found("messageId", &input.message_id))?;
+                threads::model::lock(conn, thread.id).await?;
+                let message = publish_message(
+                    conn,
+                    &viewer,
+                    &message,
+                    &thread,
+                    target,
+                    input.publish_to_channel_at,
+                )
+                .await?;
+                let channel = match message.channel_id {
+                    Some(id) => model::by_ids(conn, viewer.organization_id, &[id])
+                        .await?
+                        .pop(),
+                    None => None,
+                };
+                Ok((message, channel))
+            })
+            .await;
+        PublishPayload::from_result(result)
+    }
+
+    /// Takes a scheduled message off its channel before it goes out.
+    async fn cancel_publish(
+        &self,
+        ctx: &Context<'_>,
+        input: CancelPublishInput,
+    ) -> Result<PublishPayload, ApiError> {
+        let viewer = staff_viewer(ctx)?;
+        let mut conn = db(ctx).await?;
+        let result = conn
+            .transaction::<_, MutationError, _>(async |conn| {
+                let (message, thread) =
+                    crate::graphql::messages::find_visible_thread_message(conn, &viewer, &input.message_id)
+                        .await?
+                        .ok_or_else(|| MutationError::not_found("messageId", &input.message_id))?;
+                threads::model::lock(conn, thread.id).await?;
+                // Locked by the scheduler means it is going out right now.
+                if !messages::unschedule(conn, message.id).await? {
+                    return Err(MutationError::on_input(
+                        "messageId",
+                        UserErrorCode::NotPending,
+                        "the message is not waiting to be published",
+                    ));
+                }
+                let message = messages::by_ids(conn, viewer.organization_id, &[message.id])
+                    .await?
+                    .pop()
+                    .ok_or(MutationError::Api(ApiError::Internal))?;
+                Ok((message, None))
+            })
+            .await;
+        PublishPayload::from_result(result)
+    }
+}

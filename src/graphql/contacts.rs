@@ -1,0 +1,404 @@
+//! GraphQL types, queries and mutations for contacts.
+
+use async_graphql::connection::Connection;
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
+use diesel::QueryResult;
+use diesel_async::AsyncPgConnection;
+
+use crate::domain::contacts::model::{self, Contact, ContactChanges, NewContact};
+use crate::domain::auth::{Actor, Viewer};
+use crate::domain::conversations::{Conversation};
+use crate::graphql::conversations::{ConversationConnectionFields};
+use crate::graphql::context::{db, loader, may_see_details, staff_viewer, viewer};
+use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, payload};
+use crate::graphql::input::{InputErrors, changed};
+use crate::graphql::loaders::{FetchByIds, Pages};
+use crate::graphql::pagination::{KeyCursor, PageRequest};
+use crate::domain::threads::{Thread};
+use crate::graphql::threads::{ThreadConnectionFields};
+use crate::domain::validation::{MAX_SHORT_TEXT, non_blank};
+
+impl FetchByIds for Contact {
+    async fn fetch(
+        conn: &mut AsyncPgConnection,
+        organization_id: i64,
+        ids: &[i64],
+    ) -> QueryResult<Vec<Self>> {
+        model::by_ids(conn, organization_id, ids).await
+    }
+
+    fn key(&self) -> i64 {
+        self.id
+    }
+}
+
+/// Contact tokens see only their own contact.
+fn only_contact(viewer: &Viewer) -> Option<i64> {
+    match viewer.actor {
+        Actor::Contact(id) => Some(id),
+        Actor::User(_) | Actor::ApiKey(_) => None,
+    }
+}
+
+/// The contact with this public id, as the viewer may see it.
+pub async fn find_visible(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    public_id: &str,
+) -> QueryResult<Option<Contact>> {
+    let contact = model::find(conn, viewer.organization_id, public_id).await?;
+    Ok(contact.filter(|c| only_contact(viewer).is_none_or(|own| own == c.id)))
+}
+
+/// An external person the organization talks to: a candidate, guest or customer.
+#[Object]
+impl Contact {
+    /// Opaque id (`ctc_…`).
+    pub async fn id(&self) -> ID {
+        ID(self.public_id.clone())
+    }
+    async fn first_name(&self) -> &str {
+        &self.first_name
+    }
+    async fn last_name(&self) -> Option<&str> {
+        self.last_name.as_deref()
+    }
+    async fn nickname(&self) -> Option<&str> {
+        self.nickname.as_deref()
+    }
+    /// First and last name.
+    async fn complete_name(&self) -> String {
+        self.display_name()
+    }
+    /// Upper-case initials of the first and last name, e.g. `AL`.
+    async fn initials(&self) -> String {
+        [Some(&self.first_name), self.last_name.as_ref()]
+            .into_iter()
+            .flatten()
+            .filter_map(|name| name.chars().next())
+            .flat_map(char::to_uppercase)
+            .collect()
+    }
+    /// Null for contact tokens other than this contact's own.
+    async fn email(&self, ctx: &Context<'_>) -> Option<&str> {
+        self.email
+            .as_deref()
+            .filter(|_| may_see_details(ctx, Actor::Contact(self.id)))
+    }
+    /// Phone number in E.164 form, e.g. `+14155550100`. Null for contact
+    /// tokens other than this contact's own.
+    async fn phone(&self, ctx: &Context<'_>) -> Option<&str> {
+        self.phone
+            .as_deref()
+            .filter(|_| may_see_details(ctx, Actor::Contact(self.id)))
+    }
+    async fn avatar_url(&self) -> Option<&str> {
+        self.avatar_url.as_deref()
+    }
+    async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.created_at
+    }
+    async fn updated_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.updated_at
+    }
+
+    /// Threads linked to this contact, newest first.
+    async fn threads(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Connection<KeyCursor, Thread, ThreadConnectionFields>, ApiError> {
+        staff_viewer(ctx)?;
+        let page = PageRequest::new(first, after, last, before)?;
+        let rows = loader::<Pages<Thread>>(ctx)?
+            .load_one((self.id, page))
+            .await?;
+        let fields = ThreadConnectionFields::of_contact(self.organization_id, self.id);
+        Ok(page.into_connection(rows.unwrap_or_default(), |thread| thread.id, fields))
+    }
+
+    /// Conversations with this contact, newest first.
+    async fn conversations(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Connection<KeyCursor, Conversation, ConversationConnectionFields>, ApiError> {
+        staff_viewer(ctx)?;
+        let page = PageRequest::new(first, after, last, before)?;
+        let rows = loader::<Pages<Conversation>>(ctx)?
+            .load_one((self.id, page))
+            .await?;
+        let fields = ConversationConnectionFields::of_contact(self.organization_id, self.id);
+        Ok(page.into_connection(rows.unwrap_or_default(), |c| c.id, fields))
+    }
+}
+
+impl Contact {
+    /// First and last name.
+    pub fn display_name(&self) -> String {
+        match &self.last_name {
+            Some(last) => format!("{} {last}", self.first_name),
+            None => self.first_name.clone(),
+        }
+    }
+}
+
+/// Extra fields of `ContactConnection`.
+pub struct ContactConnectionFields {
+    organization_id: i64,
+    search: Option<String>,
+}
+
+#[Object]
+impl ContactConnectionFields {
+    /// How many contacts match, over all pages. Counted only when asked for.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<i64, ApiError> {
+        let mut conn = db(ctx).await?;
+        Ok(model::count(&mut conn, self.organization_id, self.search.as_deref()).await?)
+    }
+}
+
+/// `Query.contacts` and `Query.contact`.
+#[derive(Default)]
+pub struct ContactsQuery;
+
+#[Object]
+impl ContactsQuery {
+    /// The organization's contacts, oldest first. `search` keeps those where
+    /// every word appears in a name, the nickname, the email or the phone.
+    async fn contacts(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        search: Option<String>,
+    ) -> Result<Connection<KeyCursor, Contact, ContactConnectionFields>, ApiError> {
+        let viewer = staff_viewer(ctx)?;
+        let page = PageRequest::new(first, after, last, before)?;
+        let search = search.and_then(|s| non_blank(&s));
+        let mut conn = db(ctx).await?;
+        let rows = model::page(&mut conn, viewer.organization_id, search.as_deref(), &page).await?;
+        let fields = ContactConnectionFields {
+            organization_id: viewer.organization_id,
+            search,
+        };
+        Ok(page.into_connection(rows, |contact| contact.id, fields))
+    }
+
+    /// One contact; null when no contact the caller may see has this id.
+    async fn contact(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Contact>, ApiError> {
+        let viewer = viewer(ctx)?;
+        let mut conn = db(ctx).await?;
+        Ok(find_visible(&mut conn, &viewer, &id).await?)
+    }
+}
+
+/// Input of `createContact`.
+#[derive(InputObject)]
+pub struct CreateContactInput {
+    pub first_name: String,
+    pub last_name: Option<String>,
+    pub nickname: Option<String>,
+    pub email: Option<String>,
+    /// A valid phone number with its country code, stored in E.164:
+    /// `+1 (415) 555-0100` and `14155550100` become `+14155550100`. A number
+    /// starting with 0 has no country code and is refused.
+    pub phone: Option<String>,
+    /// An absolute http(s) URL.
+    pub avatar_url: Option<String>,
+}
+
+/// Input of `updateContact`: an omitted field is left alone, null clears it.
+#[derive(InputObject)]
+pub struct UpdateContactInput {
+    pub id: ID,
+    pub first_name: Option<String>,
+    pub last_name: MaybeUndefined<String>,
+    pub nickname: MaybeUndefined<String>,
+    pub email: MaybeUndefined<String>,
+    /// As in `createContact`.
+    pub phone: MaybeUndefined<String>,
+    pub avatar_url: MaybeUndefined<String>,
+}
+
+/// Input of `deleteContact` and `createContactToken`.
+#[derive(InputObject)]
+pub struct DeleteContactInput {
+    pub id: ID,
+}
+
+/// Input of `createContactToken`.
+#[derive(InputObject)]
+pub struct CreateContactTokenInput {
+    pub contact_id: ID,
+}
+
+payload! {
+    /// Result of `createContact` and `updateContact`.
+    ContactPayload {
+        /// The contact, or null when there are user errors.
+        contact: Contact
+    }
+}
+
+payload! {
+    /// Result of `deleteContact`.
+    DeleteContactPayload {
+        /// The id of the deleted contact, or null when there are user errors.
+        deleted_contact_id: ID
+    }
+}
+
+/// Result of `createContactToken`.
+#[derive(SimpleObject)]
+pub struct ContactTokenPayload {
+    /// A bearer token acting as the contact (`cfc_…`), shown only now. It
+    /// sees only the threads the contact subscribes to.
+    pub token: Option<String>,
+    pub contact: Option<Contact>,
+    pub user_errors: Vec<UserError>,
+}
+
+impl Payload<(String, Contact)> for ContactTokenPayload {
+    fn done((token, contact): (String, Contact)) -> Self {
+        ContactTokenPayload {
+            token: Some(token),
+            contact: Some(contact),
+            user_errors: Vec::new(),
+        }
+    }
+
+    fn failed(user_errors: Vec<UserError>) -> Self {
+        ContactTokenPayload {
+            token: None,
+            contact: None,
+            user_errors,
+        }
+    }
+}
+
+/// `Mutation.createContact`, `updateContact`, `deleteContact`, `createContactToken`.
+#[derive(Default)]
+pub struct ContactsMutation;
+
+#[Object]
+impl ContactsMutation {
+    /// Creates a contact.
+    async fn create_contact(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateContactInput,
+    ) -> Result<ContactPayload, ApiError> {
+        let viewer = staff_viewer(ctx)?;
+        let result = async {
+            let mut errors = InputErrors::default();
+            let first_name = errors.required_text("firstName", &input.first_name, MAX_SHORT_TEXT);
+            let mut new = NewContact::new(viewer.organization_id, first_name.unwrap_or_default());
+            new.last_name =
+                errors.optional_text("lastName", input.last_name.as_deref(), MAX_SHORT_TEXT);
+            new.nickname =
+                errors.optional_text("nickname", input.nickname.as_deref(), MAX_SHORT_TEXT);
+            new.email = errors.optional_email("email", input.email.as_deref());
+            new.phone = errors.optional_phone("phone", input.phone.as_deref());
+            new.avatar_url = errors.optional_url("avatarUrl", input.avatar_url.as_deref());
+            errors.finish()?;
+            let mut conn = db(ctx).await?;
+            Ok(model::create(&mut conn, &new).await?)
+        };
+        ContactPayload::from_result(result.await)
+    }
+
+    /// Changes a contact's fields.
+    async fn update_contact(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateContactInput,
+    ) -> Result<ContactPayload, ApiError> {
+        let viewer = staff_viewer(ctx)?;
+        let result = async {
+            let mut errors = InputErrors::default();
+            let changes = ContactChanges {
+                first_name: input
+                    .first_name
+                    .as_deref()
+                    .and_then(|name| errors.required_text("firstName", name, MAX_SHORT_TEXT)),
+                last_name: changed(input.last_name, |v| {
+                    errors.optional_text("lastName", Some(&v), MAX_SHORT_TEXT)
+                }),
+                nickname: changed(input.nickname, |v| {
+                    errors.optional_text("nickname", Some(&v), MAX_SHORT_TEXT)
+                }),
+                email: changed(input.email, |v| errors.optional_email("email", Some(&v))),
+                phone: changed(input.phone, |v| errors.optional_phone("phone", Some(&v))),
+                avatar_url: changed(input.avatar_url, |v| {
+                    errors.optional_url("avatarUrl", Some(&v))
+                }),
+            };
+            errors.finish()?;
+            let mut conn = db(ctx).await?;
+            let updated = if changes.is_empty() {
+                model::find(&mut conn, viewer.organization_id, &input.id).await?
+            } else {
+                model::update(&mut conn, viewer.organization_id, &input.id, &changes).await?
+            };
+            updated.ok_or_else(|| MutationError::not_found("id", &input.id))
+        };
+        ContactPayload::from_result(result.await)
+    }
+
+    /// Deletes a contact; returns its id. Its conversations go with it;
+    /// threads linked to it keep their messages and lose the link.
+    async fn delete_contact(
+        &self,
+        ctx: &Context<'_>,
+        input: DeleteContactInput,
+    ) -> Result<DeleteContactPayload, ApiError> {
+        let viewer = staff_viewer(ctx)?;
+        let result = async {
+            let mut conn = db(ctx).await?;
+            if model::delete(&mut conn, viewer.organization_id, &input.id).await? {
+                Ok(input.id.clone())
+            } else {
+                Err(MutationError::not_found("id", &input.id))
+            }
+        };
+        DeleteContactPayload::from_result(result.await)
+    }
+
+    /// Issues a bearer token that acts as the contact (for a chat widget).
+    async fn create_contact_token(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateContactTokenInput,
+    ) -> Result<ContactTokenPayload, ApiError> {
+        let viewer = staff_viewer(ctx)?;
+        let result = async {
+            let mut conn = db(ctx).await?;
+            let contact = model::find(&mut conn, viewer.organization_id, &input.contact_id)
+                .await?
+                .ok_or_else(|| MutationError::not_found("contactId", &input.contact_id))?;
+            let token = model::create_token(&mut conn, &contact).await?;
+            Ok((token, contact))
+        };
+        ContactTokenPayload::from_result(result.await)
+    }
+}
+
+impl ContactChanges {
+    fn is_empty(&self) -> bool {
+        self.first_name.is_none()
+            && self.last_name.is_none()
+            && self.nickname.is_none()
+            && self.email.is_none()
+            && self.phone.is_none()
+            && self.avatar_url.is_none()
+    }
+}

@@ -1,0 +1,155 @@
+//! GraphQL types for organizations, users, api keys and the viewer.
+
+use async_graphql::{Context, ID, Object};
+use diesel::QueryResult;
+use diesel_async::AsyncPgConnection;
+
+use crate::domain::organizations::model::{self, ApiKey, Organization, User};
+use crate::domain::auth::{Actor, Viewer};
+use crate::domain::contacts::Contact;
+use crate::graphql::context::{self, loader, may_see_details};
+use crate::graphql::errors::ApiError;
+use crate::graphql::loaders::{ByIds, FetchByIds};
+
+#[Object]
+impl Organization {
+    /// Opaque id (`org_…`).
+    pub async fn id(&self) -> ID {
+        ID(self.public_id.clone())
+    }
+    async fn name(&self) -> &str {
+        &self.name
+    }
+    async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.created_at
+    }
+}
+
+/// An internal member of the organization: an agent, a recruiter.
+#[Object]
+impl User {
+    /// Opaque id (`usr_…`).
+    pub async fn id(&self) -> ID {
+        ID(self.public_id.clone())
+    }
+    async fn name(&self) -> &str {
+        &self.name
+    }
+    /// Null for contact tokens: a chat widget sees staff by name only.
+    async fn email(&self, ctx: &Context<'_>) -> Option<&str> {
+        Some(self.email.as_str()).filter(|_| may_see_details(ctx, Actor::User(self.id)))
+    }
+    async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.created_at
+    }
+}
+
+/// An organization-level credential. Its token is shown only when created.
+#[Object]
+impl ApiKey {
+    /// Opaque id (`key_…`).
+    pub async fn id(&self) -> ID {
+        ID(self.public_id.clone())
+    }
+    async fn name(&self) -> &str {
+        &self.name
+    }
+    async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.created_at
+    }
+}
+
+/// The caller: its organization, and the user, api key or contact it acts as.
+#[Object(name = "Viewer")]
+impl Viewer {
+    async fn organization(&self, ctx: &Context<'_>) -> Result<Organization, ApiError> {
+        loader::<ByIds<Organization>>(ctx)?
+            .load_one(self.organization_id)
+            .await?
+            .ok_or(ApiError::Internal)
+    }
+
+    /// The user, when the token is a user token.
+    async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>, ApiError> {
+        match self.actor {
+            Actor::User(id) => loader::<ByIds<User>>(ctx)?.load_one(id).await,
+            Actor::ApiKey(_) | Actor::Contact(_) => Ok(None),
+        }
+    }
+
+    /// The api key, when the token is an api key.
+    async fn api_key(&self, ctx: &Context<'_>) -> Result<Option<ApiKey>, ApiError> {
+        match self.actor {
+            Actor::ApiKey(id) => loader::<ByIds<ApiKey>>(ctx)?.load_one(id).await,
+            Actor::User(_) | Actor::Contact(_) => Ok(None),
+        }
+    }
+
+    /// The contact, when the token is a contact token.
+    async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>, ApiError> {
+        match self.actor {
+            Actor::Contact(id) => loader::<ByIds<Contact>>(ctx)?.load_one(id).await,
+            Actor::User(_) | Actor::ApiKey(_) => Ok(None),
+        }
+    }
+}
+
+/// `Query.viewer`.
+#[derive(Default)]
+pub struct ViewerQuery;
+
+#[Object]
+impl ViewerQuery {
+    /// Who the request's token acts as.
+    async fn viewer(&self, ctx: &Context<'_>) -> Result<Viewer, ApiError> {
+        context::viewer(ctx)
+    }
+}
+
+impl FetchByIds for Organization {
+    async fn fetch(
+        conn: &mut AsyncPgConnection,
+        organization_id: i64,
+        ids: &[i64],
+    ) -> QueryResult<Vec<Self>> {
+        // Only ever the caller's own organization.
+        let own: Vec<i64> = ids
+            .iter()
+            .copied()
+            .filter(|id| *id == organization_id)
+            .collect();
+        model::organizations_by_ids(conn, &own).await
+    }
+
+    fn key(&self) -> i64 {
+        self.id
+    }
+}
+
+impl FetchByIds for User {
+    async fn fetch(
+        conn: &mut AsyncPgConnection,
+        organization_id: i64,
+        ids: &[i64],
+    ) -> QueryResult<Vec<Self>> {
+        model::users_by_ids(conn, organization_id, ids).await
+    }
+
+    fn key(&self) -> i64 {
+        self.id
+    }
+}
+
+impl FetchByIds for ApiKey {
+    async fn fetch(
+        conn: &mut AsyncPgConnection,
+        organization_id: i64,
+        ids: &[i64],
+    ) -> QueryResult<Vec<Self>> {
+        model::api_keys_by_ids(conn, organization_id, ids).await
+    }
+
+    fn key(&self) -> i64 {
+        self.id
+    }
+}
