@@ -113,7 +113,8 @@ impl Application {
         )?;
         let background_pool =
             metrics.observe_pool("background", background_pool, background_statements);
-        let hub = domain::events::EventHub::new(background_pool.clone()).with_lag(metrics.fanout_lag());
+        let hub =
+            domain::events::EventHub::new(background_pool.clone()).with_lag(metrics.fanout_lag());
         let schemas = graphql::build_schemas(pool.clone(), hub.clone(), config.schema_limits());
         let guard = graphql::limits::Guard::new(&schemas.plain.sdl(), config.query_limits())?;
         let origins = http::OriginPolicy::parse(&config.cors_origins)

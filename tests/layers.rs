@@ -9,9 +9,18 @@ use std::path::{Path, PathBuf};
 const RULES: [(&str, &[&str]); 3] = [
     (
         "src/db",
-        &["crate::domain", "crate::graphql", "crate::http", "async_graphql", "axum"],
+        &[
+            "crate::domain",
+            "crate::graphql",
+            "crate::http",
+            "async_graphql",
+            "axum",
+        ],
     ),
-    ("src/domain", &["crate::graphql", "crate::http", "async_graphql", "axum"]),
+    (
+        "src/domain",
+        &["crate::graphql", "crate::http", "async_graphql", "axum"],
+    ),
     ("src/graphql", &["crate::http", "axum"]),
 ];
 
@@ -50,7 +59,11 @@ fn imports_point_down_only() {
             }
         }
     }
-    assert!(violations.is_empty(), "imports that point up:\n{}", violations.join("\n"));
+    assert!(
+        violations.is_empty(),
+        "imports that point up:\n{}",
+        violations.join("\n")
+    );
 }
 
 #[test]

@@ -5,18 +5,18 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObje
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 
-use crate::domain::contacts::model::{self, Contact, ContactChanges, NewContact};
 use crate::domain::auth::{Actor, Viewer};
-use crate::domain::conversations::{Conversation};
-use crate::graphql::conversations::{ConversationConnectionFields};
+use crate::domain::contacts::model::{self, Contact, ContactChanges, NewContact};
+use crate::domain::conversations::Conversation;
+use crate::domain::threads::Thread;
+use crate::domain::validation::{MAX_SHORT_TEXT, non_blank};
 use crate::graphql::context::{db, loader, may_see_details, staff_viewer, viewer};
+use crate::graphql::conversations::ConversationConnectionFields;
 use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, payload};
 use crate::graphql::input::{InputErrors, changed};
 use crate::graphql::loaders::{FetchByIds, Pages};
 use crate::graphql::pagination::{KeyCursor, PageRequest};
-use crate::domain::threads::{Thread};
-use crate::graphql::threads::{ThreadConnectionFields};
-use crate::domain::validation::{MAX_SHORT_TEXT, non_blank};
+use crate::graphql::threads::ThreadConnectionFields;
 
 impl FetchByIds for Contact {
     async fn fetch(

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use super::loaders::{Batched, Loaders, NewLoader};
 
 use super::errors::ApiError;
-use crate::domain::auth::Viewer;
 use crate::db::{DbConn, DbPool};
+use crate::domain::auth::Viewer;
 
 /// The authenticated caller. Every request through the HTTP layer has one.
 pub fn viewer(ctx: &Context<'_>) -> Result<Viewer, ApiError> {

@@ -6,19 +6,21 @@ use chrono::{DateTime, NaiveDate, Utc};
 use diesel::QueryResult;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 
-use crate::domain::conversations::model::{self, Conversation, ConversationChanges, NewConversation};
-use crate::graphql::enums::ChannelKind;
 use crate::domain::contacts::{self, Contact};
+use crate::domain::conversations::model::{
+    self, Conversation, ConversationChanges, NewConversation,
+};
 use crate::domain::events::{self, EventKind, EventPayload, NewEvent};
-use crate::graphql::context::{db, loader, staff_viewer};
-use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, payload};
-use crate::graphql::input::InputErrors;
-use crate::graphql::loaders::{ByIds, FetchByIds, FetchPages};
-use crate::graphql::pagination::{KeyCursor, PageRequest};
-use crate::graphql::messages::check_text;
 use crate::domain::messages::model::{
     self as messages, Container, Message, MessageChanges, NewMessage, Owner,
 };
+use crate::graphql::context::{db, loader, staff_viewer};
+use crate::graphql::enums::ChannelKind;
+use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, payload};
+use crate::graphql::input::InputErrors;
+use crate::graphql::loaders::{ByIds, FetchByIds, FetchPages};
+use crate::graphql::messages::check_text;
+use crate::graphql::pagination::{KeyCursor, PageRequest};
 
 impl FetchByIds for Conversation {
     async fn fetch(

@@ -10,19 +10,19 @@ use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::domain::events::hub::EventHub;
-use crate::domain::events::model::{self, Event, EventFilter, EventKind, EventPayload, NewEvent};
+use crate::db::DbPool;
 use crate::domain::auth::{Actor, Viewer};
 use crate::domain::channels::Channel;
 use crate::domain::channels::model::ChannelScope;
 use crate::domain::conversations::Conversation;
-use crate::db::DbPool;
-use crate::graphql::context::{db, loader, staff_viewer, viewer};
-use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, UserErrorCode};
-use crate::graphql::loaders::ByIds;
+use crate::domain::events::hub::EventHub;
+use crate::domain::events::model::{self, Event, EventFilter, EventKind, EventPayload, NewEvent};
 use crate::domain::messages::Message;
 use crate::domain::threads::model::ThreadScope;
 use crate::domain::threads::{self, Subscriber, Thread, subscribers};
+use crate::graphql::context::{db, loader, staff_viewer, viewer};
+use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, UserErrorCode};
+use crate::graphql::loaders::ByIds;
 
 /// Events replayed per query when resuming.
 const REPLAY_BATCH: i64 = 500;
@@ -382,10 +382,13 @@ impl Subscription {
     ) -> Result<EventResults, ApiError> {
         let viewer = staff_viewer(ctx)?;
         let mut conn = db(ctx).await?;
-        let conversation =
-            crate::domain::conversations::model::find(&mut conn, viewer.organization_id, &conversation_id)
-                .await?
-                .ok_or_else(|| ApiError::NotFound("conversation".to_string()))?;
+        let conversation = crate::domain::conversations::model::find(
+            &mut conn,
+            viewer.organization_id,
+            &conversation_id,
+        )
+        .await?
+        .ok_or_else(|| ApiError::NotFound("conversation".to_string()))?;
         drop(conn);
         follow(ctx, viewer, Topic::Conversation(conversation.id), after).await
     }

@@ -4,28 +4,28 @@
 pub mod budget;
 pub mod channels;
 pub mod contacts;
-pub mod conversations;
-pub mod events;
-pub mod messages;
-pub mod organizations;
-pub mod threads;
 pub mod context;
+pub mod conversations;
 pub mod enums;
 pub mod errors;
+pub mod events;
 pub mod input;
 pub mod limits;
 pub mod loaders;
+pub mod messages;
 pub mod node;
+pub mod organizations;
 pub mod pagination;
+pub mod threads;
 
 use async_graphql::{Data, MergedObject, Schema};
 
+use crate::db::DbPool;
 use crate::domain::auth::Viewer;
+use crate::domain::events::EventHub;
 use crate::graphql::channels::{ChannelsMutation, ChannelsQuery};
 use crate::graphql::contacts::{ContactsMutation, ContactsQuery};
 use crate::graphql::conversations::{ConversationsMutation, ConversationsQuery};
-use crate::db::DbPool;
-use crate::domain::events::{EventHub};
 use crate::graphql::events::{Subscription, TypingMutation};
 use crate::graphql::messages::MessagesMutation;
 use crate::graphql::organizations::ViewerQuery;

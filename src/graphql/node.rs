@@ -4,17 +4,17 @@ use async_graphql::{Context, ID, Interface, Object};
 
 use super::context::{db, viewer};
 use super::errors::{ApiError, UserErrorCode};
+use crate::db::ids::IdKind;
 use crate::domain::auth::Actor;
 use crate::domain::channels::model::ChannelScope;
 use crate::domain::channels::{self, Channel};
 use crate::domain::contacts::Contact;
 use crate::domain::conversations::{self, Conversation};
-use crate::db::ids::IdKind;
 use crate::domain::messages::{self, Message};
-use crate::graphql::messages::{ReactionGroup};
 use crate::domain::organizations::{self, ApiKey, Organization, User};
 use crate::domain::threads::model::ThreadScope;
 use crate::domain::threads::{self, Subscriber, Thread};
+use crate::graphql::messages::ReactionGroup;
 
 /// Most ids `nodes` takes at once.
 const MAX_NODES: usize = 100;

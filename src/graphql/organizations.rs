@@ -4,9 +4,9 @@ use async_graphql::{Context, ID, Object};
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 
-use crate::domain::organizations::model::{self, ApiKey, Organization, User};
 use crate::domain::auth::{Actor, Viewer};
 use crate::domain::contacts::Contact;
+use crate::domain::organizations::model::{self, ApiKey, Organization, User};
 use crate::graphql::context::{self, loader, may_see_details};
 use crate::graphql::errors::ApiError;
 use crate::graphql::loaders::{ByIds, FetchByIds};

@@ -5,6 +5,7 @@ mod fairness;
 mod graphiql;
 mod graphql;
 mod observe;
+mod response;
 mod ws;
 
 pub use cors::OriginPolicy;
@@ -23,8 +24,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::domain::auth::TokenCache;
 use crate::db::{self, DbPool};
+use crate::domain::auth::TokenCache;
 use crate::graphql::Schemas;
 use crate::graphql::limits::Guard;
 use crate::telemetry::Metrics;
@@ -111,7 +112,7 @@ async fn time_limit(limit: Duration, request: Request, next: Next) -> Response {
         Ok(response) => response,
         Err(_) => {
             tracing::warn!(?limit, "request timed out");
-            graphql::service_unavailable("the request took too long; try again shortly")
+            response::service_unavailable("the request took too long; try again shortly")
         }
     }
 }

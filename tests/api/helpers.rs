@@ -264,10 +264,13 @@ impl TestApp {
     /// Creates a user in an organization; returns the user's token.
     pub async fn create_user(&self, organization: &str, email: &str) -> String {
         let mut conn = connect(&self.database_url).await.expect("connect");
-        let org = confab::domain::organizations::model::find_organization_by_name(&mut conn, organization)
-            .await
-            .expect("find organization")
-            .expect("organization exists");
+        let org = confab::domain::organizations::model::find_organization_by_name(
+            &mut conn,
+            organization,
+        )
+        .await
+        .expect("find organization")
+        .expect("organization exists");
         confab::domain::organizations::model::create_user(&mut conn, org.id, "Test User", email)
             .await
             .expect("create user")

@@ -6,10 +6,10 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use sha2::{Digest, Sha256};
 
-use crate::domain::auth::Actor;
+use crate::db::ids::IdKind;
 use crate::db::page::{PageRequest, SortOrder};
 use crate::db::schema::{channel_members, channel_publishers, channels};
-use crate::db::ids::IdKind;
+use crate::domain::auth::Actor;
 
 /// Channels list newest first.
 pub const ORDER: SortOrder = SortOrder::Descending;

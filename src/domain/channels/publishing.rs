@@ -31,9 +31,10 @@ pub async fn publish(conn: &mut AsyncPgConnection, message: &Message) -> QueryRe
         return Ok(published);
     };
     let channel = model::touch(conn, channel_id).await?;
-    let thread = crate::domain::threads::model::by_ids(conn, published.organization_id, &[thread_id])
-        .await?
-        .pop();
+    let thread =
+        crate::domain::threads::model::by_ids(conn, published.organization_id, &[thread_id])
+            .await?
+            .pop();
     record_published(conn, &channel, thread.as_ref(), &published).await?;
     Ok(published)
 }

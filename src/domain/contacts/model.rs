@@ -4,10 +4,10 @@ use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::domain::auth::{self, TokenKind};
+use crate::db::ids::IdKind;
 use crate::db::page::{PageRequest, SortOrder};
 use crate::db::schema::{contact_tokens, contacts};
-use crate::db::ids::IdKind;
+use crate::domain::auth::{self, TokenKind};
 
 /// An external person: a candidate, guest or customer.
 #[derive(Queryable, Selectable, Identifiable, Clone, Debug)]

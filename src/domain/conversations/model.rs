@@ -5,10 +5,10 @@ use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use crate::db::ids::IdKind;
 use crate::db::lateral::{self, ChildTable};
 use crate::db::page::{PageRequest, SortOrder};
 use crate::db::schema::conversations;
-use crate::db::ids::IdKind;
 
 /// Conversations list newest first.
 pub const ORDER: SortOrder = SortOrder::Descending;

@@ -6,8 +6,8 @@ use diesel::sql_types::{BigInt, Jsonb, Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::conversations::Conversation;
 use crate::db::schema::{event_sequences, events};
+use crate::domain::conversations::Conversation;
 use crate::domain::messages::Message;
 use crate::domain::threads::{Subscriber, Thread};
 

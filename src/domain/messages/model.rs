@@ -4,10 +4,10 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use crate::db::ids::IdKind;
 use crate::db::lateral::{self, ChildTable};
 use crate::db::page::{PageRequest, SortOrder};
 use crate::db::schema::{message_reactions, messages};
-use crate::db::ids::IdKind;
 
 /// Messages list oldest first.
 pub const ORDER: SortOrder = SortOrder::Ascending;

@@ -3,9 +3,9 @@
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
-use crate::domain::auth::{self, TokenKind};
-use crate::db::schema::{api_keys, organizations, user_tokens, users};
 use crate::db::ids::IdKind;
+use crate::db::schema::{api_keys, organizations, user_tokens, users};
+use crate::domain::auth::{self, TokenKind};
 
 /// A tenant: owns every other row.
 #[derive(Queryable, Selectable, Identifiable, Clone, Debug)]

@@ -1,5 +1,6 @@
 //! Threads: the live message containers, with their subscribers and read state.
 
+pub mod members;
 pub mod model;
 pub mod subscribers;
 

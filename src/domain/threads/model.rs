@@ -6,10 +6,10 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::subscribers;
-use crate::domain::auth::Actor;
 use crate::db::lateral::{self, ChildTable};
 use crate::db::page::{PageRequest, Scan, SortOrder};
 use crate::db::schema::threads;
+use crate::domain::auth::Actor;
 
 /// Threads list newest first.
 pub const ORDER: SortOrder = SortOrder::Descending;

@@ -6,9 +6,9 @@ use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::domain::auth::Actor;
-use crate::db::schema::thread_subscribers;
 use crate::db::ids::IdKind;
+use crate::db::schema::thread_subscribers;
+use crate::domain::auth::Actor;
 
 /// A user, api key or contact in a thread, with its read state.
 #[derive(

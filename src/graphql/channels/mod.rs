@@ -1,5 +1,9 @@
 //! GraphQL types, queries and mutations for channels and publishing.
 
+mod mutations;
+
+pub use mutations::ChannelsMutation;
+
 use std::collections::HashMap;
 
 use async_graphql::connection::Connection;
@@ -10,20 +14,20 @@ use diesel::QueryResult;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use sha2::{Digest, Sha256};
 
+use crate::db::DbPool;
+use crate::domain::auth::{Actor, Viewer};
 use crate::domain::channels::model::{self, Channel, ChannelMember, ChannelScope, SetMember};
 use crate::domain::channels::publishing;
-use crate::domain::auth::{Actor, Viewer};
 use crate::domain::contacts::Contact;
-use crate::db::DbPool;
+use crate::domain::messages::Message;
+use crate::domain::messages::model::{self as messages, Container};
+use crate::domain::organizations::{ApiKey, User};
+use crate::domain::threads::{self, Thread, subscribers};
 use crate::graphql::context::{db, loader, staff_viewer, viewer};
 use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, UserErrorCode};
 use crate::graphql::loaders::{ByIds, FetchByIds, NewLoader};
-use crate::graphql::pagination::{KeyCursor, PageRequest};
-use crate::domain::messages::model::{self as messages, Container};
-use crate::domain::messages::{Message};
 use crate::graphql::messages::{message_page, recent_messages};
-use crate::domain::organizations::{ApiKey, User};
-use crate::domain::threads::{self, Thread, subscribers};
+use crate::graphql::pagination::{KeyCursor, PageRequest};
 use crate::graphql::threads::{SubscriberKind, member_details};
 
 /// How far in the past a new schedule may lie (clock skew), in seconds.
@@ -396,7 +400,7 @@ pub async fn publish_message(
         Target::Members(ids) => {
             let mut set = Vec::with_capacity(ids.len());
             for (index, id) in ids.iter().enumerate() {
-                match super::threads::find_member(conn, org, id).await? {
+                match crate::domain::threads::members::find_member(conn, org, id).await? {
                     Some((actor, name)) => set.push(SetMember {
                         actor,
                         public_id: id.to_string(),
@@ -461,7 +465,7 @@ async fn thread_members(
         .filter(|s| !s.is_archived)
         .filter_map(|s| s.member())
         .collect();
-    let described = super::threads::describe_members(conn, org, &active).await?;
+    let described = crate::domain::threads::members::describe_members(conn, org, &active).await?;
     Ok(described
         .into_iter()
         .map(|(actor, public_id, name)| SetMember {
@@ -470,138 +474,4 @@ async fn thread_members(
             name,
         })
         .collect())
-}
-
-/// Input of `publishMessage`.
-#[derive(InputObject)]
-pub struct PublishMessageInput {
-    /// A thread message.
-    pub message_id: ID,
-    /// When to publish; omitted means now. A pending message can be rescheduled.
-    pub publish_to_channel_at: Option<DateTime<Utc>>,
-    /// Publish into this channel ...
-    pub channel_id: Option<ID>,
-    /// ... or into the channel of exactly these members (`usr_…`, `key_…`,
-    /// `ctc_…`). With neither, the channel of the thread's subscribers.
-    pub member_ids: Option<Vec<ID>>,
-}
-
-/// Input of `cancelPublish`.
-#[derive(InputObject)]
-pub struct CancelPublishInput {
-    pub message_id: ID,
-}
-
-/// Result of `publishMessage` and `cancelPublish`.
-#[derive(SimpleObject)]
-pub struct PublishPayload {
-    pub message: Option<Message>,
-    pub channel: Option<Channel>,
-    pub user_errors: Vec<UserError>,
-}
-
-impl Payload<(Message, Option<Channel>)> for PublishPayload {
-    fn done((message, channel): (Message, Option<Channel>)) -> Self {
-        PublishPayload {
-            message: Some(message),
-            channel,
-            user_errors: Vec::new(),
-        }
-    }
-
-    fn failed(user_errors: Vec<UserError>) -> Self {
-        PublishPayload {
-            message: None,
-            channel: None,
-            user_errors,
-        }
-    }
-}
-
-/// `Mutation.publishMessage` and `Mutation.cancelPublish`.
-#[derive(Default)]
-pub struct ChannelsMutation;
-
-#[Object]
-impl ChannelsMutation {
-    /// Publishes a thread message to a channel now, or schedules it.
-    async fn publish_message(
-        &self,
-        ctx: &Context<'_>,
-        input: PublishMessageInput,
-    ) -> Result<PublishPayload, ApiError> {
-        let viewer = staff_viewer(ctx)?;
-        let mut conn = db(ctx).await?;
-        let result = conn
-            .transaction::<_, MutationError, _>(async |conn| {
-                let target = match (input.channel_id.clone(), input.member_ids.clone()) {
-                    (Some(_), Some(_)) => {
-                        return Err(MutationError::on_input(
-                            "channelId",
-                            UserErrorCode::InvalidValue,
-                            "give channelId or memberIds, not both",
-                        ));
-                    }
-                    (Some(channel), None) => Target::Channel(channel),
-                    (None, Some(members)) => Target::Members(members),
-                    (None, None) => Target::ThreadSubscribers,
-                };
-                let (message, thread) =
-                    crate::graphql::messages::find_visible_thread_message(conn, &viewer, &input.message_id)
-                        .await?
-                        .ok_or_else(|| MutationError::not_found("messageId", &input.message_id))?;
-                threads::model::lock(conn, thread.id).await?;
-                let message = publish_message(
-                    conn,
-                    &viewer,
-                    &message,
-                    &thread,
-                    target,
-                    input.publish_to_channel_at,
-                )
-                .await?;
-                let channel = match message.channel_id {
-                    Some(id) => model::by_ids(conn, viewer.organization_id, &[id])
-                        .await?
-                        .pop(),
-                    None => None,
-                };
-                Ok((message, channel))
-            })
-            .await;
-        PublishPayload::from_result(result)
-    }
-
-    /// Takes a scheduled message off its channel before it goes out.
-    async fn cancel_publish(
-        &self,
-        ctx: &Context<'_>,
-        input: CancelPublishInput,
-    ) -> Result<PublishPayload, ApiError> {
-        let viewer = staff_viewer(ctx)?;
-        let mut conn = db(ctx).await?;
-        let result = conn
-            .transaction::<_, MutationError, _>(async |conn| {
-                let (message, thread) =
-                    crate::graphql::messages::find_visible_thread_message(conn, &viewer, &input.message_id)
-                        .await?
-                        .ok_or_else(|| MutationError::not_found("messageId", &input.message_id))?;
-                threads::model::lock(conn, thread.id).await?;
-                // Locked by the scheduler means it is going out right now.
-                if !messages::unschedule(conn, message.id).await? {
-                    return Err(MutationError::on_input(
-                        "messageId",
-                        UserErrorCode::NotPending,
-                        "the message is not waiting to be published",
-                    ));
-                }
-                let message = messages::by_ids(conn, viewer.organization_id, &[message.id])
-                    .await?
-                    .pop()
-                    .ok_or(MutationError::Api(ApiError::Internal))?;
-                Ok((message, None))
-            })
-            .await;
-        PublishPayload::from_result(result)
-    }
 }

@@ -1,0 +1,410 @@
+//! GraphQL types and mutations for messages and reactions.
+
+mod mutations;
+
+pub use mutations::{MessagesMutation, check_text};
+
+use std::collections::HashMap;
+
+use async_graphql::connection::{Connection, EmptyFields};
+use async_graphql::dataloader::Loader;
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use diesel::QueryResult;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+
+use crate::db::DbPool;
+use crate::db::ids::IdKind;
+use crate::domain::auth::{Actor, Viewer};
+use crate::domain::channels::Channel;
+use crate::domain::conversations::Conversation;
+use crate::domain::events::{EventKind, EventPayload};
+use crate::domain::messages::model::{self, Container, Message, MessageChanges, NewMessage, Owner};
+use crate::domain::threads::model::ThreadScope;
+use crate::domain::threads::subscribers::{self, Subscriber};
+use crate::domain::threads::{self, Thread};
+use crate::domain::validation::MAX_SHORT_TEXT;
+use crate::graphql::context::{db, loader, viewer};
+use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, UserErrorCode, payload};
+use crate::graphql::input::InputErrors;
+use crate::graphql::loaders::{ByIds, FetchPages, NewLoader, Pages};
+use crate::graphql::pagination::{KeyCursor, PageRequest};
+
+/// Longest message text, in characters.
+pub const MAX_TEXT: usize = 20_000;
+/// Most media URLs on one message.
+const MAX_MEDIA_URLS: usize = 20;
+/// Longest emoji (a ZWJ sequence can be long), in bytes.
+const MAX_EMOJI_BYTES: usize = 64;
+
+impl FetchPages for Message {
+    type Parent = Container;
+
+    async fn fetch(
+        conn: &mut AsyncPgConnection,
+        organization_id: i64,
+        containers: &[Container],
+        page: &PageRequest,
+    ) -> QueryResult<Vec<(Container, Self)>> {
+        // One statement per kind of container (the keys are usually one kind).
+        let mut rows = Vec::new();
+        for kind in [
+            Container::Thread(0),
+            Container::Conversation(0),
+            Container::Channel(0),
+        ] {
+            let same: Vec<Container> = containers
+                .iter()
+                .copied()
+                .filter(|c| std::mem::discriminant(c) == std::mem::discriminant(&kind))
+                .collect();
+            if !same.is_empty() {
+                let messages =
+                    model::page_per_container(conn, organization_id, &same, page).await?;
+                rows.extend(
+                    messages
+                        .into_iter()
+                        .filter_map(|m| Some((m.container_of_kind(kind)?, m))),
+                );
+            }
+        }
+        Ok(rows)
+    }
+}
+
+/// How many messages `recentMessages` returns.
+pub const RECENT_MESSAGES: usize = 150;
+
+/// A page of a thread's, conversation's or channel's messages as a connection.
+pub async fn message_page(
+    ctx: &Context<'_>,
+    container: Container,
+    page: PageRequest,
+) -> Result<Connection<KeyCursor, Message>, ApiError> {
+    let rows = loader::<Pages<Message>>(ctx)?
+        .load_one((container, page))
+        .await?;
+    Ok(page.into_connection(
+        rows.unwrap_or_default(),
+        |m| container.key_of(m),
+        EmptyFields,
+    ))
+}
+
+/// The newest `RECENT_MESSAGES` messages of a container, oldest first, and
+/// whether older ones exist.
+pub async fn recent_messages(
+    ctx: &Context<'_>,
+    container: Container,
+) -> Result<(Vec<Message>, bool), ApiError> {
+    let page = PageRequest::last(RECENT_MESSAGES);
+    let mut rows = loader::<Pages<Message>>(ctx)?
+        .load_one((container, page))
+        .await?
+        .unwrap_or_default();
+    let has_more = rows.len() > RECENT_MESSAGES;
+    rows.truncate(RECENT_MESSAGES);
+    rows.reverse();
+    Ok((rows, has_more))
+}
+
+/// The reactions with one emoji on one message, as loaded.
+#[derive(Clone, Debug)]
+pub struct EmojiReactions {
+    emoji: String,
+    subscriber_ids: Vec<i64>,
+}
+
+/// Reactions on a message with one emoji.
+#[derive(Clone, Debug)]
+pub struct ReactionGroup {
+    message_public_id: String,
+    emoji: String,
+    subscriber_ids: Vec<i64>,
+}
+
+impl ReactionGroup {
+    fn new(message_public_id: &str, reactions: EmojiReactions) -> Self {
+        ReactionGroup {
+            message_public_id: message_public_id.to_string(),
+            emoji: reactions.emoji,
+            subscriber_ids: reactions.subscriber_ids,
+        }
+    }
+
+    /// The id of the group of `emoji` on a message: `rxn_` and the base64url
+    /// of `<message id>:<emoji>`.
+    pub fn public_id(message_public_id: &str, emoji: &str) -> String {
+        format!(
+            "{}_{}",
+            IdKind::ReactionGroup.prefix(),
+            URL_SAFE_NO_PAD.encode(format!("{message_public_id}:{emoji}"))
+        )
+    }
+
+    /// The message id and emoji a reaction-group id names, if it is one.
+    pub fn parse_id(id: &str) -> Option<(String, String)> {
+        let encoded = id
+            .strip_prefix(IdKind::ReactionGroup.prefix())?
+            .strip_prefix('_')?;
+        let decoded = String::from_utf8(URL_SAFE_NO_PAD.decode(encoded).ok()?).ok()?;
+        let (message_id, emoji) = decoded.split_once(':')?;
+        (IdKind::of(message_id) == Some(IdKind::Message) && !emoji.is_empty())
+            .then(|| (message_id.to_string(), emoji.to_string()))
+    }
+}
+
+/// The reaction group with this id, as the viewer may see it (its message
+/// must be visible and still have reactions with that emoji).
+pub async fn find_visible_reaction_group(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    public_id: &str,
+) -> QueryResult<Option<ReactionGroup>> {
+    let Some((message_id, emoji)) = ReactionGroup::parse_id(public_id) else {
+        return Ok(None);
+    };
+    let Some((message, _)) = find_visible_thread_message(conn, viewer, &message_id).await? else {
+        return Ok(None);
+    };
+    let group = model::reaction_groups(conn, viewer.organization_id, &[message.id])
+        .await?
+        .into_iter()
+        .find(|(_, group_emoji, _)| *group_emoji == emoji);
+    Ok(group.map(|(_, emoji, subscriber_ids)| {
+        ReactionGroup::new(
+            &message.public_id,
+            EmojiReactions {
+                emoji,
+                subscriber_ids,
+            },
+        )
+    }))
+}
+
+/// Loads reaction groups by message id.
+pub struct ReactionsByMessage {
+    pub pool: DbPool,
+    pub organization_id: i64,
+}
+
+impl NewLoader for ReactionsByMessage {
+    fn create(pool: DbPool, organization_id: i64) -> Self {
+        ReactionsByMessage {
+            pool,
+            organization_id,
+        }
+    }
+}
+
+impl Loader<i64> for ReactionsByMessage {
+    type Value = Vec<EmojiReactions>;
+    type Error = ApiError;
+
+    async fn load(
+        &self,
+        message_ids: &[i64],
+    ) -> Result<HashMap<i64, Vec<EmojiReactions>>, ApiError> {
+        let mut conn = self.pool.get().await?;
+        let mut by_message: HashMap<i64, Vec<EmojiReactions>> = HashMap::new();
+        for (message_id, emoji, subscriber_ids) in
+            model::reaction_groups(&mut conn, self.organization_id, message_ids).await?
+        {
+            by_message
+                .entry(message_id)
+                .or_default()
+                .push(EmojiReactions {
+                    emoji,
+                    subscriber_ids,
+                });
+        }
+        Ok(by_message)
+    }
+}
+
+#[Object]
+impl ReactionGroup {
+    /// Opaque, stable id of this emoji on this message (`rxn_…`, the
+    /// base64url of `<message id>:<emoji>`), so client caches (Apollo,
+    /// Relay) can normalize and merge `Message.reactions`. `node(id:)`
+    /// refetches it while the message has reactions with that emoji.
+    pub async fn id(&self) -> ID {
+        ID(ReactionGroup::public_id(
+            &self.message_public_id,
+            &self.emoji,
+        ))
+    }
+    async fn emoji(&self) -> &str {
+        &self.emoji
+    }
+    async fn count(&self) -> usize {
+        self.subscriber_ids.len()
+    }
+    /// Whether the caller is among those who reacted.
+    async fn viewer_reacted(&self, ctx: &Context<'_>) -> Result<bool, ApiError> {
+        let viewer = viewer(ctx)?;
+        let reacted = loader::<ByIds<Subscriber>>(ctx)?
+            .load_many(self.subscriber_ids.iter().copied())
+            .await?;
+        Ok(reacted.values().any(|s| s.member() == Some(viewer.actor)))
+    }
+    /// Who reacted, in order.
+    async fn subscribers(&self, ctx: &Context<'_>) -> Result<Vec<Subscriber>, ApiError> {
+        let mut reacted = loader::<ByIds<Subscriber>>(ctx)?
+            .load_many(self.subscriber_ids.iter().copied())
+            .await?;
+        Ok(self
+            .subscriber_ids
+            .iter()
+            .filter_map(|id| reacted.remove(id))
+            .collect())
+    }
+}
+
+/// The kinds of message.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessageType {
+    Text,
+    /// Written by the system, e.g. when a subscriber joins or leaves.
+    Meta,
+    TrackingUpdate,
+    PickupReminder,
+}
+
+impl MessageType {
+    fn as_str(self) -> &'static str {
+        match self {
+            MessageType::Text => "text",
+            MessageType::Meta => "meta",
+            MessageType::TrackingUpdate => "tracking_update",
+            MessageType::PickupReminder => "pickup_reminder",
+        }
+    }
+
+    fn parse(kind: &str) -> MessageType {
+        match kind {
+            "meta" => MessageType::Meta,
+            "tracking_update" => MessageType::TrackingUpdate,
+            "pickup_reminder" => MessageType::PickupReminder,
+            _ => MessageType::Text,
+        }
+    }
+}
+
+/// One message, in a thread or in a conversation.
+#[Object]
+impl Message {
+    /// Opaque id (`msg_…`).
+    pub async fn id(&self) -> ID {
+        ID(self.public_id.clone())
+    }
+    async fn text(&self) -> &str {
+        &self.body
+    }
+    #[graphql(name = "type")]
+    async fn kind(&self) -> MessageType {
+        MessageType::parse(&self.kind)
+    }
+    /// A machine-readable event name (meta messages: `subscriber_joined`, `subscriber_left`).
+    async fn event(&self) -> Option<&str> {
+        self.event.as_deref()
+    }
+    /// Who wrote it; null for system messages and conversation messages.
+    async fn author(&self, ctx: &Context<'_>) -> Result<Option<Subscriber>, ApiError> {
+        match self.author_subscriber_id {
+            Some(id) => loader::<ByIds<Subscriber>>(ctx)?.load_one(id).await,
+            None => Ok(None),
+        }
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+    /// When the author last edited it.
+    async fn edited_at(&self) -> Option<DateTime<Utc>> {
+        self.edited_at
+    }
+    async fn media_urls(&self) -> Vec<String> {
+        self.media_url_list()
+    }
+    /// Reactions grouped by emoji, in order of first reaction.
+    async fn reactions(&self, ctx: &Context<'_>) -> Result<Vec<ReactionGroup>, ApiError> {
+        Ok(loader::<ReactionsByMessage>(ctx)?
+            .load_one(self.id)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(|reactions| ReactionGroup::new(&self.public_id, reactions))
+            .collect())
+    }
+    async fn resource_id(&self) -> Option<&str> {
+        self.resource_id.as_deref()
+    }
+    /// The sender's idempotency key, if it gave one.
+    async fn client_message_id(&self) -> Option<&str> {
+        self.client_message_id.as_deref()
+    }
+    async fn thread(&self, ctx: &Context<'_>) -> Result<Option<Thread>, ApiError> {
+        match self.thread_id {
+            Some(id) => loader::<ByIds<Thread>>(ctx)?.load_one(id).await,
+            None => Ok(None),
+        }
+    }
+    async fn conversation(&self, ctx: &Context<'_>) -> Result<Option<Conversation>, ApiError> {
+        match self.conversation_id {
+            Some(id) => loader::<ByIds<Conversation>>(ctx)?.load_one(id).await,
+            None => Ok(None),
+        }
+    }
+    /// When it is (or was) to be published to its channel.
+    async fn publish_to_channel_at(&self) -> Option<DateTime<Utc>> {
+        self.publish_to_channel_at
+    }
+    /// When it was published to its channel; null while pending.
+    async fn published_at(&self) -> Option<DateTime<Utc>> {
+        self.published_at
+    }
+    /// The channel it is published (or scheduled) to.
+    async fn channel(&self, ctx: &Context<'_>) -> Result<Option<Channel>, ApiError> {
+        match self.channel_id {
+            Some(id) => loader::<ByIds<Channel>>(ctx)?.load_one(id).await,
+            None => Ok(None),
+        }
+    }
+    /// Conversation messages: when it was written.
+    async fn written_at(&self) -> Option<DateTime<Utc>> {
+        self.written_at
+    }
+    /// Conversation messages: whether the organization wrote it (else the contact).
+    async fn written_by_me(&self) -> Option<bool> {
+        self.written_by_me
+    }
+}
+
+/// The thread message with this id, as the viewer may see it.
+pub async fn find_visible_thread_message(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    public_id: &str,
+) -> QueryResult<Option<(Message, Thread)>> {
+    let Some(message) = model::find(conn, viewer.organization_id, public_id).await? else {
+        return Ok(None);
+    };
+    let Some(thread_id) = message.thread_id else {
+        return Ok(None);
+    };
+    let Some(thread) = threads::model::by_ids(conn, viewer.organization_id, &[thread_id])
+        .await?
+        .pop()
+    else {
+        return Ok(None);
+    };
+    let visible = match ThreadScope::of(viewer).only_contact {
+        Some(contact) => {
+            subscribers::is_active_member(conn, thread.id, Actor::Contact(contact)).await?
+        }
+        None => true,
+    };
+    Ok(visible.then_some((message, thread)))
+}
