@@ -1,4 +1,5 @@
-//! Settings, from flags or the environment.
+//! Settings: every flag of `confab`, each also read from its environment
+//! variable, and the limits and timeouts derived from them.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -115,6 +115,8 @@ impl Application {
             metrics.observe_pool("background", background_pool, background_statements);
         let hub =
             domain::events::EventHub::new(background_pool.clone()).with_lag(metrics.fanout_lag());
+        // Off the async workers: loading phone metadata takes a moment.
+        tokio::task::spawn_blocking(domain::validation::warm_up).await?;
         let schemas = graphql::build_schemas(pool.clone(), hub.clone(), config.schema_limits());
         let guard = graphql::limits::Guard::new(&schemas.plain.sdl(), config.query_limits())?;
         let origins = http::OriginPolicy::parse(&config.cors_origins)

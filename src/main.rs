@@ -1,4 +1,5 @@
-//! The `confab` command: the server and its administration.
+//! The `confab` command: the server and its administration (organizations,
+//! users, keys, schema, demo data). A thin CLI over the library.
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};

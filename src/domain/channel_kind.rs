@@ -1,4 +1,5 @@
-//! The kinds of channel a thread or conversation runs on.
+//! The kinds of channel a thread or conversation runs on (WhatsApp, SMS,
+//! email, …), stored by their lower-case names.
 
 /// A messaging channel kind: Recrubo's thread channel, Monica's contact
 /// field type. Stored as its lower-case name.

@@ -1,4 +1,5 @@
-//! Checks and normalisation shared by the mutations of every concept.
+//! Checks and normalisation shared by every concept: required and bounded
+//! text, E.164 phones (libphonenumber), emails and http(s) URLs.
 
 /// Longest free-text value accepted for names and similar short fields.
 pub const MAX_SHORT_TEXT: usize = 255;
@@ -36,6 +37,12 @@ pub fn normalize_email(value: &str) -> Option<String> {
 /// dropped. Letters (vanity numbers), extensions and `tel:` URIs are refused.
 fn is_phone_character(c: char) -> bool {
     c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '.' | '(' | ')')
+}
+
+/// Loads libphonenumber's metadata now rather than on the first request
+/// that checks a phone (it takes a noticeable moment).
+pub fn warm_up() {
+    let _ = normalize_e164("+14155550100");
 }
 
 /// A valid phone number in E.164 form (`+`, country code, national number),

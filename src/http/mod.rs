@@ -1,4 +1,5 @@
-//! HTTP routes: GraphQL over HTTP, GraphiQL, health checks, metrics.
+//! HTTP routes: GraphQL over HTTP and WebSocket, GraphiQL, health checks and
+//! metrics, with the layers every request passes (CORS, time limit, request ids).
 
 mod cors;
 mod fairness;

@@ -1,4 +1,5 @@
-//! Conversations (Monica): logged exchanges with one contact, and their messages.
+//! Conversations (Monica): logged exchanges with one contact on a channel
+//! kind and a date, and their messages.
 
 pub mod model;
 

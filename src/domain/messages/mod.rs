@@ -1,4 +1,5 @@
-//! Messages of threads and conversations, and their reactions.
+//! Messages of threads and conversations, and their reactions: rows, pages
+//! and the queries the resolvers and the publisher use.
 
 pub mod model;
 

@@ -1,4 +1,5 @@
-//! Threads: the live message containers, with their subscribers and read state.
+//! Threads: the live message containers, with their subscribers, membership
+//! (joining, naming members) and read state.
 
 pub mod members;
 pub mod model;
