@@ -20,7 +20,7 @@ use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, payloa
 use crate::graphql::input::InputErrors;
 use crate::graphql::loaders::{ByIds, FetchByIds, FetchPages};
 use crate::graphql::messages::check_text;
-use crate::graphql::pagination::{KeyCursor, PageRequest};
+use crate::graphql::pagination::{Cursor, PageRequest};
 
 impl FetchByIds for Conversation {
     async fn fetch(
@@ -82,7 +82,7 @@ impl Conversation {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<KeyCursor, Message>, ApiError> {
+    ) -> Result<Connection<Cursor, Message>, ApiError> {
         let page = PageRequest::new(first, after, last, before)?;
         crate::graphql::messages::message_page(ctx, Container::Conversation(self.id), page).await
     }
@@ -140,7 +140,7 @@ impl ConversationsQuery {
         last: Option<i32>,
         before: Option<String>,
         contact_id: Option<ID>,
-    ) -> Result<Connection<KeyCursor, Conversation, ConversationConnectionFields>, ApiError> {
+    ) -> Result<Connection<Cursor, Conversation, ConversationConnectionFields>, ApiError> {
         let viewer = staff_viewer(ctx)?;
         let page = PageRequest::new(first, after, last, before)?;
         let mut conn = db(ctx).await?;

@@ -196,16 +196,19 @@ impl<T: FetchPages> Loader<(T::Parent, PageRequest)> for Pages<T> {
         // One statement per distinct page shape (usually one per query).
         let mut parents_by_page: HashMap<PageRequest, Vec<T::Parent>> = HashMap::new();
         for (parent, page) in keys {
-            parents_by_page.entry(*page).or_default().push(*parent);
+            parents_by_page
+                .entry(page.clone())
+                .or_default()
+                .push(*parent);
         }
         let mut conn = self.pool.get().await?;
         let mut pages = HashMap::with_capacity(keys.len());
         for (page, parents) in parents_by_page {
             for parent in &parents {
-                pages.insert((*parent, page), Vec::new());
+                pages.insert((*parent, page.clone()), Vec::new());
             }
             for (parent, row) in T::fetch(&mut conn, self.organization_id, &parents, &page).await? {
-                if let Some(rows) = pages.get_mut(&(parent, page)) {
+                if let Some(rows) = pages.get_mut(&(parent, page.clone())) {
                     rows.push(row);
                 }
             }

@@ -27,7 +27,7 @@ use crate::graphql::context::{db, loader, staff_viewer, viewer};
 use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, UserErrorCode};
 use crate::graphql::loaders::{ByIds, FetchByIds, NewLoader};
 use crate::graphql::messages::{message_page, recent_messages};
-use crate::graphql::pagination::{KeyCursor, PageRequest};
+use crate::graphql::pagination::{Cursor, PageRequest};
 use crate::graphql::threads::{SubscriberKind, member_details};
 
 /// How far in the past a new schedule may lie (clock skew), in seconds.
@@ -270,7 +270,7 @@ impl Channel {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<KeyCursor, Message>, ApiError> {
+    ) -> Result<Connection<Cursor, Message>, ApiError> {
         let page = PageRequest::new(first, after, last, before)?;
         message_page(ctx, Container::Channel(self.id), page).await
     }
@@ -339,7 +339,7 @@ impl ChannelsQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<KeyCursor, Channel, ChannelConnectionFields>, ApiError> {
+    ) -> Result<Connection<Cursor, Channel, ChannelConnectionFields>, ApiError> {
         let viewer = viewer(ctx)?;
         let scope = ChannelScope::of(&viewer);
         let page = PageRequest::new(first, after, last, before)?;

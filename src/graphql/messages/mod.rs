@@ -30,7 +30,7 @@ use crate::graphql::context::{db, loader, viewer};
 use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, UserErrorCode, payload};
 use crate::graphql::input::InputErrors;
 use crate::graphql::loaders::{ByIds, FetchPages, NewLoader, Pages};
-use crate::graphql::pagination::{KeyCursor, PageRequest};
+use crate::graphql::pagination::{Cursor, PageRequest};
 
 /// Longest message text, in characters.
 pub const MAX_TEXT: usize = 20_000;
@@ -82,9 +82,9 @@ pub async fn message_page(
     ctx: &Context<'_>,
     container: Container,
     page: PageRequest,
-) -> Result<Connection<KeyCursor, Message>, ApiError> {
+) -> Result<Connection<Cursor, Message>, ApiError> {
     let rows = loader::<Pages<Message>>(ctx)?
-        .load_one((container, page))
+        .load_one((container, page.clone()))
         .await?;
     Ok(page.into_connection(
         rows.unwrap_or_default(),

@@ -39,7 +39,7 @@ use crate::graphql::errors::{
 use crate::graphql::input::{InputErrors, changed};
 use crate::graphql::loaders::{ByIds, FetchByIds, FetchPages, NewLoader};
 use crate::graphql::messages::{message_page, recent_messages};
-use crate::graphql::pagination::{KeyCursor, PageRequest};
+use crate::graphql::pagination::{Cursor, PageRequest};
 
 /// Most ids the `ids` filter takes.
 const MAX_FILTER_IDS: usize = 1000;
@@ -220,7 +220,7 @@ impl Thread {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<KeyCursor, Message>, ApiError> {
+    ) -> Result<Connection<Cursor, Message>, ApiError> {
         let page = PageRequest::new(first, after, last, before)?;
         message_page(ctx, Container::Thread(self.id), page).await
     }
