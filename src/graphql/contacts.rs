@@ -14,23 +14,11 @@ use crate::graphql::context::{db, loader, may_see_details, staff_viewer, viewer}
 use crate::graphql::conversations::ConversationConnectionFields;
 use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, payload};
 use crate::graphql::input::{InputErrors, changed};
-use crate::graphql::loaders::{FetchByIds, Pages};
+use crate::graphql::loaders::{Pages, fetch_by_ids};
 use crate::graphql::pagination::{Cursor, PageRequest};
 use crate::graphql::threads::ThreadConnectionFields;
 
-impl FetchByIds for Contact {
-    async fn fetch(
-        conn: &mut AsyncPgConnection,
-        organization_id: i64,
-        ids: &[i64],
-    ) -> QueryResult<Vec<Self>> {
-        model::by_ids(conn, organization_id, ids).await
-    }
-
-    fn key(&self) -> i64 {
-        self.id
-    }
-}
+fetch_by_ids!(Contact => model::by_ids);
 
 /// Contact tokens see only their own contact.
 fn only_contact(viewer: &Viewer) -> Option<i64> {

@@ -18,23 +18,11 @@ use crate::graphql::context::{db, loader, staff_viewer};
 use crate::graphql::enums::ChannelKind;
 use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, payload};
 use crate::graphql::input::InputErrors;
-use crate::graphql::loaders::{ByIds, FetchByIds, FetchPages};
+use crate::graphql::loaders::{ByIds, FetchPages, fetch_by_ids};
 use crate::graphql::messages::check_text;
 use crate::graphql::pagination::{Cursor, PageRequest};
 
-impl FetchByIds for Conversation {
-    async fn fetch(
-        conn: &mut AsyncPgConnection,
-        organization_id: i64,
-        ids: &[i64],
-    ) -> QueryResult<Vec<Self>> {
-        model::by_ids(conn, organization_id, ids).await
-    }
-
-    fn key(&self) -> i64 {
-        self.id
-    }
-}
+fetch_by_ids!(Conversation => model::by_ids);
 
 impl FetchPages for Conversation {
     type Parent = i64;
