@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, user_errors};
 
 const CREATE: &str = "mutation($input: CreateContactInput!) {
   createContact(input: $input) {
@@ -36,17 +36,11 @@ async fn total_count(app: &TestApp) -> i64 {
         .expect("count")
 }
 
+/// (input field, code) of each user error.
 fn codes(payload: &Value) -> Vec<(String, String)> {
-    payload["userErrors"]
-        .as_array()
-        .expect("userErrors")
-        .iter()
-        .map(|e| {
-            (
-                e["field"][1].as_str().unwrap_or("").to_string(),
-                e["code"].as_str().unwrap_or("").to_string(),
-            )
-        })
+    user_errors(payload)
+        .into_iter()
+        .map(|(field, code)| (field[1].as_str().unwrap_or("").to_string(), code))
         .collect()
 }
 

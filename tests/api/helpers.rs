@@ -450,3 +450,18 @@ impl TestApp {
         body["data"].clone()
     }
 }
+
+/// A payload's `userErrors` as (field path, code) pairs.
+pub fn user_errors(payload: &Value) -> Vec<(Value, String)> {
+    payload["userErrors"]
+        .as_array()
+        .expect("userErrors")
+        .iter()
+        .map(|e| {
+            (
+                e["field"].clone(),
+                e["code"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
