@@ -66,13 +66,16 @@ impl QueryFragment<Pg> for PagePerParent {
              WHERE {parent_column} = parent.id AND {key_column} IS NOT NULL AND organization_id = "
         ));
         out.push_bind_param::<BigInt, _>(&self.organization_id)?;
-        if let Some(bound) = &self.scan.greater_than {
-            out.push_sql(&format!(" AND {key_column} > "));
-            out.push_bind_param::<BigInt, _>(bound)?;
-        }
-        if let Some(bound) = &self.scan.less_than {
-            out.push_sql(&format!(" AND {key_column} < "));
-            out.push_bind_param::<BigInt, _>(bound)?;
+        for (bound, operator) in [(&self.scan.greater_than, ">"), (&self.scan.less_than, "<")] {
+            let Some(bound) = bound else { continue };
+            if !bound.keys.is_empty() {
+                // Child lists are sorted by their key alone.
+                return Err(diesel::result::Error::QueryBuilderError(
+                    "sort keys on a list sorted by key alone".into(),
+                ));
+            }
+            out.push_sql(&format!(" AND {key_column} {operator} "));
+            out.push_bind_param::<BigInt, _>(&bound.id)?;
         }
         let direction = if self.scan.ascending { "ASC" } else { "DESC" };
         out.push_sql(&format!(" ORDER BY {key_column} {direction} LIMIT "));

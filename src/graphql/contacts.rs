@@ -14,23 +14,11 @@ use crate::graphql::context::{db, loader, may_see_details, staff_viewer, viewer}
 use crate::graphql::conversations::ConversationConnectionFields;
 use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, payload};
 use crate::graphql::input::{InputErrors, changed};
-use crate::graphql::loaders::{FetchByIds, Pages};
-use crate::graphql::pagination::{KeyCursor, PageRequest};
+use crate::graphql::loaders::{Pages, fetch_by_ids};
+use crate::graphql::pagination::{Cursor, PageRequest};
 use crate::graphql::threads::ThreadConnectionFields;
 
-impl FetchByIds for Contact {
-    async fn fetch(
-        conn: &mut AsyncPgConnection,
-        organization_id: i64,
-        ids: &[i64],
-    ) -> QueryResult<Vec<Self>> {
-        model::by_ids(conn, organization_id, ids).await
-    }
-
-    fn key(&self) -> i64 {
-        self.id
-    }
-}
+fetch_by_ids!(Contact => model::by_ids);
 
 /// Contact tokens see only their own contact.
 fn only_contact(viewer: &Viewer) -> Option<i64> {
@@ -110,11 +98,11 @@ impl Contact {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<KeyCursor, Thread, ThreadConnectionFields>, ApiError> {
+    ) -> Result<Connection<Cursor, Thread, ThreadConnectionFields>, ApiError> {
         staff_viewer(ctx)?;
         let page = PageRequest::new(first, after, last, before)?;
         let rows = loader::<Pages<Thread>>(ctx)?
-            .load_one((self.id, page))
+            .load_one((self.id, page.clone()))
             .await?;
         let fields = ThreadConnectionFields::of_contact(self.organization_id, self.id);
         Ok(page.into_connection(rows.unwrap_or_default(), |thread| thread.id, fields))
@@ -128,11 +116,11 @@ impl Contact {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<KeyCursor, Conversation, ConversationConnectionFields>, ApiError> {
+    ) -> Result<Connection<Cursor, Conversation, ConversationConnectionFields>, ApiError> {
         staff_viewer(ctx)?;
         let page = PageRequest::new(first, after, last, before)?;
         let rows = loader::<Pages<Conversation>>(ctx)?
-            .load_one((self.id, page))
+            .load_one((self.id, page.clone()))
             .await?;
         let fields = ConversationConnectionFields::of_contact(self.organization_id, self.id);
         Ok(page.into_connection(rows.unwrap_or_default(), |c| c.id, fields))
@@ -180,7 +168,7 @@ impl ContactsQuery {
         last: Option<i32>,
         before: Option<String>,
         search: Option<String>,
-    ) -> Result<Connection<KeyCursor, Contact, ContactConnectionFields>, ApiError> {
+    ) -> Result<Connection<Cursor, Contact, ContactConnectionFields>, ApiError> {
         let viewer = staff_viewer(ctx)?;
         let page = PageRequest::new(first, after, last, before)?;
         let search = search.and_then(|s| non_blank(&s));

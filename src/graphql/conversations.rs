@@ -18,23 +18,11 @@ use crate::graphql::context::{db, loader, staff_viewer};
 use crate::graphql::enums::ChannelKind;
 use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, payload};
 use crate::graphql::input::InputErrors;
-use crate::graphql::loaders::{ByIds, FetchByIds, FetchPages};
+use crate::graphql::loaders::{ByIds, FetchPages, fetch_by_ids};
 use crate::graphql::messages::check_text;
-use crate::graphql::pagination::{KeyCursor, PageRequest};
+use crate::graphql::pagination::{Cursor, PageRequest};
 
-impl FetchByIds for Conversation {
-    async fn fetch(
-        conn: &mut AsyncPgConnection,
-        organization_id: i64,
-        ids: &[i64],
-    ) -> QueryResult<Vec<Self>> {
-        model::by_ids(conn, organization_id, ids).await
-    }
-
-    fn key(&self) -> i64 {
-        self.id
-    }
-}
+fetch_by_ids!(Conversation => model::by_ids);
 
 impl FetchPages for Conversation {
     type Parent = i64;
@@ -82,7 +70,7 @@ impl Conversation {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<KeyCursor, Message>, ApiError> {
+    ) -> Result<Connection<Cursor, Message>, ApiError> {
         let page = PageRequest::new(first, after, last, before)?;
         crate::graphql::messages::message_page(ctx, Container::Conversation(self.id), page).await
     }
@@ -140,7 +128,7 @@ impl ConversationsQuery {
         last: Option<i32>,
         before: Option<String>,
         contact_id: Option<ID>,
-    ) -> Result<Connection<KeyCursor, Conversation, ConversationConnectionFields>, ApiError> {
+    ) -> Result<Connection<Cursor, Conversation, ConversationConnectionFields>, ApiError> {
         let viewer = staff_viewer(ctx)?;
         let page = PageRequest::new(first, after, last, before)?;
         let mut conn = db(ctx).await?;

@@ -98,19 +98,29 @@ impl Loaders {
     }
 }
 
-impl<T: FetchByIds> NewLoader for ByIds<T> {
+/// A loader's state: the pool and the caller's organization. `Rows` says
+/// what it loads (`ByIds<T>`, `Pages<T>`, `Children<C>`).
+pub struct Fetcher<Rows> {
+    pool: DbPool,
+    organization_id: i64,
+    rows: PhantomData<fn() -> Rows>,
+}
+
+impl<Rows: 'static> NewLoader for Fetcher<Rows>
+where
+    Fetcher<Rows>: Send + Sync,
+{
     fn create(pool: DbPool, organization_id: i64) -> Self {
-        ByIds::new(pool, organization_id)
+        Fetcher {
+            pool,
+            organization_id,
+            rows: PhantomData,
+        }
     }
 }
 
-impl<T: FetchPages> NewLoader for Pages<T> {
-    fn create(pool: DbPool, organization_id: i64) -> Self {
-        Pages::new(pool, organization_id)
-    }
-}
-
-/// Rows that can be fetched in bulk by internal id within an organization.
+/// Rows that can be fetched in bulk by internal id within an organization
+/// (implemented with `fetch_by_ids!`).
 pub trait FetchByIds: Sized + Clone + Send + Sync + 'static {
     /// The rows of `organization_id` with these ids (missing ones left out).
     fn fetch(
@@ -123,23 +133,32 @@ pub trait FetchByIds: Sized + Clone + Send + Sync + 'static {
     fn key(&self) -> i64;
 }
 
-/// Loads `T` by internal id.
-pub struct ByIds<T> {
-    pool: DbPool,
-    organization_id: i64,
-    rows: PhantomData<fn() -> T>,
-}
+/// Implements `FetchByIds` for row types with an `id` field, each from a
+/// function `(conn, organization_id, ids) -> QueryResult<Vec<Row>>`.
+macro_rules! fetch_by_ids {
+    ($($row:ty => $fetch:path),+ $(,)?) => {$(
+        impl $crate::graphql::loaders::FetchByIds for $row {
+            async fn fetch(
+                conn: &mut diesel_async::AsyncPgConnection,
+                organization_id: i64,
+                ids: &[i64],
+            ) -> diesel::QueryResult<Vec<Self>> {
+                $fetch(conn, organization_id, ids).await
+            }
 
-impl<T> ByIds<T> {
-    /// A loader for one request of one organization.
-    pub fn new(pool: DbPool, organization_id: i64) -> Self {
-        ByIds {
-            pool,
-            organization_id,
-            rows: PhantomData,
+            fn key(&self) -> i64 {
+                self.id
+            }
         }
-    }
+    )+};
 }
+pub(crate) use fetch_by_ids;
+
+/// What `Fetcher<ById<T>>` loads: `T` by internal id.
+pub struct ById<T>(PhantomData<fn() -> T>);
+
+/// Loads `T` by internal id.
+pub type ByIds<T> = Fetcher<ById<T>>;
 
 impl<T: FetchByIds> Loader<i64> for ByIds<T> {
     type Value = T;
@@ -149,6 +168,42 @@ impl<T: FetchByIds> Loader<i64> for ByIds<T> {
         let mut conn = self.pool.get().await?;
         let rows = T::fetch(&mut conn, self.organization_id, keys).await?;
         Ok(rows.into_iter().map(|row| (row.key(), row)).collect())
+    }
+}
+
+/// Children fetched for many parents in one statement, grouped by parent id
+/// by `Children<Self>`. Implemented by a marker type per kind of child.
+pub trait FetchChildren: Send + Sync + 'static {
+    /// One child.
+    type Child: Clone + Send + Sync + 'static;
+
+    /// The children of these parents, each with its parent's id, in the
+    /// order each parent lists them.
+    fn fetch(
+        conn: &mut AsyncPgConnection,
+        organization_id: i64,
+        parent_ids: &[i64],
+    ) -> impl Future<Output = QueryResult<Vec<(i64, Self::Child)>>> + Send;
+}
+
+/// What `Fetcher<ChildrenOf<C>>` loads: the children `C` names.
+pub struct ChildrenOf<C>(PhantomData<fn() -> C>);
+
+/// Loads the children `C` names, grouped by parent id (parents without
+/// children get none).
+pub type Children<C> = Fetcher<ChildrenOf<C>>;
+
+impl<C: FetchChildren> Loader<i64> for Children<C> {
+    type Value = Vec<C::Child>;
+    type Error = ApiError;
+
+    async fn load(&self, parent_ids: &[i64]) -> Result<HashMap<i64, Vec<C::Child>>, ApiError> {
+        let mut conn = self.pool.get().await?;
+        let mut by_parent: HashMap<i64, Vec<C::Child>> = HashMap::new();
+        for (parent, child) in C::fetch(&mut conn, self.organization_id, parent_ids).await? {
+            by_parent.entry(parent).or_default().push(child);
+        }
+        Ok(by_parent)
     }
 }
 
@@ -167,23 +222,11 @@ pub trait FetchPages: Sized + Clone + Send + Sync + 'static {
     ) -> impl Future<Output = QueryResult<Vec<(Self::Parent, Self)>>> + Send;
 }
 
-/// Loads a page of `T` per parent, keyed by (parent, page).
-pub struct Pages<T> {
-    pool: DbPool,
-    organization_id: i64,
-    rows: PhantomData<fn() -> T>,
-}
+/// What `Fetcher<PagesOf<T>>` loads: a page of `T` per parent.
+pub struct PagesOf<T>(PhantomData<fn() -> T>);
 
-impl<T> Pages<T> {
-    /// A loader for one request of one organization.
-    pub fn new(pool: DbPool, organization_id: i64) -> Self {
-        Pages {
-            pool,
-            organization_id,
-            rows: PhantomData,
-        }
-    }
-}
+/// Loads a page of `T` per parent, keyed by (parent, page).
+pub type Pages<T> = Fetcher<PagesOf<T>>;
 
 impl<T: FetchPages> Loader<(T::Parent, PageRequest)> for Pages<T> {
     type Value = Vec<T>;
@@ -194,21 +237,24 @@ impl<T: FetchPages> Loader<(T::Parent, PageRequest)> for Pages<T> {
         keys: &[(T::Parent, PageRequest)],
     ) -> Result<HashMap<(T::Parent, PageRequest), Vec<T>>, ApiError> {
         // One statement per distinct page shape (usually one per query).
-        let mut parents_by_page: HashMap<PageRequest, Vec<T::Parent>> = HashMap::new();
+        let mut parents_by_page: HashMap<&PageRequest, Vec<T::Parent>> = HashMap::new();
         for (parent, page) in keys {
-            parents_by_page.entry(*page).or_default().push(*parent);
+            parents_by_page.entry(page).or_default().push(*parent);
         }
         let mut conn = self.pool.get().await?;
         let mut pages = HashMap::with_capacity(keys.len());
         for (page, parents) in parents_by_page {
-            for parent in &parents {
-                pages.insert((*parent, page), Vec::new());
-            }
-            for (parent, row) in T::fetch(&mut conn, self.organization_id, &parents, &page).await? {
-                if let Some(rows) = pages.get_mut(&(parent, page)) {
-                    rows.push(row);
+            let mut rows: HashMap<T::Parent, Vec<T>> =
+                parents.iter().map(|parent| (*parent, Vec::new())).collect();
+            for (parent, row) in T::fetch(&mut conn, self.organization_id, &parents, page).await? {
+                if let Some(list) = rows.get_mut(&parent) {
+                    list.push(row);
                 }
             }
+            pages.extend(
+                rows.into_iter()
+                    .map(|(parent, list)| ((parent, page.clone()), list)),
+            );
         }
         Ok(pages)
     }

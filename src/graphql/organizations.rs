@@ -9,7 +9,7 @@ use crate::domain::contacts::Contact;
 use crate::domain::organizations::model::{self, ApiKey, Organization, User};
 use crate::graphql::context::{self, loader, may_see_details};
 use crate::graphql::errors::ApiError;
-use crate::graphql::loaders::{ByIds, FetchByIds};
+use crate::graphql::loaders::{ByIds, fetch_by_ids};
 
 #[Object]
 impl Organization {
@@ -106,50 +106,22 @@ impl ViewerQuery {
     }
 }
 
-impl FetchByIds for Organization {
-    async fn fetch(
-        conn: &mut AsyncPgConnection,
-        organization_id: i64,
-        ids: &[i64],
-    ) -> QueryResult<Vec<Self>> {
-        // Only ever the caller's own organization.
-        let own: Vec<i64> = ids
-            .iter()
-            .copied()
-            .filter(|id| *id == organization_id)
-            .collect();
-        model::organizations_by_ids(conn, &own).await
-    }
-
-    fn key(&self) -> i64 {
-        self.id
-    }
+/// The caller's own organization, if `ids` holds it (never another).
+async fn own_organization(
+    conn: &mut AsyncPgConnection,
+    organization_id: i64,
+    ids: &[i64],
+) -> QueryResult<Vec<Organization>> {
+    let own: Vec<i64> = ids
+        .iter()
+        .copied()
+        .filter(|id| *id == organization_id)
+        .collect();
+    model::organizations_by_ids(conn, &own).await
 }
 
-impl FetchByIds for User {
-    async fn fetch(
-        conn: &mut AsyncPgConnection,
-        organization_id: i64,
-        ids: &[i64],
-    ) -> QueryResult<Vec<Self>> {
-        model::users_by_ids(conn, organization_id, ids).await
-    }
-
-    fn key(&self) -> i64 {
-        self.id
-    }
-}
-
-impl FetchByIds for ApiKey {
-    async fn fetch(
-        conn: &mut AsyncPgConnection,
-        organization_id: i64,
-        ids: &[i64],
-    ) -> QueryResult<Vec<Self>> {
-        model::api_keys_by_ids(conn, organization_id, ids).await
-    }
-
-    fn key(&self) -> i64 {
-        self.id
-    }
-}
+fetch_by_ids!(
+    Organization => own_organization,
+    User => model::users_by_ids,
+    ApiKey => model::api_keys_by_ids,
+);

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, user_errors};
 
 const CREATE: &str = "mutation($input: CreateContactInput!) {
   createContact(input: $input) {
@@ -36,17 +36,11 @@ async fn total_count(app: &TestApp) -> i64 {
         .expect("count")
 }
 
+/// (input field, code) of each user error.
 fn codes(payload: &Value) -> Vec<(String, String)> {
-    payload["userErrors"]
-        .as_array()
-        .expect("userErrors")
-        .iter()
-        .map(|e| {
-            (
-                e["field"][1].as_str().unwrap_or("").to_string(),
-                e["code"].as_str().unwrap_or("").to_string(),
-            )
-        })
+    user_errors(payload)
+        .into_iter()
+        .map(|(field, code)| (field[1].as_str().unwrap_or("").to_string(), code))
         .collect()
 }
 
@@ -319,6 +313,23 @@ async fn pages_forwards_and_backwards_across_many_pages() {
     assert_eq!(names(&previous["contacts"]), vec!["Contact00"]);
     assert_eq!(previous["contacts"]["pageInfo"]["hasPreviousPage"], false);
     assert_eq!(previous["contacts"]["pageInfo"]["hasNextPage"], true);
+
+    // Cursors are `v2:` now; the `k1:<key>` ones handed out before still page.
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let inner = URL_SAFE_NO_PAD
+        .decode(middle_cursor.as_str().expect("cursor"))
+        .expect("base64url");
+    let inner = String::from_utf8(inner).expect("utf-8");
+    let key = inner
+        .strip_prefix("v2:[[],")
+        .and_then(|rest| rest.strip_suffix(']'))
+        .unwrap_or_else(|| panic!("a v2 cursor without sort keys: {inner}"));
+    let old_cursor = URL_SAFE_NO_PAD.encode(format!("k1:{key}"));
+    let next = app
+        .data(PAGE, json!({ "first": 2, "after": old_cursor }))
+        .await;
+    assert_eq!(names(&next["contacts"]), vec!["Contact02", "Contact03"]);
 }
 
 #[tokio::test]

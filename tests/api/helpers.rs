@@ -7,8 +7,8 @@
 //! and share nothing. The cluster is left running after the tests for the
 //! next run; `pg_ctl stop -D <temp>/confab-test-<uid>/pg` stops it.
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Once, OnceLock};
 
 use confab::postgres::{Cluster, ClusterOptions};
 use confab::{Application, Config};
@@ -176,6 +176,30 @@ pub async fn fresh_database() -> String {
     databases.url(&name)
 }
 
+/// With `TEST_LOG` set (to anything but `0` or nothing), the servers' logs
+/// go to the output of the test running them: shown when it fails, or for
+/// every test with `--nocapture`. The filter is `CONFAB_LOG`, else
+/// `RUST_LOG`, else `info`. Installed once per test process.
+fn show_logs_if_asked() {
+    static INSTALLED: Once = Once::new();
+    if !std::env::var("TEST_LOG").is_ok_and(|value| !value.is_empty() && value != "0") {
+        return;
+    }
+    INSTALLED.call_once(|| {
+        let filter = std::env::var("CONFAB_LOG")
+            .or_else(|_| std::env::var("RUST_LOG"))
+            .unwrap_or_else(|_| "info".to_string());
+        let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        // Another global subscriber (none today) would win; that is fine.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .with_test_writer()
+            .try_init();
+    });
+}
+
 /// A running server with a fresh database and one organization.
 pub struct TestApp {
     /// `http://127.0.0.1:<port>`.
@@ -218,6 +242,7 @@ impl TestApp {
 
     /// A server over an existing database (no organization is created).
     pub async fn start(database_url: &str, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        show_logs_if_asked();
         let database_url = database_url.to_string();
         let mut config = Config::with_database_url(&database_url);
         adjust(&mut config);
@@ -424,4 +449,19 @@ impl TestApp {
         assert!(body.get("errors").is_none(), "unexpected errors: {body}");
         body["data"].clone()
     }
+}
+
+/// A payload's `userErrors` as (field path, code) pairs.
+pub fn user_errors(payload: &Value) -> Vec<(Value, String)> {
+    payload["userErrors"]
+        .as_array()
+        .expect("userErrors")
+        .iter()
+        .map(|e| {
+            (
+                e["field"].clone(),
+                e["code"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
 }

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, user_errors};
 
 const SEND: &str = "mutation($input: SendMessageInput!) {
   sendMessage(input: $input) {
@@ -14,16 +14,8 @@ const SEND: &str = "mutation($input: SendMessageInput!) {
 }";
 
 async fn new_thread(app: &TestApp, member_ids: Value) -> String {
-    let data = app
-        .data(
-            "mutation($input: CreateThreadInput!) { createThread(input: $input) { thread { id } userErrors { code } } }",
-            json!({ "input": { "name": "t", "memberIds": member_ids } }),
-        )
-        .await;
-    data["createThread"]["thread"]["id"]
-        .as_str()
-        .expect("thread id")
-        .to_string()
+    app.create_thread(json!({ "name": "t", "memberIds": member_ids }))
+        .await
 }
 
 async fn send_as(app: &TestApp, token: &str, input: Value) -> Value {
@@ -39,20 +31,6 @@ async fn send_text(app: &TestApp, token: &str, thread: &str, text: &str) -> Stri
         .as_str()
         .expect("message id")
         .to_string()
-}
-
-fn codes(payload: &Value) -> Vec<(Value, String)> {
-    payload["userErrors"]
-        .as_array()
-        .expect("userErrors")
-        .iter()
-        .map(|e| {
-            (
-                e["field"].clone(),
-                e["code"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect()
 }
 
 #[tokio::test]
@@ -137,7 +115,7 @@ async fn bad_messages_are_user_errors_and_write_nothing() {
             .into_iter()
             .map(|(f, c)| (f, c.to_string()))
             .collect();
-        assert_eq!(codes(&sent), expected);
+        assert_eq!(user_errors(&sent), expected);
     }
     // Media alone is a message.
     let media_only = send_as(

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, user_errors};
 
 const THREAD_FIELDS: &str =
     "id name subject originalSender channel identifier chatbotPaused isResolved
@@ -45,20 +45,6 @@ async fn thread_count(app: &TestApp) -> i64 {
     app.data("{ threads { totalCount } }", json!({})).await["threads"]["totalCount"]
         .as_i64()
         .expect("count")
-}
-
-fn error_codes(payload: &Value) -> Vec<(Value, String)> {
-    payload["userErrors"]
-        .as_array()
-        .expect("userErrors")
-        .iter()
-        .map(|e| {
-            (
-                e["field"].clone(),
-                e["code"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect()
 }
 
 async fn send(app: &TestApp, token: &str, thread_id: &str, text: &str) -> Value {
@@ -178,7 +164,7 @@ async fn phone_channels_need_e164_identifiers() {
         .await;
         assert_eq!(payload["thread"], Value::Null);
         assert_eq!(
-            error_codes(&payload),
+            user_errors(&payload),
             vec![(json!(["input", "identifier"]), "INVALID_PHONE".to_string())]
         );
         let message = payload["userErrors"][0]["message"]
@@ -195,12 +181,12 @@ async fn phone_channels_need_e164_identifiers() {
     )
     .await;
     assert_eq!(
-        error_codes(&email),
+        user_errors(&email),
         vec![(json!(["input", "identifier"]), "INVALID_EMAIL".to_string())]
     );
     let orphan = create(&app, json!({ "identifier": "+14155550100" })).await;
     assert_eq!(
-        error_codes(&orphan),
+        user_errors(&orphan),
         vec![(json!(["input", "channel"]), "REQUIRED".to_string())]
     );
     let messenger = create(
@@ -231,7 +217,7 @@ async fn channel_and_identifier_are_unique_per_organization() {
     .await;
     assert_eq!(duplicate["thread"], Value::Null);
     assert_eq!(
-        error_codes(&duplicate),
+        user_errors(&duplicate),
         vec![(json!(["input", "identifier"]), "DUPLICATE".to_string())]
     );
     // Same identifier on another channel is fine.
@@ -254,7 +240,7 @@ async fn channel_and_identifier_are_unique_per_organization() {
     )
     .await;
     assert_eq!(
-        error_codes(&moved),
+        user_errors(&moved),
         vec![(json!(["input", "identifier"]), "DUPLICATE".to_string())]
     );
     let unchanged = app
@@ -307,14 +293,14 @@ async fn updates_change_the_allowed_fields() {
     // Changing the channel re-checks the identifier it keeps.
     let to_email = update(&app, json!({ "id": id, "channel": "EMAIL" })).await;
     assert_eq!(
-        error_codes(&to_email),
+        user_errors(&to_email),
         vec![(json!(["input", "identifier"]), "INVALID_EMAIL".to_string())]
     );
     let to_whatsapp = update(&app, json!({ "id": id, "channel": "WHATSAPP" })).await;
     assert_eq!(to_whatsapp["thread"]["channel"], "WHATSAPP");
     let bad_phone = update(&app, json!({ "id": id, "identifier": "12345" })).await;
     assert_eq!(
-        error_codes(&bad_phone),
+        user_errors(&bad_phone),
         vec![(json!(["input", "identifier"]), "INVALID_PHONE".to_string())]
     );
     let cleared = update(
@@ -327,7 +313,7 @@ async fn updates_change_the_allowed_fields() {
 
     let missing = update(&app, json!({ "id": "thrd_nope", "name": "x" })).await;
     assert_eq!(
-        error_codes(&missing),
+        user_errors(&missing),
         vec![(json!(["input", "id"]), "NOT_FOUND".to_string())]
     );
 }
@@ -351,7 +337,7 @@ async fn a_contact_is_linked_once_and_then_cannot_change() {
     .await;
     assert_eq!(changed["thread"], Value::Null);
     assert_eq!(
-        error_codes(&changed),
+        user_errors(&changed),
         vec![(
             json!(["input", "contactId"]),
             "CONTACT_IMMUTABLE".to_string()
@@ -359,7 +345,7 @@ async fn a_contact_is_linked_once_and_then_cannot_change() {
     );
     let unknown = update(&app, json!({ "id": id, "contactId": "ctc_unknown" })).await;
     assert_eq!(
-        error_codes(&unknown),
+        user_errors(&unknown),
         vec![(json!(["input", "contactId"]), "NOT_FOUND".to_string())]
     );
     let after = app
@@ -414,7 +400,7 @@ async fn a_linked_contact_cannot_be_cleared_with_null() {
     .await;
     assert_eq!(cleared["thread"], Value::Null);
     assert_eq!(
-        error_codes(&cleared),
+        user_errors(&cleared),
         vec![(
             json!(["input", "contactId"]),
             "CONTACT_IMMUTABLE".to_string()
@@ -463,7 +449,7 @@ async fn phone_identifiers_may_omit_the_plus_but_not_the_country_code() {
     )
     .await;
     assert_eq!(
-        error_codes(&duplicate),
+        user_errors(&duplicate),
         vec![(json!(["input", "identifier"]), "DUPLICATE".to_string())]
     );
 
@@ -471,7 +457,7 @@ async fn phone_identifiers_may_omit_the_plus_but_not_the_country_code() {
     for (channel, national) in [("SMS", "0612345678"), ("WHATSAPP", "06 1234 5678")] {
         let refused = create(&app, json!({ "channel": channel, "identifier": national })).await;
         assert_eq!(
-            error_codes(&refused),
+            user_errors(&refused),
             vec![(json!(["input", "identifier"]), "INVALID_PHONE".to_string())],
             "{national}"
         );
@@ -483,7 +469,7 @@ async fn phone_identifiers_may_omit_the_plus_but_not_the_country_code() {
     )
     .await;
     assert_eq!(
-        error_codes(&invalid),
+        user_errors(&invalid),
         vec![(json!(["input", "identifier"]), "INVALID_PHONE".to_string())]
     );
 

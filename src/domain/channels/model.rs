@@ -7,7 +7,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use sha2::{Digest, Sha256};
 
 use crate::db::ids::IdKind;
-use crate::db::page::{PageRequest, SortOrder};
+use crate::db::page::{PageRequest, SortOrder, keyset};
 use crate::db::schema::{channel_members, channel_publishers, channels};
 use crate::domain::auth::Actor;
 
@@ -236,20 +236,10 @@ pub async fn page(
     scope: ChannelScope,
     page: &PageRequest,
 ) -> QueryResult<Vec<Channel>> {
-    let scan = page.scan(ORDER);
-    let mut query = scope.visible().select(Channel::as_select());
-    if let Some(key) = scan.greater_than {
-        query = query.filter(channels::id.gt(key));
-    }
-    if let Some(key) = scan.less_than {
-        query = query.filter(channels::id.lt(key));
-    }
-    query = if scan.ascending {
-        query.order(channels::id.asc())
-    } else {
-        query.order(channels::id.desc())
-    };
-    query.limit(scan.limit).load(conn).await
+    let query = scope.visible().select(Channel::as_select());
+    keyset(query, channels::id, &page.scan(ORDER))
+        .load(conn)
+        .await
 }
 
 /// How many channels the caller can see.

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::db::ids::IdKind;
-use crate::db::page::{PageRequest, SortOrder};
+use crate::db::page::{PageRequest, SortOrder, keyset};
 use crate::db::schema::{contact_tokens, contacts};
 use crate::domain::auth::{self, TokenKind};
 
@@ -145,20 +145,10 @@ pub async fn page(
     search: Option<&str>,
     page: &PageRequest,
 ) -> QueryResult<Vec<Contact>> {
-    let scan = page.scan(SortOrder::Ascending);
-    let mut query = matching(organization_id, search).select(Contact::as_select());
-    if let Some(key) = scan.greater_than {
-        query = query.filter(contacts::id.gt(key));
-    }
-    if let Some(key) = scan.less_than {
-        query = query.filter(contacts::id.lt(key));
-    }
-    query = if scan.ascending {
-        query.order(contacts::id.asc())
-    } else {
-        query.order(contacts::id.desc())
-    };
-    query.limit(scan.limit).load(conn).await
+    let query = matching(organization_id, search).select(Contact::as_select());
+    keyset(query, contacts::id, &page.scan(SortOrder::Ascending))
+        .load(conn)
+        .await
 }
 
 /// How many of the organization's contacts match `search`.

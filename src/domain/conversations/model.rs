@@ -7,7 +7,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::db::ids::IdKind;
 use crate::db::lateral::{self, ChildTable};
-use crate::db::page::{PageRequest, SortOrder};
+use crate::db::page::{PageRequest, SortOrder, keyset};
 use crate::db::schema::conversations;
 
 /// Conversations list newest first.
@@ -132,20 +132,10 @@ pub async fn page(
     contact_id: Option<i64>,
     page: &PageRequest,
 ) -> QueryResult<Vec<Conversation>> {
-    let scan = page.scan(ORDER);
-    let mut query = of_organization(organization_id, contact_id).select(Conversation::as_select());
-    if let Some(key) = scan.greater_than {
-        query = query.filter(conversations::id.gt(key));
-    }
-    if let Some(key) = scan.less_than {
-        query = query.filter(conversations::id.lt(key));
-    }
-    query = if scan.ascending {
-        query.order(conversations::id.asc())
-    } else {
-        query.order(conversations::id.desc())
-    };
-    query.limit(scan.limit).load(conn).await
+    let query = of_organization(organization_id, contact_id).select(Conversation::as_select());
+    keyset(query, conversations::id, &page.scan(ORDER))
+        .load(conn)
+        .await
 }
 
 /// How many conversations the organization (or one contact) has.

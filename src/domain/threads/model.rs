@@ -7,7 +7,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::subscribers;
 use crate::db::lateral::{self, ChildTable};
-use crate::db::page::{PageRequest, Scan, SortOrder};
+use crate::db::page::{PageRequest, SortOrder, keyset};
 use crate::db::schema::threads;
 use crate::domain::auth::Actor;
 
@@ -156,24 +156,6 @@ fn filtered(scope: ThreadScope, filter: &ThreadFilter) -> threads::BoxedQuery<'s
     query
 }
 
-fn apply_scan(
-    mut query: threads::BoxedQuery<'static, Pg>,
-    scan: Scan,
-) -> threads::BoxedQuery<'static, Pg> {
-    if let Some(key) = scan.greater_than {
-        query = query.filter(threads::id.gt(key));
-    }
-    if let Some(key) = scan.less_than {
-        query = query.filter(threads::id.lt(key));
-    }
-    let query = if scan.ascending {
-        query.order(threads::id.asc())
-    } else {
-        query.order(threads::id.desc())
-    };
-    query.limit(scan.limit)
-}
-
 /// One page of the visible threads matching `filter`, newest first.
 pub async fn page(
     conn: &mut AsyncPgConnection,
@@ -181,8 +163,8 @@ pub async fn page(
     filter: &ThreadFilter,
     page: &PageRequest,
 ) -> QueryResult<Vec<Thread>> {
-    apply_scan(filtered(scope, filter), page.scan(ORDER))
-        .select(Thread::as_select())
+    let query = filtered(scope, filter).select(Thread::as_select());
+    keyset(query, threads::id, &page.scan(ORDER))
         .load(conn)
         .await
 }

@@ -4,17 +4,13 @@ mod mutations;
 
 pub use mutations::ChannelsMutation;
 
-use std::collections::HashMap;
-
 use async_graphql::connection::Connection;
-use async_graphql::dataloader::Loader;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use diesel::QueryResult;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use sha2::{Digest, Sha256};
 
-use crate::db::DbPool;
 use crate::domain::auth::{Actor, Viewer};
 use crate::domain::channels::model::{self, Channel, ChannelMember, ChannelScope, SetMember};
 use crate::domain::channels::publishing;
@@ -25,117 +21,63 @@ use crate::domain::organizations::{ApiKey, User};
 use crate::domain::threads::{self, Thread, subscribers};
 use crate::graphql::context::{db, loader, staff_viewer, viewer};
 use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, UserErrorCode};
-use crate::graphql::loaders::{ByIds, FetchByIds, NewLoader};
+use crate::graphql::loaders::{ByIds, Children, FetchChildren, fetch_by_ids};
 use crate::graphql::messages::{message_page, recent_messages};
-use crate::graphql::pagination::{KeyCursor, PageRequest};
+use crate::graphql::pagination::{Cursor, PageRequest};
 use crate::graphql::threads::{SubscriberKind, member_details};
 
 /// How far in the past a new schedule may lie (clock skew), in seconds.
 const PAST_TOLERANCE_SECONDS: i64 = 1;
 
-impl FetchByIds for Channel {
+fetch_by_ids!(Channel => model::by_ids);
+
+/// Channel members, by channel id.
+pub struct MembersByChannel;
+
+impl FetchChildren for MembersByChannel {
+    type Child = ChannelMember;
+
     async fn fetch(
         conn: &mut AsyncPgConnection,
         organization_id: i64,
-        ids: &[i64],
-    ) -> QueryResult<Vec<Self>> {
-        model::by_ids(conn, organization_id, ids).await
-    }
-
-    fn key(&self) -> i64 {
-        self.id
+        channel_ids: &[i64],
+    ) -> QueryResult<Vec<(i64, ChannelMember)>> {
+        let members = model::members_of(conn, organization_id, channel_ids).await?;
+        Ok(members.into_iter().map(|m| (m.channel_id, m)).collect())
     }
 }
 
-/// Loads channel members, by channel id.
-pub struct MembersByChannel {
-    pub pool: DbPool,
-    pub organization_id: i64,
-}
+/// The ids of the threads publishing into channels, by channel id.
+pub struct PublishersByChannel;
 
-impl NewLoader for MembersByChannel {
-    fn create(pool: DbPool, organization_id: i64) -> Self {
-        MembersByChannel {
-            pool,
-            organization_id,
-        }
+impl FetchChildren for PublishersByChannel {
+    type Child = i64;
+
+    async fn fetch(
+        conn: &mut AsyncPgConnection,
+        organization_id: i64,
+        channel_ids: &[i64],
+    ) -> QueryResult<Vec<(i64, i64)>> {
+        model::publishers_of(conn, organization_id, channel_ids).await
     }
 }
 
-impl Loader<i64> for MembersByChannel {
-    type Value = Vec<ChannelMember>;
-    type Error = ApiError;
+/// Pending (scheduled) messages, by channel id.
+pub struct PendingByChannel;
 
-    async fn load(&self, ids: &[i64]) -> Result<HashMap<i64, Vec<ChannelMember>>, ApiError> {
-        let mut conn = self.pool.get().await?;
-        let mut by_channel: HashMap<i64, Vec<ChannelMember>> = HashMap::new();
-        for member in model::members_of(&mut conn, self.organization_id, ids).await? {
-            by_channel
-                .entry(member.channel_id)
-                .or_default()
-                .push(member);
-        }
-        Ok(by_channel)
-    }
-}
+impl FetchChildren for PendingByChannel {
+    type Child = Message;
 
-/// Loads the ids of the threads publishing into channels, by channel id.
-pub struct PublishersByChannel {
-    pub pool: DbPool,
-    pub organization_id: i64,
-}
-
-impl NewLoader for PublishersByChannel {
-    fn create(pool: DbPool, organization_id: i64) -> Self {
-        PublishersByChannel {
-            pool,
-            organization_id,
-        }
-    }
-}
-
-impl Loader<i64> for PublishersByChannel {
-    type Value = Vec<i64>;
-    type Error = ApiError;
-
-    async fn load(&self, ids: &[i64]) -> Result<HashMap<i64, Vec<i64>>, ApiError> {
-        let mut conn = self.pool.get().await?;
-        let mut by_channel: HashMap<i64, Vec<i64>> = HashMap::new();
-        for (channel, thread) in model::publishers_of(&mut conn, self.organization_id, ids).await? {
-            by_channel.entry(channel).or_default().push(thread);
-        }
-        Ok(by_channel)
-    }
-}
-
-/// Loads pending (scheduled) messages, by channel id.
-pub struct PendingByChannel {
-    pub pool: DbPool,
-    pub organization_id: i64,
-}
-
-impl NewLoader for PendingByChannel {
-    fn create(pool: DbPool, organization_id: i64) -> Self {
-        PendingByChannel {
-            pool,
-            organization_id,
-        }
-    }
-}
-
-impl Loader<i64> for PendingByChannel {
-    type Value = Vec<Message>;
-    type Error = ApiError;
-
-    async fn load(&self, ids: &[i64]) -> Result<HashMap<i64, Vec<Message>>, ApiError> {
-        let mut conn = self.pool.get().await?;
-        let mut by_channel: HashMap<i64, Vec<Message>> = HashMap::new();
-        for message in messages::pending_in_channels(&mut conn, self.organization_id, ids).await? {
-            if let Some(channel) = message.channel_id {
-                by_channel.entry(channel).or_default().push(message);
-            }
-        }
-        Ok(by_channel)
+    async fn fetch(
+        conn: &mut AsyncPgConnection,
+        organization_id: i64,
+        channel_ids: &[i64],
+    ) -> QueryResult<Vec<(i64, Message)>> {
+        let pending = messages::pending_in_channels(conn, organization_id, channel_ids).await?;
+        Ok(pending
+            .into_iter()
+            .filter_map(|m| Some((m.channel_id?, m)))
+            .collect())
     }
 }
 
@@ -202,7 +144,7 @@ impl ChannelSubscriber {
 }
 
 async fn members(ctx: &Context<'_>, channel_id: i64) -> Result<Vec<ChannelMember>, ApiError> {
-    Ok(loader::<MembersByChannel>(ctx)?
+    Ok(loader::<Children<MembersByChannel>>(ctx)?
         .load_one(channel_id)
         .await?
         .unwrap_or_default())
@@ -249,7 +191,7 @@ impl Channel {
     }
     /// The resources (or, without one, the threads) whose threads publish here.
     async fn publisher_ids(&self, ctx: &Context<'_>) -> Result<Vec<String>, ApiError> {
-        let thread_ids = loader::<PublishersByChannel>(ctx)?
+        let thread_ids = loader::<Children<PublishersByChannel>>(ctx)?
             .load_one(self.id)
             .await?
             .unwrap_or_default();
@@ -270,7 +212,7 @@ impl Channel {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<KeyCursor, Message>, ApiError> {
+    ) -> Result<Connection<Cursor, Message>, ApiError> {
         let page = PageRequest::new(first, after, last, before)?;
         message_page(ctx, Container::Channel(self.id), page).await
     }
@@ -284,7 +226,7 @@ impl Channel {
     }
     /// Messages scheduled for later, earliest first.
     async fn pending_messages(&self, ctx: &Context<'_>) -> Result<Vec<Message>, ApiError> {
-        Ok(loader::<PendingByChannel>(ctx)?
+        Ok(loader::<Children<PendingByChannel>>(ctx)?
             .load_one(self.id)
             .await?
             .unwrap_or_default())
@@ -294,7 +236,7 @@ impl Channel {
         &self,
         ctx: &Context<'_>,
     ) -> Result<Option<DateTime<Utc>>, ApiError> {
-        let pending = loader::<PendingByChannel>(ctx)?
+        let pending = loader::<Children<PendingByChannel>>(ctx)?
             .load_one(self.id)
             .await?
             .unwrap_or_default();
@@ -339,7 +281,7 @@ impl ChannelsQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<KeyCursor, Channel, ChannelConnectionFields>, ApiError> {
+    ) -> Result<Connection<Cursor, Channel, ChannelConnectionFields>, ApiError> {
         let viewer = viewer(ctx)?;
         let scope = ChannelScope::of(&viewer);
         let page = PageRequest::new(first, after, last, before)?;

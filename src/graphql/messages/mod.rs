@@ -4,10 +4,7 @@ mod mutations;
 
 pub use mutations::{MessagesMutation, check_text};
 
-use std::collections::HashMap;
-
 use async_graphql::connection::{Connection, EmptyFields};
-use async_graphql::dataloader::Loader;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -15,7 +12,6 @@ use chrono::{DateTime, Utc};
 use diesel::QueryResult;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 
-use crate::db::DbPool;
 use crate::db::ids::IdKind;
 use crate::domain::auth::{Actor, Viewer};
 use crate::domain::channels::Channel;
@@ -29,8 +25,8 @@ use crate::domain::validation::MAX_SHORT_TEXT;
 use crate::graphql::context::{db, loader, viewer};
 use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, UserErrorCode, payload};
 use crate::graphql::input::InputErrors;
-use crate::graphql::loaders::{ByIds, FetchPages, NewLoader, Pages};
-use crate::graphql::pagination::{KeyCursor, PageRequest};
+use crate::graphql::loaders::{ByIds, Children, FetchChildren, FetchPages, Pages};
+use crate::graphql::pagination::{Cursor, PageRequest};
 
 /// Longest message text, in characters.
 pub const MAX_TEXT: usize = 20_000;
@@ -82,9 +78,9 @@ pub async fn message_page(
     ctx: &Context<'_>,
     container: Container,
     page: PageRequest,
-) -> Result<Connection<KeyCursor, Message>, ApiError> {
+) -> Result<Connection<Cursor, Message>, ApiError> {
     let rows = loader::<Pages<Message>>(ctx)?
-        .load_one((container, page))
+        .load_one((container, page.clone()))
         .await?;
     Ok(page.into_connection(
         rows.unwrap_or_default(),
@@ -184,43 +180,28 @@ pub async fn find_visible_reaction_group(
     }))
 }
 
-/// Loads reaction groups by message id.
-pub struct ReactionsByMessage {
-    pub pool: DbPool,
-    pub organization_id: i64,
-}
+/// Reaction groups, by message id.
+pub struct ReactionsByMessage;
 
-impl NewLoader for ReactionsByMessage {
-    fn create(pool: DbPool, organization_id: i64) -> Self {
-        ReactionsByMessage {
-            pool,
-            organization_id,
-        }
-    }
-}
+impl FetchChildren for ReactionsByMessage {
+    type Child = EmojiReactions;
 
-impl Loader<i64> for ReactionsByMessage {
-    type Value = Vec<EmojiReactions>;
-    type Error = ApiError;
-
-    async fn load(
-        &self,
+    async fn fetch(
+        conn: &mut AsyncPgConnection,
+        organization_id: i64,
         message_ids: &[i64],
-    ) -> Result<HashMap<i64, Vec<EmojiReactions>>, ApiError> {
-        let mut conn = self.pool.get().await?;
-        let mut by_message: HashMap<i64, Vec<EmojiReactions>> = HashMap::new();
-        for (message_id, emoji, subscriber_ids) in
-            model::reaction_groups(&mut conn, self.organization_id, message_ids).await?
-        {
-            by_message
-                .entry(message_id)
-                .or_default()
-                .push(EmojiReactions {
+    ) -> QueryResult<Vec<(i64, EmojiReactions)>> {
+        let groups = model::reaction_groups(conn, organization_id, message_ids).await?;
+        Ok(groups
+            .into_iter()
+            .map(|(message_id, emoji, subscriber_ids)| {
+                let reactions = EmojiReactions {
                     emoji,
                     subscriber_ids,
-                });
-        }
-        Ok(by_message)
+                };
+                (message_id, reactions)
+            })
+            .collect())
     }
 }
 
@@ -330,7 +311,7 @@ impl Message {
     }
     /// Reactions grouped by emoji, in order of first reaction.
     async fn reactions(&self, ctx: &Context<'_>) -> Result<Vec<ReactionGroup>, ApiError> {
-        Ok(loader::<ReactionsByMessage>(ctx)?
+        Ok(loader::<Children<ReactionsByMessage>>(ctx)?
             .load_one(self.id)
             .await?
             .unwrap_or_default()

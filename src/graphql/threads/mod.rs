@@ -10,16 +10,12 @@ pub use mutations::{
 };
 pub use queries::{DateTimeInterval, ThreadConnectionFields, ThreadsFilter, ThreadsQuery};
 
-use std::collections::HashMap;
-
 use async_graphql::connection::Connection;
-use async_graphql::dataloader::Loader;
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 use chrono::{DateTime, Months, Utc};
 use diesel::QueryResult;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 
-use crate::db::DbPool;
 use crate::db::ids::IdKind;
 use crate::domain::auth::{Actor, Viewer};
 use crate::domain::contacts::{self, Contact};
@@ -37,9 +33,9 @@ use crate::graphql::errors::{
     ApiError, MutationError, Payload, UserError, UserErrorCode, is_unique_violation, payload,
 };
 use crate::graphql::input::{InputErrors, changed};
-use crate::graphql::loaders::{ByIds, FetchByIds, FetchPages, NewLoader};
+use crate::graphql::loaders::{ByIds, Children, FetchChildren, FetchPages, fetch_by_ids};
 use crate::graphql::messages::{message_page, recent_messages};
-use crate::graphql::pagination::{KeyCursor, PageRequest};
+use crate::graphql::pagination::{Cursor, PageRequest};
 
 /// Most ids the `ids` filter takes.
 const MAX_FILTER_IDS: usize = 1000;
@@ -48,19 +44,7 @@ const MAX_SUBSCRIBER_CHANGES: usize = 100;
 /// Longest interval a date filter may span, in months.
 const MAX_INTERVAL_MONTHS: u32 = 3;
 
-impl FetchByIds for Thread {
-    async fn fetch(
-        conn: &mut AsyncPgConnection,
-        organization_id: i64,
-        ids: &[i64],
-    ) -> QueryResult<Vec<Self>> {
-        model::by_ids(conn, organization_id, ids).await
-    }
-
-    fn key(&self) -> i64 {
-        self.id
-    }
-}
+fetch_by_ids!(Thread => model::by_ids, Subscriber => subscribers::by_ids);
 
 impl FetchPages for Thread {
     type Parent = i64;
@@ -79,56 +63,24 @@ impl FetchPages for Thread {
     }
 }
 
-impl FetchByIds for Subscriber {
+/// The threads' subscribers (archived too), by thread id.
+pub struct SubscribersByThread;
+
+impl FetchChildren for SubscribersByThread {
+    type Child = Subscriber;
+
     async fn fetch(
         conn: &mut AsyncPgConnection,
         organization_id: i64,
-        ids: &[i64],
-    ) -> QueryResult<Vec<Self>> {
-        subscribers::by_ids(conn, organization_id, ids).await
-    }
-
-    fn key(&self) -> i64 {
-        self.id
-    }
-}
-
-/// Loads the threads' subscribers (archived too), by thread id.
-pub struct SubscribersByThread {
-    pub pool: DbPool,
-    pub organization_id: i64,
-}
-
-impl NewLoader for SubscribersByThread {
-    fn create(pool: DbPool, organization_id: i64) -> Self {
-        SubscribersByThread {
-            pool,
-            organization_id,
-        }
-    }
-}
-
-impl Loader<i64> for SubscribersByThread {
-    type Value = Vec<Subscriber>;
-    type Error = ApiError;
-
-    async fn load(&self, thread_ids: &[i64]) -> Result<HashMap<i64, Vec<Subscriber>>, ApiError> {
-        let mut conn = self.pool.get().await?;
-        let mut by_thread: HashMap<i64, Vec<Subscriber>> = HashMap::new();
-        for subscriber in
-            subscribers::of_threads(&mut conn, self.organization_id, thread_ids).await?
-        {
-            by_thread
-                .entry(subscriber.thread_id)
-                .or_default()
-                .push(subscriber);
-        }
-        Ok(by_thread)
+        thread_ids: &[i64],
+    ) -> QueryResult<Vec<(i64, Subscriber)>> {
+        let subscribers = subscribers::of_threads(conn, organization_id, thread_ids).await?;
+        Ok(subscribers.into_iter().map(|s| (s.thread_id, s)).collect())
     }
 }
 
 async fn subscribers_of(ctx: &Context<'_>, thread_id: i64) -> Result<Vec<Subscriber>, ApiError> {
-    Ok(loader::<SubscribersByThread>(ctx)?
+    Ok(loader::<Children<SubscribersByThread>>(ctx)?
         .load_one(thread_id)
         .await?
         .unwrap_or_default())
@@ -220,7 +172,7 @@ impl Thread {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<KeyCursor, Message>, ApiError> {
+    ) -> Result<Connection<Cursor, Message>, ApiError> {
         let page = PageRequest::new(first, after, last, before)?;
         message_page(ctx, Container::Thread(self.id), page).await
     }

@@ -178,7 +178,7 @@ impl ThreadsQuery {
         last: Option<i32>,
         before: Option<String>,
         filter: Option<ThreadsFilter>,
-    ) -> Result<Connection<KeyCursor, Thread, ThreadConnectionFields>, ApiError> {
+    ) -> Result<Connection<Cursor, Thread, ThreadConnectionFields>, ApiError> {
         let viewer = viewer(ctx)?;
         let scope = ThreadScope::of(&viewer);
         let page = PageRequest::new(first, after, last, before)?;
