@@ -327,14 +327,14 @@ async fn record(
 
 fn snapshot(conversation: &Conversation) -> EventPayload {
     EventPayload {
-        conversation: Some(conversation.clone()),
+        conversation: Some(conversation.into()),
         ..EventPayload::default()
     }
 }
 
 fn message_snapshot(message: Option<&Message>, public_id: Option<&str>) -> EventPayload {
     EventPayload {
-        message: message.cloned(),
+        message: message.map(Into::into),
         message_public_id: public_id.map(str::to_string),
         ..EventPayload::default()
     }

@@ -53,7 +53,7 @@ async fn record_published(
         payload: EventPayload {
             thread_public_id: thread.map(|t| t.public_id.clone()),
             channel_public_id: Some(channel.public_id.clone()),
-            message: Some(message.clone()),
+            message: Some(message.into()),
             ..EventPayload::default()
         },
     };

@@ -6,11 +6,13 @@
 
 pub mod hub;
 pub mod model;
+pub mod payload;
 
 use std::time::Duration;
 
 pub use hub::EventHub;
-pub use model::{EventKind, EventPayload, NewEvent, append};
+pub use model::{EventKind, NewEvent, append};
+pub use payload::EventPayload;
 
 use crate::db::DbPool;
 

@@ -6,10 +6,10 @@ use diesel::sql_types::{BigInt, Jsonb, Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 
+pub use super::payload::EventPayload;
 use crate::db::schema::{event_sequences, events};
 use crate::domain::conversations::Conversation;
-use crate::domain::messages::Message;
-use crate::domain::threads::{Subscriber, Thread};
+use crate::domain::threads::Thread;
 
 /// The NOTIFY channel that carries `<organization id>:<sequence>` after each commit.
 pub const EVENTS_CHANNEL: &str = "confab_events";
@@ -63,22 +63,6 @@ impl EventKind {
             EventKind::MessagePublished => "message_published",
         }
     }
-}
-
-/// What an event carries: public ids, and snapshots of the rows it is about
-/// as they were when it happened, so subscribers need no lookups.
-#[derive(Serialize, Deserialize, Clone, Debug, Default)]
-pub struct EventPayload {
-    pub thread_public_id: Option<String>,
-    pub conversation_public_id: Option<String>,
-    pub channel_public_id: Option<String>,
-    pub message_public_id: Option<String>,
-    pub thread: Option<Thread>,
-    pub conversation: Option<Conversation>,
-    pub message: Option<Message>,
-    pub subscriber: Option<Subscriber>,
-    pub emoji: Option<String>,
-    pub is_typing: Option<bool>,
 }
 
 /// One event, stored or ephemeral.
@@ -154,7 +138,9 @@ pub async fn append(
     organization_id: i64,
     event: NewEvent,
 ) -> QueryResult<i64> {
-    let payload = serde_json::to_value(&event.payload)
+    let payload = event
+        .payload
+        .encode()
         .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
     let appended: Appended = diesel::sql_query(
         "WITH next AS (
@@ -204,7 +190,7 @@ pub async fn publish_ephemeral(
 }
 
 /// Parses an ephemeral event sent by `publish_ephemeral`.
-pub fn parse_ephemeral(payload: &str) -> Option<Event> {
+pub fn parse_ephemeral(payload: &str) -> Result<Event, serde_json::Error> {
     #[derive(Deserialize)]
     struct Wire {
         organization_id: i64,
@@ -214,8 +200,8 @@ pub fn parse_ephemeral(payload: &str) -> Option<Event> {
         channel_id: Option<i64>,
         payload: EventPayload,
     }
-    let wire: Wire = serde_json::from_str(payload).ok()?;
-    Some(Event {
+    let wire: Wire = serde_json::from_str(payload)?;
+    Ok(Event {
         organization_id: wire.organization_id,
         sequence: None,
         kind: wire.kind,
@@ -240,11 +226,44 @@ struct EventRow {
     channel_id: Option<i64>,
 }
 
+/// A stored event whose kind or payload this build cannot read.
+#[derive(Debug)]
+pub struct DecodeError {
+    /// The event's organization.
+    pub organization_id: i64,
+    /// The event's sequence.
+    pub sequence: i64,
+    /// The event's kind, as stored.
+    pub kind: String,
+    /// What serde said.
+    pub error: serde_json::Error,
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "event {} ({}) of organization {} does not decode: {}",
+            self.sequence, self.kind, self.organization_id, self.error
+        )
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
 impl EventRow {
-    fn into_event(self) -> Option<Event> {
-        let kind = serde_json::from_value(serde_json::Value::String(self.kind)).ok()?;
-        let payload = serde_json::from_value(self.payload).ok()?;
-        Some(Event {
+    /// The event, or why it cannot be read.
+    fn into_event(self) -> Result<Event, DecodeError> {
+        let failed = |error| DecodeError {
+            organization_id: self.organization_id,
+            sequence: self.sequence,
+            kind: self.kind.clone(),
+            error,
+        };
+        let kind =
+            serde_json::from_value(serde_json::Value::String(self.kind.clone())).map_err(failed)?;
+        let payload = EventPayload::decode(self.payload.clone()).map_err(failed)?;
+        Ok(Event {
             organization_id: self.organization_id,
             sequence: Some(self.sequence),
             kind,
@@ -255,6 +274,38 @@ impl EventRow {
             created_at: self.created_at,
         })
     }
+}
+
+/// Decodes a stored event from its columns (what `after` does per row).
+#[cfg(test)]
+pub(crate) fn decode_stored(
+    organization_id: i64,
+    sequence: i64,
+    kind: &str,
+    payload: serde_json::Value,
+) -> Result<Event, DecodeError> {
+    EventRow {
+        organization_id,
+        sequence,
+        kind: kind.to_string(),
+        thread_id: None,
+        conversation_id: None,
+        payload,
+        created_at: Utc::now(),
+        channel_id: None,
+    }
+    .into_event()
+}
+
+/// A page of stored events, oldest first.
+#[derive(Debug, Default)]
+pub struct EventBatch {
+    /// The events that decoded.
+    pub events: Vec<Event>,
+    /// How many rows were read, undecodable ones included.
+    pub rows: usize,
+    /// The sequence of the last row read, undecodable or not.
+    pub last_sequence: Option<i64>,
 }
 
 /// Which stored events a reader wants.
@@ -270,14 +321,16 @@ pub enum EventFilter {
     Channel(i64),
 }
 
-/// Up to `limit` events after `after`, oldest first.
+/// Up to `limit` events after `after`, oldest first. An event that does not
+/// decode is logged (with its sequence and kind) and left out of `events`,
+/// but counted in `rows` and `last_sequence`, so readers move past it.
 pub async fn after(
     conn: &mut AsyncPgConnection,
     organization_id: i64,
     after: i64,
     filter: EventFilter,
     limit: i64,
-) -> QueryResult<Vec<Event>> {
+) -> QueryResult<EventBatch> {
     let mut query = events::table
         .filter(events::organization_id.eq(organization_id))
         .filter(events::sequence.gt(after))
@@ -291,8 +344,25 @@ pub async fn after(
         EventFilter::Conversation(id) => query = query.filter(events::conversation_id.eq(id)),
         EventFilter::Channel(id) => query = query.filter(events::channel_id.eq(id)),
     }
-    let rows = query.load(conn).await?;
-    Ok(rows.into_iter().filter_map(EventRow::into_event).collect())
+    let rows: Vec<EventRow> = query.load(conn).await?;
+    let mut batch = EventBatch {
+        rows: rows.len(),
+        last_sequence: rows.last().map(|row| row.sequence),
+        ..EventBatch::default()
+    };
+    for row in rows {
+        match row.into_event() {
+            Ok(event) => batch.events.push(event),
+            Err(error) => tracing::error!(
+                organization_id = error.organization_id,
+                sequence = error.sequence,
+                kind = %error.kind,
+                error = %error.error,
+                "stored event does not decode; skipped"
+            ),
+        }
+    }
+    Ok(batch)
 }
 
 /// The organization's latest sequence and the sequence retention pruned through.

@@ -146,12 +146,12 @@ pub async fn record_membership(
     meta.event = Some(event.to_string());
     let message = crate::domain::messages::model::insert(conn, &meta).await?;
     let membership = EventPayload {
-        subscriber: Some(subscriber.clone()),
+        subscriber: Some(subscriber.into()),
         ..EventPayload::default()
     };
     record(conn, thread, kind, membership).await?;
     let added = EventPayload {
-        message: Some(message.clone()),
+        message: Some((&message).into()),
         ..EventPayload::default()
     };
     record(conn, thread, EventKind::MessageAdded, added).await?;

@@ -204,8 +204,8 @@ impl MessagesMutation {
                 let thread =
                     threads::model::touch(conn, thread.id, Some(message.created_at)).await?;
                 let added = EventPayload {
-                    message: Some(message.clone()),
-                    thread: Some(thread.clone()),
+                    message: Some((&message).into()),
+                    thread: Some((&thread).into()),
                     ..EventPayload::default()
                 };
                 crate::domain::threads::members::record(
@@ -274,7 +274,7 @@ impl MessagesMutation {
                 let message = model::update(conn, message.id, &changes).await?;
                 let thread = threads::model::touch(conn, thread.id, None).await?;
                 let edited = EventPayload {
-                    message: Some(message.clone()),
+                    message: Some((&message).into()),
                     ..EventPayload::default()
                 };
                 crate::domain::threads::members::record(
@@ -390,8 +390,8 @@ impl MessagesMutation {
                 };
                 if changed {
                     let reaction = EventPayload {
-                        message: Some(message.clone()),
-                        subscriber: Some(subscriber),
+                        message: Some((&message).into()),
+                        subscriber: Some((&subscriber).into()),
                         emoji: Some(emoji),
                         ..EventPayload::default()
                     };

@@ -329,7 +329,7 @@ impl ThreadsMutation {
                     return Ok((thread, false));
                 }
                 let created = EventPayload {
-                    thread: Some(thread.clone()),
+                    thread: Some((&thread).into()),
                     ..EventPayload::default()
                 };
                 record(conn, &thread, EventKind::ThreadCreated, created).await?;
@@ -398,7 +398,7 @@ impl ThreadsMutation {
                     .await
                     .map_err(thread_write_error)?;
                 let updated = EventPayload {
-                    thread: Some(thread.clone()),
+                    thread: Some((&thread).into()),
                     ..EventPayload::default()
                 };
                 record(conn, &thread, EventKind::ThreadUpdated, updated).await?;
@@ -546,7 +546,7 @@ impl ThreadsMutation {
                     subscribers::mark_unread(conn, &subscriber).await?
                 };
                 let receipt = EventPayload {
-                    subscriber: Some(subscriber),
+                    subscriber: Some((&subscriber).into()),
                     ..EventPayload::default()
                 };
                 record(conn, &thread, EventKind::ReadReceipt, receipt).await?;
