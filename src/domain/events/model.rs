@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Jsonb, Nullable, Text};
+use diesel::sql_types::{Array, BigInt, Jsonb, Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 
@@ -129,42 +129,66 @@ struct Appended {
     sequence: i64,
 }
 
-/// Appends an event with the organization's next sequence and queues the
-/// NOTIFY that announces it on commit, in one statement. Call it last in a
-/// transaction: the sequence row stays locked until commit, which is what
-/// keeps sequences in commit order.
+/// Appends an operation's events with the organization's next sequences
+/// (in the order given) and queues the NOTIFY announcing each on commit, in
+/// one statement. `Tx` calls it just before committing: the sequence row
+/// stays locked until commit, which is what keeps sequences in commit order.
 pub async fn append(
     conn: &mut AsyncPgConnection,
     organization_id: i64,
-    event: NewEvent,
-) -> QueryResult<i64> {
-    let payload = event
-        .payload
-        .encode()
-        .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
-    let appended: Appended = diesel::sql_query(
-        "WITH next AS (
-             INSERT INTO event_sequences (organization_id, last_sequence) VALUES ($1, 1)
+    batch: Vec<NewEvent>,
+) -> QueryResult<Vec<i64>> {
+    if batch.is_empty() {
+        return Ok(Vec::new());
+    }
+    let count = batch.len() as i64;
+    let mut kinds = Vec::with_capacity(batch.len());
+    let mut thread_ids = Vec::with_capacity(batch.len());
+    let mut conversation_ids = Vec::with_capacity(batch.len());
+    let mut channel_ids = Vec::with_capacity(batch.len());
+    let mut payloads = Vec::with_capacity(batch.len());
+    for event in batch {
+        kinds.push(event.kind.as_str());
+        thread_ids.push(event.thread_id);
+        conversation_ids.push(event.conversation_id);
+        channel_ids.push(event.channel_id);
+        payloads.push(
+            event
+                .payload
+                .encode()
+                .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?,
+        );
+    }
+    let appended: Vec<Appended> = diesel::sql_query(
+        "WITH batch AS (
+             SELECT * FROM unnest($2::text[], $3::int8[], $4::int8[], $5::int8[], $6::jsonb[])
+                 WITH ORDINALITY AS b(kind, thread_id, conversation_id, channel_id, payload, position)
+         ), next AS (
+             INSERT INTO event_sequences (organization_id, last_sequence) VALUES ($1, $7)
              ON CONFLICT (organization_id)
-             DO UPDATE SET last_sequence = event_sequences.last_sequence + 1
+             DO UPDATE SET last_sequence = event_sequences.last_sequence + $7
              RETURNING last_sequence
          ), appended AS (
              INSERT INTO events (organization_id, sequence, kind, thread_id, conversation_id, channel_id, payload)
-             SELECT $1, last_sequence, $2, $3, $4, $5, $6 FROM next
+             SELECT $1, next.last_sequence - $7 + batch.position, batch.kind, batch.thread_id,
+                    batch.conversation_id, batch.channel_id, batch.payload
+             FROM next, batch ORDER BY batch.position
              RETURNING sequence
          )
-         SELECT sequence, pg_notify($7, $1::text || ':' || sequence::text) AS notified FROM appended",
+         SELECT sequence, pg_notify($8, $1::text || ':' || sequence::text) AS notified
+         FROM appended ORDER BY sequence",
     )
     .bind::<BigInt, _>(organization_id)
-    .bind::<Text, _>(event.kind.as_str())
-    .bind::<Nullable<BigInt>, _>(event.thread_id)
-    .bind::<Nullable<BigInt>, _>(event.conversation_id)
-    .bind::<Nullable<BigInt>, _>(event.channel_id)
-    .bind::<Jsonb, _>(payload)
+    .bind::<Array<Text>, _>(kinds)
+    .bind::<Array<Nullable<BigInt>>, _>(thread_ids)
+    .bind::<Array<Nullable<BigInt>>, _>(conversation_ids)
+    .bind::<Array<Nullable<BigInt>>, _>(channel_ids)
+    .bind::<Array<Jsonb>, _>(payloads)
+    .bind::<BigInt, _>(count)
     .bind::<Text, _>(EVENTS_CHANNEL)
-    .get_result(conn)
+    .load(conn)
     .await?;
-    Ok(appended.sequence)
+    Ok(appended.into_iter().map(|a| a.sequence).collect())
 }
 
 /// Sends an ephemeral event to every server instance; nothing is stored.

@@ -17,7 +17,7 @@ use async_graphql::dataloader::Loader;
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 use chrono::{DateTime, Months, Utc};
 use diesel::QueryResult;
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 
 use crate::db::DbPool;
 use crate::db::ids::IdKind;
@@ -39,6 +39,7 @@ use crate::graphql::errors::{
 use crate::graphql::input::{InputErrors, changed};
 use crate::graphql::loaders::{ByIds, FetchByIds, FetchPages, NewLoader};
 use crate::graphql::messages::{message_page, recent_messages};
+use crate::graphql::mutation::mutate;
 use crate::graphql::pagination::{KeyCursor, PageRequest};
 
 /// Most ids the `ids` filter takes.
