@@ -23,6 +23,7 @@ use crate::domain::threads::{self, Subscriber, Thread, subscribers};
 use crate::graphql::context::{db, loader, staff_viewer, viewer};
 use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, UserErrorCode};
 use crate::graphql::loaders::ByIds;
+use crate::graphql::mutation::mutate;
 
 /// Events replayed per query when resuming.
 const REPLAY_BATCH: i64 = 500;
@@ -483,13 +484,11 @@ impl TypingMutation {
         input: SetTypingInput,
     ) -> Result<SetTypingPayload, ApiError> {
         let viewer = viewer(ctx)?;
-        let result = async {
-            let mut conn = db(ctx).await?;
-            let thread =
-                threads::model::find(&mut conn, ThreadScope::of(&viewer), &input.thread_id)
-                    .await?
-                    .ok_or_else(|| MutationError::not_found("threadId", &input.thread_id))?;
-            let subscriber = subscribers::find_member(&mut conn, thread.id, viewer.actor)
+        mutate(ctx, async |tx| {
+            let thread = threads::model::find(tx, ThreadScope::of(&viewer), &input.thread_id)
+                .await?
+                .ok_or_else(|| MutationError::not_found("threadId", &input.thread_id))?;
+            let subscriber = subscribers::find_member(tx, thread.id, viewer.actor)
                 .await?
                 .filter(|s| !s.is_archived)
                 .ok_or_else(|| {
@@ -504,13 +503,13 @@ impl TypingMutation {
                 ..EventPayload::with_subscriber(&subscriber)
             };
             model::publish_ephemeral(
-                &mut conn,
+                tx,
                 viewer.organization_id,
                 NewEvent::thread(EventKind::Typing, &thread, payload),
             )
             .await?;
             Ok(())
-        };
-        SetTypingPayload::from_result(result.await)
+        })
+        .await
     }
 }
