@@ -1,8 +1,9 @@
 //! The event log, its LISTEN/NOTIFY fan-out, and the subscriptions over it.
 //!
-//! Every change appends an event in the transaction that makes it; see
-//! `model::append` for how sequences stay in commit order and `hub` for how
-//! events reach live subscribers on every server instance.
+//! Every change records its events in the `Tx` that makes it, which appends
+//! them at commit; see `model::append` for how sequences stay in commit
+//! order, `payload` for what events carry, and `hub` for how events reach
+//! live subscribers on every server instance.
 
 pub mod hub;
 pub mod model;
