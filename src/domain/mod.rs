@@ -11,4 +11,5 @@ pub mod events;
 pub mod messages;
 pub mod organizations;
 pub mod threads;
+pub mod tx;
 pub mod validation;

@@ -15,6 +15,7 @@ use crate::graphql::conversations::ConversationConnectionFields;
 use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, payload};
 use crate::graphql::input::{InputErrors, changed};
 use crate::graphql::loaders::{Pages, fetch_by_ids};
+use crate::graphql::mutation::mutate;
 use crate::graphql::pagination::{Cursor, PageRequest};
 use crate::graphql::threads::ThreadConnectionFields;
 
@@ -286,7 +287,7 @@ impl ContactsMutation {
         input: CreateContactInput,
     ) -> Result<ContactPayload, ApiError> {
         let viewer = staff_viewer(ctx)?;
-        let result = async {
+        mutate(ctx, async |tx| {
             let mut errors = InputErrors::default();
             let first_name = errors.required_text("firstName", &input.first_name, MAX_SHORT_TEXT);
             let mut new = NewContact::new(viewer.organization_id, first_name.unwrap_or_default());
@@ -298,10 +299,9 @@ impl ContactsMutation {
             new.phone = errors.optional_phone("phone", input.phone.as_deref());
             new.avatar_url = errors.optional_url("avatarUrl", input.avatar_url.as_deref());
             errors.finish()?;
-            let mut conn = db(ctx).await?;
-            Ok(model::create(&mut conn, &new).await?)
-        };
-        ContactPayload::from_result(result.await)
+            Ok(model::create(tx, &new).await?)
+        })
+        .await
     }
 
     /// Changes a contact's fields.
@@ -311,7 +311,7 @@ impl ContactsMutation {
         input: UpdateContactInput,
     ) -> Result<ContactPayload, ApiError> {
         let viewer = staff_viewer(ctx)?;
-        let result = async {
+        mutate(ctx, async |tx| {
             let mut errors = InputErrors::default();
             let changes = ContactChanges {
                 first_name: input
@@ -331,15 +331,14 @@ impl ContactsMutation {
                 }),
             };
             errors.finish()?;
-            let mut conn = db(ctx).await?;
             let updated = if changes.is_empty() {
-                model::find(&mut conn, viewer.organization_id, &input.id).await?
+                model::find(tx, viewer.organization_id, &input.id).await?
             } else {
-                model::update(&mut conn, viewer.organization_id, &input.id, &changes).await?
+                model::update(tx, viewer.organization_id, &input.id, &changes).await?
             };
             updated.ok_or_else(|| MutationError::not_found("id", &input.id))
-        };
-        ContactPayload::from_result(result.await)
+        })
+        .await
     }
 
     /// Deletes a contact; returns its id. Its conversations go with it;
@@ -350,15 +349,14 @@ impl ContactsMutation {
         input: DeleteContactInput,
     ) -> Result<DeleteContactPayload, ApiError> {
         let viewer = staff_viewer(ctx)?;
-        let result = async {
-            let mut conn = db(ctx).await?;
-            if model::delete(&mut conn, viewer.organization_id, &input.id).await? {
+        mutate(ctx, async |tx| {
+            if model::delete(tx, viewer.organization_id, &input.id).await? {
                 Ok(input.id.clone())
             } else {
                 Err(MutationError::not_found("id", &input.id))
             }
-        };
-        DeleteContactPayload::from_result(result.await)
+        })
+        .await
     }
 
     /// Issues a bearer token that acts as the contact (for a chat widget).
@@ -368,15 +366,14 @@ impl ContactsMutation {
         input: CreateContactTokenInput,
     ) -> Result<ContactTokenPayload, ApiError> {
         let viewer = staff_viewer(ctx)?;
-        let result = async {
-            let mut conn = db(ctx).await?;
-            let contact = model::find(&mut conn, viewer.organization_id, &input.contact_id)
+        mutate(ctx, async |tx| {
+            let contact = model::find(tx, viewer.organization_id, &input.contact_id)
                 .await?
                 .ok_or_else(|| MutationError::not_found("contactId", &input.contact_id))?;
-            let token = model::create_token(&mut conn, &contact).await?;
+            let token = model::create_token(tx, &contact).await?;
             Ok((token, contact))
-        };
-        ContactTokenPayload::from_result(result.await)
+        })
+        .await
     }
 }
 

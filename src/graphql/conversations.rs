@@ -4,22 +4,24 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::QueryResult;
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 
 use crate::domain::contacts::{self, Contact};
 use crate::domain::conversations::model::{
     self, Conversation, ConversationChanges, NewConversation,
 };
-use crate::domain::events::{self, EventKind, EventPayload, NewEvent};
+use crate::domain::events::{EventKind, EventPayload, NewEvent};
 use crate::domain::messages::model::{
     self as messages, Container, Message, MessageChanges, NewMessage, Owner,
 };
+use crate::domain::tx::Tx;
 use crate::graphql::context::{db, loader, staff_viewer};
 use crate::graphql::enums::ChannelKind;
 use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, payload};
 use crate::graphql::input::InputErrors;
 use crate::graphql::loaders::{ByIds, FetchPages, fetch_by_ids};
 use crate::graphql::messages::check_text;
+use crate::graphql::mutation::mutate;
 use crate::graphql::pagination::{Cursor, PageRequest};
 
 fetch_by_ids!(Conversation => model::by_ids);
@@ -298,31 +300,24 @@ async fn find_conversation_message(
 #[derive(Default)]
 pub struct ConversationsMutation;
 
-/// Appends an event about a conversation (in the caller's transaction).
-async fn record(
-    conn: &mut AsyncPgConnection,
-    conversation: &Conversation,
-    kind: EventKind,
-    payload: EventPayload,
-) -> QueryResult<i64> {
-    events::append(
-        conn,
+/// Records an event about a conversation, appended when `tx` commits.
+fn record(tx: &mut Tx<'_>, conversation: &Conversation, kind: EventKind, payload: EventPayload) {
+    tx.record(
         conversation.organization_id,
         NewEvent::conversation(kind, conversation, payload),
-    )
-    .await
+    );
 }
 
 fn snapshot(conversation: &Conversation) -> EventPayload {
     EventPayload {
-        conversation: Some(conversation.clone()),
+        conversation: Some(conversation.into()),
         ..EventPayload::default()
     }
 }
 
 fn message_snapshot(message: Option<&Message>, public_id: Option<&str>) -> EventPayload {
     EventPayload {
-        message: message.cloned(),
+        message: message.map(Into::into),
         message_public_id: public_id.map(str::to_string),
         ..EventPayload::default()
     }
@@ -338,30 +333,22 @@ impl ConversationsMutation {
     ) -> Result<ConversationPayload, ApiError> {
         let viewer = staff_viewer(ctx)?;
         let org = viewer.organization_id;
-        let mut conn = db(ctx).await?;
-        let result = conn
-            .transaction::<_, MutationError, _>(async |conn| {
-                let contact = contacts::model::find(conn, org, &input.contact_id)
-                    .await?
-                    .ok_or_else(|| MutationError::not_found("contactId", &input.contact_id))?;
-                let new = NewConversation::new(
-                    org,
-                    contact.id,
-                    input.channel.as_str(),
-                    input.happened_at,
-                );
-                let conversation = model::insert(conn, &new).await?;
-                record(
-                    conn,
-                    &conversation,
-                    EventKind::ConversationCreated,
-                    snapshot(&conversation),
-                )
-                .await?;
-                Ok(conversation)
-            })
-            .await;
-        ConversationPayload::from_result(result)
+        mutate(ctx, async |tx| {
+            let contact = contacts::model::find(tx, org, &input.contact_id)
+                .await?
+                .ok_or_else(|| MutationError::not_found("contactId", &input.contact_id))?;
+            let new =
+                NewConversation::new(org, contact.id, input.channel.as_str(), input.happened_at);
+            let conversation = model::insert(tx, &new).await?;
+            record(
+                tx,
+                &conversation,
+                EventKind::ConversationCreated,
+                snapshot(&conversation),
+            );
+            Ok(conversation)
+        })
+        .await
     }
 
     /// Changes when (or on which channel) a conversation happened.
@@ -371,31 +358,27 @@ impl ConversationsMutation {
         input: UpdateConversationInput,
     ) -> Result<ConversationPayload, ApiError> {
         let viewer = staff_viewer(ctx)?;
-        let mut conn = db(ctx).await?;
-        let result = conn
-            .transaction::<_, MutationError, _>(async |conn| {
-                let conversation = model::find(conn, viewer.organization_id, &input.id)
-                    .await?
-                    .ok_or_else(|| MutationError::not_found("id", &input.id))?;
-                let changes = ConversationChanges {
-                    happened_at: input.happened_at,
-                    channel: input.channel.map(|c| c.as_str().to_string()),
-                };
-                if changes.happened_at.is_none() && changes.channel.is_none() {
-                    return Ok(conversation);
-                }
-                let conversation = model::update(conn, conversation.id, &changes).await?;
-                record(
-                    conn,
-                    &conversation,
-                    EventKind::ConversationUpdated,
-                    snapshot(&conversation),
-                )
-                .await?;
-                Ok(conversation)
-            })
-            .await;
-        ConversationPayload::from_result(result)
+        mutate(ctx, async |tx| {
+            let conversation = model::find(tx, viewer.organization_id, &input.id)
+                .await?
+                .ok_or_else(|| MutationError::not_found("id", &input.id))?;
+            let changes = ConversationChanges {
+                happened_at: input.happened_at,
+                channel: input.channel.map(|c| c.as_str().to_string()),
+            };
+            if changes.happened_at.is_none() && changes.channel.is_none() {
+                return Ok(conversation);
+            }
+            let conversation = model::update(tx, conversation.id, &changes).await?;
+            record(
+                tx,
+                &conversation,
+                EventKind::ConversationUpdated,
+                snapshot(&conversation),
+            );
+            Ok(conversation)
+        })
+        .await
     }
 
     /// Deletes a conversation with its messages; returns its id.
@@ -405,24 +388,20 @@ impl ConversationsMutation {
         input: DeleteConversationInput,
     ) -> Result<DeleteConversationPayload, ApiError> {
         let viewer = staff_viewer(ctx)?;
-        let mut conn = db(ctx).await?;
-        let result = conn
-            .transaction::<_, MutationError, _>(async |conn| {
-                let conversation = model::find(conn, viewer.organization_id, &input.id)
-                    .await?
-                    .ok_or_else(|| MutationError::not_found("id", &input.id))?;
-                model::delete(conn, conversation.id).await?;
-                record(
-                    conn,
-                    &conversation,
-                    EventKind::ConversationDeleted,
-                    EventPayload::default(),
-                )
-                .await?;
-                Ok(input.id.clone())
-            })
-            .await;
-        DeleteConversationPayload::from_result(result)
+        mutate(ctx, async |tx| {
+            let conversation = model::find(tx, viewer.organization_id, &input.id)
+                .await?
+                .ok_or_else(|| MutationError::not_found("id", &input.id))?;
+            model::delete(tx, conversation.id).await?;
+            record(
+                tx,
+                &conversation,
+                EventKind::ConversationDeleted,
+                EventPayload::default(),
+            );
+            Ok(input.id.clone())
+        })
+        .await
     }
 
     /// Adds a message to a conversation.
@@ -432,39 +411,34 @@ impl ConversationsMutation {
         input: AddConversationMessageInput,
     ) -> Result<ConversationMessagePayload, ApiError> {
         let viewer = staff_viewer(ctx)?;
-        let mut conn = db(ctx).await?;
-        let result = conn
-            .transaction::<_, MutationError, _>(async |conn| {
-                let mut errors = InputErrors::default();
-                let content = check_text(&mut errors, "content", &input.content, false);
-                let conversation =
-                    model::find(conn, viewer.organization_id, &input.conversation_id)
-                        .await?
-                        .ok_or_else(|| {
-                            MutationError::not_found("conversationId", &input.conversation_id)
-                        })?;
-                errors.finish()?;
-                let mut new = NewMessage::new(
-                    viewer.organization_id,
-                    Owner::Conversation(conversation.id),
-                    "text",
-                    content,
-                );
-                new.written_at = Some(input.written_at);
-                new.written_by_me = Some(input.written_by_me);
-                let message = messages::insert(conn, &new).await?;
-                let conversation = model::touch(conn, conversation.id).await?;
-                record(
-                    conn,
-                    &conversation,
-                    EventKind::MessageAdded,
-                    message_snapshot(Some(&message), None),
-                )
-                .await?;
-                Ok((message, conversation))
-            })
-            .await;
-        ConversationMessagePayload::from_result(result)
+        mutate(ctx, async |tx| {
+            let mut errors = InputErrors::default();
+            let content = check_text(&mut errors, "content", &input.content, false);
+            let conversation = model::find(tx, viewer.organization_id, &input.conversation_id)
+                .await?
+                .ok_or_else(|| {
+                    MutationError::not_found("conversationId", &input.conversation_id)
+                })?;
+            errors.finish()?;
+            let mut new = NewMessage::new(
+                viewer.organization_id,
+                Owner::Conversation(conversation.id),
+                "text",
+                content,
+            );
+            new.written_at = Some(input.written_at);
+            new.written_by_me = Some(input.written_by_me);
+            let message = messages::insert(tx, &new).await?;
+            let conversation = model::touch(tx, conversation.id).await?;
+            record(
+                tx,
+                &conversation,
+                EventKind::MessageAdded,
+                message_snapshot(Some(&message), None),
+            );
+            Ok((message, conversation))
+        })
+        .await
     }
 
     /// Changes a conversation message.
@@ -474,44 +448,40 @@ impl ConversationsMutation {
         input: UpdateConversationMessageInput,
     ) -> Result<ConversationMessagePayload, ApiError> {
         let viewer = staff_viewer(ctx)?;
-        let mut conn = db(ctx).await?;
-        let result = conn
-            .transaction::<_, MutationError, _>(async |conn| {
-                let (message, conversation) =
-                    find_conversation_message(conn, viewer.organization_id, &input.id)
-                        .await?
-                        .ok_or_else(|| MutationError::not_found("id", &input.id))?;
-                let mut errors = InputErrors::default();
-                let body = input
-                    .content
-                    .as_ref()
-                    .map(|c| check_text(&mut errors, "content", c, false));
-                errors.finish()?;
-                let changes = MessageChanges {
-                    body,
-                    written_at: input.written_at.map(Some),
-                    written_by_me: input.written_by_me.map(Some),
-                    ..MessageChanges::default()
-                };
-                if changes.body.is_none()
-                    && changes.written_at.is_none()
-                    && changes.written_by_me.is_none()
-                {
-                    return Ok((message, conversation));
-                }
-                let message = messages::update(conn, message.id, &changes).await?;
-                let conversation = model::touch(conn, conversation.id).await?;
-                record(
-                    conn,
-                    &conversation,
-                    EventKind::MessageEdited,
-                    message_snapshot(Some(&message), None),
-                )
-                .await?;
-                Ok((message, conversation))
-            })
-            .await;
-        ConversationMessagePayload::from_result(result)
+        mutate(ctx, async |tx| {
+            let (message, conversation) =
+                find_conversation_message(tx, viewer.organization_id, &input.id)
+                    .await?
+                    .ok_or_else(|| MutationError::not_found("id", &input.id))?;
+            let mut errors = InputErrors::default();
+            let body = input
+                .content
+                .as_ref()
+                .map(|c| check_text(&mut errors, "content", c, false));
+            errors.finish()?;
+            let changes = MessageChanges {
+                body,
+                written_at: input.written_at.map(Some),
+                written_by_me: input.written_by_me.map(Some),
+                ..MessageChanges::default()
+            };
+            if changes.body.is_none()
+                && changes.written_at.is_none()
+                && changes.written_by_me.is_none()
+            {
+                return Ok((message, conversation));
+            }
+            let message = messages::update(tx, message.id, &changes).await?;
+            let conversation = model::touch(tx, conversation.id).await?;
+            record(
+                tx,
+                &conversation,
+                EventKind::MessageEdited,
+                message_snapshot(Some(&message), None),
+            );
+            Ok((message, conversation))
+        })
+        .await
     }
 
     /// Deletes a conversation message; returns its id.
@@ -521,25 +491,21 @@ impl ConversationsMutation {
         input: DeleteConversationMessageInput,
     ) -> Result<DeleteConversationMessagePayload, ApiError> {
         let viewer = staff_viewer(ctx)?;
-        let mut conn = db(ctx).await?;
-        let result = conn
-            .transaction::<_, MutationError, _>(async |conn| {
-                let (message, conversation) =
-                    find_conversation_message(conn, viewer.organization_id, &input.id)
-                        .await?
-                        .ok_or_else(|| MutationError::not_found("id", &input.id))?;
-                messages::delete(conn, message.id).await?;
-                let conversation = model::touch(conn, conversation.id).await?;
-                record(
-                    conn,
-                    &conversation,
-                    EventKind::MessageDeleted,
-                    message_snapshot(None, Some(&message.public_id)),
-                )
-                .await?;
-                Ok((input.id.clone(), conversation))
-            })
-            .await;
-        DeleteConversationMessagePayload::from_result(result)
+        mutate(ctx, async |tx| {
+            let (message, conversation) =
+                find_conversation_message(tx, viewer.organization_id, &input.id)
+                    .await?
+                    .ok_or_else(|| MutationError::not_found("id", &input.id))?;
+            messages::delete(tx, message.id).await?;
+            let conversation = model::touch(tx, conversation.id).await?;
+            record(
+                tx,
+                &conversation,
+                EventKind::MessageDeleted,
+                message_snapshot(None, Some(&message.public_id)),
+            );
+            Ok((input.id.clone(), conversation))
+        })
+        .await
     }
 }

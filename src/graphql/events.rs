@@ -23,6 +23,7 @@ use crate::domain::threads::{self, Subscriber, Thread, subscribers};
 use crate::graphql::context::{db, loader, staff_viewer, viewer};
 use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, UserErrorCode};
 use crate::graphql::loaders::ByIds;
+use crate::graphql::mutation::mutate;
 
 /// Events replayed per query when resuming.
 const REPLAY_BATCH: i64 = 500;
@@ -92,12 +93,12 @@ impl LiveEvent {
     }
     /// The message as it was after the change (null for deletions).
     async fn message(&self) -> Option<Message> {
-        self.0.payload.message.clone()
+        self.0.payload.message.clone().map(Message::from)
     }
     /// The thread: as it was after a thread change, else as it is now.
     async fn thread(&self, ctx: &Context<'_>) -> Result<Option<Thread>, ApiError> {
         if let Some(thread) = &self.0.payload.thread {
-            return Ok(Some(thread.clone()));
+            return Ok(Some(Thread::from(thread.clone())));
         }
         match (self.0.thread_id, self.0.kind) {
             (_, EventKind::ThreadDeleted) | (None, _) => Ok(None),
@@ -107,7 +108,7 @@ impl LiveEvent {
     /// The conversation: as it was after a conversation change, else as it is now.
     async fn conversation(&self, ctx: &Context<'_>) -> Result<Option<Conversation>, ApiError> {
         if let Some(conversation) = &self.0.payload.conversation {
-            return Ok(Some(conversation.clone()));
+            return Ok(Some(Conversation::from(conversation.clone())));
         }
         match (self.0.conversation_id, self.0.kind) {
             (_, EventKind::ConversationDeleted) | (None, _) => Ok(None),
@@ -116,7 +117,7 @@ impl LiveEvent {
     }
     /// Who joined, left, read, reacted or is typing.
     async fn subscriber(&self) -> Option<Subscriber> {
-        self.0.payload.subscriber.clone()
+        self.0.payload.subscriber.clone().map(Subscriber::from)
     }
     /// The emoji of a reaction event.
     async fn emoji(&self) -> Option<&str> {
@@ -276,8 +277,10 @@ fn event_stream(
                             return;
                         }
                     };
-                    let exhausted = (batch.len() as i64) < REPLAY_BATCH;
-                    for event in batch {
+                    let exhausted = (batch.rows as i64) < REPLAY_BATCH;
+                    // Past undecodable events too (logged by the reader).
+                    let read_through = batch.last_sequence;
+                    for event in batch.events {
                         last = event.sequence.unwrap_or(last);
                         match visibility.allows(&pool, &event).await {
                             Ok(true) => {}
@@ -293,6 +296,7 @@ fn event_stream(
                             return;
                         }
                     }
+                    last = read_through.map_or(last, |through| through.max(last));
                     if exhausted {
                         break;
                     }
@@ -480,13 +484,11 @@ impl TypingMutation {
         input: SetTypingInput,
     ) -> Result<SetTypingPayload, ApiError> {
         let viewer = viewer(ctx)?;
-        let result = async {
-            let mut conn = db(ctx).await?;
-            let thread =
-                threads::model::find(&mut conn, ThreadScope::of(&viewer), &input.thread_id)
-                    .await?
-                    .ok_or_else(|| MutationError::not_found("threadId", &input.thread_id))?;
-            let subscriber = subscribers::find_member(&mut conn, thread.id, viewer.actor)
+        mutate(ctx, async |tx| {
+            let thread = threads::model::find(tx, ThreadScope::of(&viewer), &input.thread_id)
+                .await?
+                .ok_or_else(|| MutationError::not_found("threadId", &input.thread_id))?;
+            let subscriber = subscribers::find_member(tx, thread.id, viewer.actor)
                 .await?
                 .filter(|s| !s.is_archived)
                 .ok_or_else(|| {
@@ -497,18 +499,17 @@ impl TypingMutation {
                     )
                 })?;
             let payload = EventPayload {
-                subscriber: Some(subscriber),
                 is_typing: Some(input.is_typing),
-                ..EventPayload::default()
+                ..EventPayload::with_subscriber(&subscriber)
             };
             model::publish_ephemeral(
-                &mut conn,
+                tx,
                 viewer.organization_id,
                 NewEvent::thread(EventKind::Typing, &thread, payload),
             )
             .await?;
             Ok(())
-        };
-        SetTypingPayload::from_result(result.await)
+        })
+        .await
     }
 }

@@ -13,6 +13,7 @@ pub mod input;
 pub mod limits;
 pub mod loaders;
 pub mod messages;
+pub mod mutation;
 pub mod node;
 pub mod organizations;
 pub mod pagination;

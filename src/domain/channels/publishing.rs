@@ -9,14 +9,14 @@
 use std::time::Duration;
 
 use diesel::QueryResult;
-use diesel_async::{AsyncConnection, AsyncPgConnection};
 
 use super::model::{self, Channel};
 use crate::db::DbPool;
-use crate::domain::events::{self, EventKind, EventPayload, NewEvent};
+use crate::domain::events::{EventKind, EventPayload, NewEvent};
 use crate::domain::messages::Message;
 use crate::domain::messages::model as messages;
 use crate::domain::threads::Thread;
+use crate::domain::tx::{self, Tx};
 
 /// How often the scheduler looks for due messages.
 const TICK: Duration = Duration::from_millis(200);
@@ -25,26 +25,25 @@ const BATCH: i64 = 100;
 
 /// Publishes a (locked) message to its channel now: it takes the channel's
 /// next position and subscribers of the channel, thread and inbox are told.
-pub async fn publish(conn: &mut AsyncPgConnection, message: &Message) -> QueryResult<Message> {
-    let published = messages::mark_published(conn, message.id).await?;
+pub async fn publish(tx: &mut Tx<'_>, message: &Message) -> QueryResult<Message> {
+    let published = messages::mark_published(tx, message.id).await?;
     let (Some(channel_id), Some(thread_id)) = (published.channel_id, published.thread_id) else {
         return Ok(published);
     };
-    let channel = model::touch(conn, channel_id).await?;
-    let thread =
-        crate::domain::threads::model::by_ids(conn, published.organization_id, &[thread_id])
-            .await?
-            .pop();
-    record_published(conn, &channel, thread.as_ref(), &published).await?;
+    let channel = model::touch(tx, channel_id).await?;
+    let thread = crate::domain::threads::model::by_ids(tx, published.organization_id, &[thread_id])
+        .await?
+        .pop();
+    record_published(tx, &channel, thread.as_ref(), &published);
     Ok(published)
 }
 
-async fn record_published(
-    conn: &mut AsyncPgConnection,
+fn record_published(
+    tx: &mut Tx<'_>,
     channel: &Channel,
     thread: Option<&Thread>,
     message: &Message,
-) -> QueryResult<i64> {
+) {
     let event = NewEvent {
         kind: EventKind::MessagePublished,
         thread_id: thread.map(|t| t.id),
@@ -53,11 +52,11 @@ async fn record_published(
         payload: EventPayload {
             thread_public_id: thread.map(|t| t.public_id.clone()),
             channel_public_id: Some(channel.public_id.clone()),
-            message: Some(message.clone()),
+            message: Some(message.into()),
             ..EventPayload::default()
         },
     };
-    events::append(conn, channel.organization_id, event).await
+    tx.record(channel.organization_id, event);
 }
 
 /// Publishes every due message, a batch per transaction, recording how
@@ -66,19 +65,18 @@ pub async fn publish_due(pool: &DbPool, lag: &metrics::Histogram) -> anyhow::Res
     let mut total = 0;
     loop {
         let mut conn = pool.get().await?;
-        let (published, due_at) = conn
-            .transaction::<_, diesel::result::Error, _>(async |conn| {
-                let due = messages::lock_due(conn, BATCH).await?;
-                for message in &due {
-                    publish(conn, message).await?;
-                }
-                let due_at: Vec<_> = due
-                    .iter()
-                    .filter_map(|message| message.publish_to_channel_at)
-                    .collect();
-                Ok((due.len(), due_at))
-            })
-            .await?;
+        let (published, due_at) = tx::run::<_, diesel::result::Error, _>(&mut conn, async |tx| {
+            let due = messages::lock_due(tx, BATCH).await?;
+            for message in &due {
+                publish(tx, message).await?;
+            }
+            let due_at: Vec<_> = due
+                .iter()
+                .filter_map(|message| message.publish_to_channel_at)
+                .collect();
+            Ok((due.len(), due_at))
+        })
+        .await?;
         // Measured once committed: that is when subscribers can see them.
         let now = chrono::Utc::now();
         for due_at in &due_at {

@@ -14,16 +14,7 @@ use crate::db::schema::conversations;
 pub const ORDER: SortOrder = SortOrder::Descending;
 
 /// A logged conversation with one contact, on a channel kind, on a date.
-#[derive(
-    Queryable,
-    QueryableByName,
-    Selectable,
-    Identifiable,
-    Clone,
-    Debug,
-    serde::Serialize,
-    serde::Deserialize,
-)]
+#[derive(Queryable, QueryableByName, Selectable, Identifiable, Clone, Debug)]
 #[diesel(table_name = conversations)]
 pub struct Conversation {
     pub id: i64,

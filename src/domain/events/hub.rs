@@ -117,8 +117,12 @@ impl EventHub {
             for notification in pending {
                 if notification.channel == EPHEMERAL_CHANNEL {
                     self.catch_up(organizations.drain().collect()).await?;
-                    if let Some(event) = model::parse_ephemeral(&notification.payload) {
-                        self.broadcast(vec![event]);
+                    match model::parse_ephemeral(&notification.payload) {
+                        Ok(event) => self.broadcast(vec![event]),
+                        Err(error) => tracing::warn!(
+                            %error,
+                            "ephemeral event does not decode; skipped"
+                        ),
                     }
                 } else if let Some((org, _)) = notification.payload.split_once(':')
                     && let Ok(org) = org.parse::<i64>()
@@ -137,7 +141,7 @@ impl EventHub {
         let mut conn = self.pool.get().await?;
         for organization_id in organizations {
             while let Some(last_seen) = self.last_seen(organization_id) {
-                let events = model::after(
+                let batch = model::after(
                     &mut conn,
                     organization_id,
                     last_seen,
@@ -145,8 +149,12 @@ impl EventHub {
                     FETCH_BATCH,
                 )
                 .await?;
-                let complete = (events.len() as i64) < FETCH_BATCH;
-                self.broadcast(events);
+                let complete = (batch.rows as i64) < FETCH_BATCH;
+                self.broadcast(batch.events);
+                if let Some(sequence) = batch.last_sequence {
+                    // Past undecodable events too (already logged), so they are read once.
+                    self.advance(organization_id, sequence);
+                }
                 if complete {
                     break;
                 }
@@ -185,6 +193,13 @@ impl EventHub {
             }
             // No receivers is fine: the feed is dropped on the next read.
             let _ = feed.sender.send(Arc::new(event));
+        }
+    }
+
+    /// Moves an organization's feed past `sequence`.
+    fn advance(&self, organization_id: i64, sequence: i64) {
+        if let Some(feed) = self.lock_feeds().get_mut(&organization_id) {
+            feed.last_seen = feed.last_seen.max(sequence);
         }
     }
 

@@ -1,16 +1,19 @@
 //! The event log, its LISTEN/NOTIFY fan-out, and the subscriptions over it.
 //!
-//! Every change appends an event in the transaction that makes it; see
-//! `model::append` for how sequences stay in commit order and `hub` for how
-//! events reach live subscribers on every server instance.
+//! Every change records its events in the `Tx` that makes it, which appends
+//! them at commit; see `model::append` for how sequences stay in commit
+//! order, `payload` for what events carry, and `hub` for how events reach
+//! live subscribers on every server instance.
 
 pub mod hub;
 pub mod model;
+pub mod payload;
 
 use std::time::Duration;
 
 pub use hub::EventHub;
-pub use model::{EventKind, EventPayload, NewEvent, append};
+pub use model::{EventKind, NewEvent, append};
+pub use payload::EventPayload;
 
 use crate::db::DbPool;
 

@@ -2,14 +2,14 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Jsonb, Nullable, Text};
+use diesel::sql_types::{Array, BigInt, Jsonb, Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 
+pub use super::payload::EventPayload;
 use crate::db::schema::{event_sequences, events};
 use crate::domain::conversations::Conversation;
-use crate::domain::messages::Message;
-use crate::domain::threads::{Subscriber, Thread};
+use crate::domain::threads::Thread;
 
 /// The NOTIFY channel that carries `<organization id>:<sequence>` after each commit.
 pub const EVENTS_CHANNEL: &str = "confab_events";
@@ -63,22 +63,6 @@ impl EventKind {
             EventKind::MessagePublished => "message_published",
         }
     }
-}
-
-/// What an event carries: public ids, and snapshots of the rows it is about
-/// as they were when it happened, so subscribers need no lookups.
-#[derive(Serialize, Deserialize, Clone, Debug, Default)]
-pub struct EventPayload {
-    pub thread_public_id: Option<String>,
-    pub conversation_public_id: Option<String>,
-    pub channel_public_id: Option<String>,
-    pub message_public_id: Option<String>,
-    pub thread: Option<Thread>,
-    pub conversation: Option<Conversation>,
-    pub message: Option<Message>,
-    pub subscriber: Option<Subscriber>,
-    pub emoji: Option<String>,
-    pub is_typing: Option<bool>,
 }
 
 /// One event, stored or ephemeral.
@@ -145,40 +129,66 @@ struct Appended {
     sequence: i64,
 }
 
-/// Appends an event with the organization's next sequence and queues the
-/// NOTIFY that announces it on commit, in one statement. Call it last in a
-/// transaction: the sequence row stays locked until commit, which is what
-/// keeps sequences in commit order.
+/// Appends an operation's events with the organization's next sequences
+/// (in the order given) and queues the NOTIFY announcing each on commit, in
+/// one statement. `Tx` calls it just before committing: the sequence row
+/// stays locked until commit, which is what keeps sequences in commit order.
 pub async fn append(
     conn: &mut AsyncPgConnection,
     organization_id: i64,
-    event: NewEvent,
-) -> QueryResult<i64> {
-    let payload = serde_json::to_value(&event.payload)
-        .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
-    let appended: Appended = diesel::sql_query(
-        "WITH next AS (
-             INSERT INTO event_sequences (organization_id, last_sequence) VALUES ($1, 1)
+    batch: Vec<NewEvent>,
+) -> QueryResult<Vec<i64>> {
+    if batch.is_empty() {
+        return Ok(Vec::new());
+    }
+    let count = batch.len() as i64;
+    let mut kinds = Vec::with_capacity(batch.len());
+    let mut thread_ids = Vec::with_capacity(batch.len());
+    let mut conversation_ids = Vec::with_capacity(batch.len());
+    let mut channel_ids = Vec::with_capacity(batch.len());
+    let mut payloads = Vec::with_capacity(batch.len());
+    for event in batch {
+        kinds.push(event.kind.as_str());
+        thread_ids.push(event.thread_id);
+        conversation_ids.push(event.conversation_id);
+        channel_ids.push(event.channel_id);
+        payloads.push(
+            event
+                .payload
+                .encode()
+                .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?,
+        );
+    }
+    let appended: Vec<Appended> = diesel::sql_query(
+        "WITH batch AS (
+             SELECT * FROM unnest($2::text[], $3::int8[], $4::int8[], $5::int8[], $6::jsonb[])
+                 WITH ORDINALITY AS b(kind, thread_id, conversation_id, channel_id, payload, position)
+         ), next AS (
+             INSERT INTO event_sequences (organization_id, last_sequence) VALUES ($1, $7)
              ON CONFLICT (organization_id)
-             DO UPDATE SET last_sequence = event_sequences.last_sequence + 1
+             DO UPDATE SET last_sequence = event_sequences.last_sequence + $7
              RETURNING last_sequence
          ), appended AS (
              INSERT INTO events (organization_id, sequence, kind, thread_id, conversation_id, channel_id, payload)
-             SELECT $1, last_sequence, $2, $3, $4, $5, $6 FROM next
+             SELECT $1, next.last_sequence - $7 + batch.position, batch.kind, batch.thread_id,
+                    batch.conversation_id, batch.channel_id, batch.payload
+             FROM next, batch ORDER BY batch.position
              RETURNING sequence
          )
-         SELECT sequence, pg_notify($7, $1::text || ':' || sequence::text) AS notified FROM appended",
+         SELECT sequence, pg_notify($8, $1::text || ':' || sequence::text) AS notified
+         FROM appended ORDER BY sequence",
     )
     .bind::<BigInt, _>(organization_id)
-    .bind::<Text, _>(event.kind.as_str())
-    .bind::<Nullable<BigInt>, _>(event.thread_id)
-    .bind::<Nullable<BigInt>, _>(event.conversation_id)
-    .bind::<Nullable<BigInt>, _>(event.channel_id)
-    .bind::<Jsonb, _>(payload)
+    .bind::<Array<Text>, _>(kinds)
+    .bind::<Array<Nullable<BigInt>>, _>(thread_ids)
+    .bind::<Array<Nullable<BigInt>>, _>(conversation_ids)
+    .bind::<Array<Nullable<BigInt>>, _>(channel_ids)
+    .bind::<Array<Jsonb>, _>(payloads)
+    .bind::<BigInt, _>(count)
     .bind::<Text, _>(EVENTS_CHANNEL)
-    .get_result(conn)
+    .load(conn)
     .await?;
-    Ok(appended.sequence)
+    Ok(appended.into_iter().map(|a| a.sequence).collect())
 }
 
 /// Sends an ephemeral event to every server instance; nothing is stored.
@@ -204,7 +214,7 @@ pub async fn publish_ephemeral(
 }
 
 /// Parses an ephemeral event sent by `publish_ephemeral`.
-pub fn parse_ephemeral(payload: &str) -> Option<Event> {
+pub fn parse_ephemeral(payload: &str) -> Result<Event, serde_json::Error> {
     #[derive(Deserialize)]
     struct Wire {
         organization_id: i64,
@@ -214,8 +224,8 @@ pub fn parse_ephemeral(payload: &str) -> Option<Event> {
         channel_id: Option<i64>,
         payload: EventPayload,
     }
-    let wire: Wire = serde_json::from_str(payload).ok()?;
-    Some(Event {
+    let wire: Wire = serde_json::from_str(payload)?;
+    Ok(Event {
         organization_id: wire.organization_id,
         sequence: None,
         kind: wire.kind,
@@ -240,11 +250,44 @@ struct EventRow {
     channel_id: Option<i64>,
 }
 
+/// A stored event whose kind or payload this build cannot read.
+#[derive(Debug)]
+pub struct DecodeError {
+    /// The event's organization.
+    pub organization_id: i64,
+    /// The event's sequence.
+    pub sequence: i64,
+    /// The event's kind, as stored.
+    pub kind: String,
+    /// What serde said.
+    pub error: serde_json::Error,
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "event {} ({}) of organization {} does not decode: {}",
+            self.sequence, self.kind, self.organization_id, self.error
+        )
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
 impl EventRow {
-    fn into_event(self) -> Option<Event> {
-        let kind = serde_json::from_value(serde_json::Value::String(self.kind)).ok()?;
-        let payload = serde_json::from_value(self.payload).ok()?;
-        Some(Event {
+    /// The event, or why it cannot be read.
+    fn into_event(self) -> Result<Event, DecodeError> {
+        let failed = |error| DecodeError {
+            organization_id: self.organization_id,
+            sequence: self.sequence,
+            kind: self.kind.clone(),
+            error,
+        };
+        let kind =
+            serde_json::from_value(serde_json::Value::String(self.kind.clone())).map_err(failed)?;
+        let payload = EventPayload::decode(self.payload.clone()).map_err(failed)?;
+        Ok(Event {
             organization_id: self.organization_id,
             sequence: Some(self.sequence),
             kind,
@@ -255,6 +298,38 @@ impl EventRow {
             created_at: self.created_at,
         })
     }
+}
+
+/// Decodes a stored event from its columns (what `after` does per row).
+#[cfg(test)]
+pub(crate) fn decode_stored(
+    organization_id: i64,
+    sequence: i64,
+    kind: &str,
+    payload: serde_json::Value,
+) -> Result<Event, DecodeError> {
+    EventRow {
+        organization_id,
+        sequence,
+        kind: kind.to_string(),
+        thread_id: None,
+        conversation_id: None,
+        payload,
+        created_at: Utc::now(),
+        channel_id: None,
+    }
+    .into_event()
+}
+
+/// A page of stored events, oldest first.
+#[derive(Debug, Default)]
+pub struct EventBatch {
+    /// The events that decoded.
+    pub events: Vec<Event>,
+    /// How many rows were read, undecodable ones included.
+    pub rows: usize,
+    /// The sequence of the last row read, undecodable or not.
+    pub last_sequence: Option<i64>,
 }
 
 /// Which stored events a reader wants.
@@ -270,14 +345,16 @@ pub enum EventFilter {
     Channel(i64),
 }
 
-/// Up to `limit` events after `after`, oldest first.
+/// Up to `limit` events after `after`, oldest first. An event that does not
+/// decode is logged (with its sequence and kind) and left out of `events`,
+/// but counted in `rows` and `last_sequence`, so readers move past it.
 pub async fn after(
     conn: &mut AsyncPgConnection,
     organization_id: i64,
     after: i64,
     filter: EventFilter,
     limit: i64,
-) -> QueryResult<Vec<Event>> {
+) -> QueryResult<EventBatch> {
     let mut query = events::table
         .filter(events::organization_id.eq(organization_id))
         .filter(events::sequence.gt(after))
@@ -291,8 +368,25 @@ pub async fn after(
         EventFilter::Conversation(id) => query = query.filter(events::conversation_id.eq(id)),
         EventFilter::Channel(id) => query = query.filter(events::channel_id.eq(id)),
     }
-    let rows = query.load(conn).await?;
-    Ok(rows.into_iter().filter_map(EventRow::into_event).collect())
+    let rows: Vec<EventRow> = query.load(conn).await?;
+    let mut batch = EventBatch {
+        rows: rows.len(),
+        last_sequence: rows.last().map(|row| row.sequence),
+        ..EventBatch::default()
+    };
+    for row in rows {
+        match row.into_event() {
+            Ok(event) => batch.events.push(event),
+            Err(error) => tracing::error!(
+                organization_id = error.organization_id,
+                sequence = error.sequence,
+                kind = %error.kind,
+                error = %error.error,
+                "stored event does not decode; skipped"
+            ),
+        }
+    }
+    Ok(batch)
 }
 
 /// The organization's latest sequence and the sequence retention pruned through.

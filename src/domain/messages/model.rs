@@ -13,16 +13,7 @@ use crate::db::schema::{message_reactions, messages};
 pub const ORDER: SortOrder = SortOrder::Ascending;
 
 /// One message, in a thread or a conversation.
-#[derive(
-    Queryable,
-    QueryableByName,
-    Selectable,
-    Identifiable,
-    Clone,
-    Debug,
-    serde::Serialize,
-    serde::Deserialize,
-)]
+#[derive(Queryable, QueryableByName, Selectable, Identifiable, Clone, Debug)]
 #[diesel(table_name = messages)]
 pub struct Message {
     pub id: i64,

@@ -9,9 +9,10 @@ use super::subscribers::{self, Subscriber};
 use crate::db::ids::IdKind;
 use crate::domain::auth::Actor;
 use crate::domain::contacts;
-use crate::domain::events::{self, EventKind, EventPayload, NewEvent};
+use crate::domain::events::{EventKind, EventPayload, NewEvent};
 use crate::domain::messages::Message;
 use crate::domain::messages::model::{NewMessage, Owner};
+use crate::domain::tx::Tx;
 
 /// A user, api key or contact of the organization, by public id, with its
 /// display name.
@@ -110,24 +111,17 @@ pub async fn member_name(
         .map_or_else(|| "someone".to_string(), |(_, _, name)| name))
 }
 
-/// Appends an event about a thread (in the caller's transaction).
-pub async fn record(
-    conn: &mut AsyncPgConnection,
-    thread: &Thread,
-    kind: EventKind,
-    payload: EventPayload,
-) -> QueryResult<i64> {
-    events::append(
-        conn,
+/// Records an event about a thread, appended when `tx` commits.
+pub fn record(tx: &mut Tx<'_>, thread: &Thread, kind: EventKind, payload: EventPayload) {
+    tx.record(
         thread.organization_id,
         NewEvent::thread(kind, thread, payload),
-    )
-    .await
+    );
 }
 
 /// Records a join or a leave: the event, and a meta message (with its own event).
 pub async fn record_membership(
-    conn: &mut AsyncPgConnection,
+    tx: &mut Tx<'_>,
     thread: &Thread,
     subscriber: &Subscriber,
     name: &str,
@@ -144,31 +138,31 @@ pub async fn record_membership(
         format!("{name} {verb}"),
     );
     meta.event = Some(event.to_string());
-    let message = crate::domain::messages::model::insert(conn, &meta).await?;
+    let message = crate::domain::messages::model::insert(tx, &meta).await?;
     let membership = EventPayload {
-        subscriber: Some(subscriber.clone()),
+        subscriber: Some(subscriber.into()),
         ..EventPayload::default()
     };
-    record(conn, thread, kind, membership).await?;
+    record(tx, thread, kind, membership);
     let added = EventPayload {
-        message: Some(message.clone()),
+        message: Some((&message).into()),
         ..EventPayload::default()
     };
-    record(conn, thread, EventKind::MessageAdded, added).await?;
+    record(tx, thread, EventKind::MessageAdded, added);
     Ok(message)
 }
 
 /// Subscribes a member to a locked thread, recording the join when it is new.
 pub async fn join_thread(
-    conn: &mut AsyncPgConnection,
+    tx: &mut Tx<'_>,
     thread: &Thread,
     member: Actor,
     name: &str,
 ) -> QueryResult<Subscriber> {
     let (subscriber, joined) =
-        subscribers::join(conn, thread.organization_id, thread.id, member).await?;
+        subscribers::join(tx, thread.organization_id, thread.id, member).await?;
     if joined {
-        record_membership(conn, thread, &subscriber, name, EventKind::SubscriberJoined).await?;
+        record_membership(tx, thread, &subscriber, name, EventKind::SubscriberJoined).await?;
     }
     Ok(subscriber)
 }

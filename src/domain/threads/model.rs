@@ -15,16 +15,7 @@ use crate::domain::auth::Actor;
 pub const ORDER: SortOrder = SortOrder::Descending;
 
 /// The live message container.
-#[derive(
-    Queryable,
-    QueryableByName,
-    Selectable,
-    Identifiable,
-    Clone,
-    Debug,
-    serde::Serialize,
-    serde::Deserialize,
-)]
+#[derive(Queryable, QueryableByName, Selectable, Identifiable, Clone, Debug)]
 #[diesel(table_name = threads)]
 pub struct Thread {
     pub id: i64,

@@ -11,9 +11,7 @@ use crate::db::schema::thread_subscribers;
 use crate::domain::auth::Actor;
 
 /// A user, api key or contact in a thread, with its read state.
-#[derive(
-    Queryable, Selectable, Identifiable, Clone, Debug, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
 #[diesel(table_name = thread_subscribers)]
 pub struct Subscriber {
     pub id: i64,

@@ -8,7 +8,7 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use diesel::QueryResult;
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use sha2::{Digest, Sha256};
 
 use crate::domain::auth::{Actor, Viewer};
@@ -19,10 +19,12 @@ use crate::domain::messages::Message;
 use crate::domain::messages::model::{self as messages, Container};
 use crate::domain::organizations::{ApiKey, User};
 use crate::domain::threads::{self, Thread, subscribers};
+use crate::domain::tx::Tx;
 use crate::graphql::context::{db, loader, staff_viewer, viewer};
 use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, UserErrorCode};
 use crate::graphql::loaders::{ByIds, Children, FetchChildren, fetch_by_ids};
 use crate::graphql::messages::{message_page, recent_messages};
+use crate::graphql::mutation::mutate;
 use crate::graphql::pagination::{Cursor, PageRequest};
 use crate::graphql::threads::{SubscriberKind, member_details};
 
@@ -311,7 +313,7 @@ pub enum Target {
 /// Publishes a thread message to a channel now (`at` = None) or schedules
 /// it, finding or creating the channel. Runs in the caller's transaction.
 pub async fn publish_message(
-    conn: &mut AsyncPgConnection,
+    tx: &mut Tx<'_>,
     viewer: &Viewer,
     message: &Message,
     thread: &Thread,
@@ -336,13 +338,13 @@ pub async fn publish_message(
     }
     let org = viewer.organization_id;
     let channel = match target {
-        Target::Channel(id) => model::find(conn, ChannelScope::of(viewer), &id)
+        Target::Channel(id) => model::find(tx, ChannelScope::of(viewer), &id)
             .await?
             .ok_or_else(|| MutationError::not_found("channelId", &id))?,
         Target::Members(ids) => {
             let mut set = Vec::with_capacity(ids.len());
             for (index, id) in ids.iter().enumerate() {
-                match crate::domain::threads::members::find_member(conn, org, id).await? {
+                match crate::domain::threads::members::find_member(tx, org, id).await? {
                     Some((actor, name)) => set.push(SetMember {
                         actor,
                         public_id: id.to_string(),
@@ -364,20 +366,20 @@ pub async fn publish_message(
                     }
                 }
             }
-            channel_for(conn, org, &set).await?
+            channel_for(tx, org, &set).await?
         }
         Target::ThreadSubscribers => {
-            let set = thread_members(conn, thread).await?;
-            channel_for(conn, org, &set).await?
+            let set = thread_members(tx, thread).await?;
+            channel_for(tx, org, &set).await?
         }
     };
-    model::add_publisher(conn, org, channel.id, thread.id).await?;
+    model::add_publisher(tx, org, channel.id, thread.id).await?;
     let scheduled =
-        messages::schedule(conn, message.id, channel.id, at.unwrap_or_else(Utc::now)).await?;
+        messages::schedule(tx, message.id, channel.id, at.unwrap_or_else(Utc::now)).await?;
     if at.is_some() {
         return Ok(scheduled);
     }
-    Ok(publishing::publish(conn, &scheduled).await?)
+    Ok(publishing::publish(tx, &scheduled).await?)
 }
 
 async fn channel_for(

@@ -62,48 +62,45 @@ impl ChannelsMutation {
         input: PublishMessageInput,
     ) -> Result<PublishPayload, ApiError> {
         let viewer = staff_viewer(ctx)?;
-        let mut conn = db(ctx).await?;
-        let result = conn
-            .transaction::<_, MutationError, _>(async |conn| {
-                let target = match (input.channel_id.clone(), input.member_ids.clone()) {
-                    (Some(_), Some(_)) => {
-                        return Err(MutationError::on_input(
-                            "channelId",
-                            UserErrorCode::InvalidValue,
-                            "give channelId or memberIds, not both",
-                        ));
-                    }
-                    (Some(channel), None) => Target::Channel(channel),
-                    (None, Some(members)) => Target::Members(members),
-                    (None, None) => Target::ThreadSubscribers,
-                };
-                let (message, thread) = crate::graphql::messages::find_visible_thread_message(
-                    conn,
-                    &viewer,
-                    &input.message_id,
-                )
-                .await?
-                .ok_or_else(|| MutationError::not_found("messageId", &input.message_id))?;
-                threads::model::lock(conn, thread.id).await?;
-                let message = publish_message(
-                    conn,
-                    &viewer,
-                    &message,
-                    &thread,
-                    target,
-                    input.publish_to_channel_at,
-                )
-                .await?;
-                let channel = match message.channel_id {
-                    Some(id) => model::by_ids(conn, viewer.organization_id, &[id])
-                        .await?
-                        .pop(),
-                    None => None,
-                };
-                Ok((message, channel))
-            })
-            .await;
-        PublishPayload::from_result(result)
+        mutate(ctx, async |tx| {
+            let target = match (input.channel_id.clone(), input.member_ids.clone()) {
+                (Some(_), Some(_)) => {
+                    return Err(MutationError::on_input(
+                        "channelId",
+                        UserErrorCode::InvalidValue,
+                        "give channelId or memberIds, not both",
+                    ));
+                }
+                (Some(channel), None) => Target::Channel(channel),
+                (None, Some(members)) => Target::Members(members),
+                (None, None) => Target::ThreadSubscribers,
+            };
+            let (message, thread) = crate::graphql::messages::find_visible_thread_message(
+                tx,
+                &viewer,
+                &input.message_id,
+            )
+            .await?
+            .ok_or_else(|| MutationError::not_found("messageId", &input.message_id))?;
+            threads::model::lock(tx, thread.id).await?;
+            let message = publish_message(
+                tx,
+                &viewer,
+                &message,
+                &thread,
+                target,
+                input.publish_to_channel_at,
+            )
+            .await?;
+            let channel = match message.channel_id {
+                Some(id) => model::by_ids(tx, viewer.organization_id, &[id])
+                    .await?
+                    .pop(),
+                None => None,
+            };
+            Ok((message, channel))
+        })
+        .await
     }
 
     /// Takes a scheduled message off its channel before it goes out.
@@ -113,32 +110,29 @@ impl ChannelsMutation {
         input: CancelPublishInput,
     ) -> Result<PublishPayload, ApiError> {
         let viewer = staff_viewer(ctx)?;
-        let mut conn = db(ctx).await?;
-        let result = conn
-            .transaction::<_, MutationError, _>(async |conn| {
-                let (message, thread) = crate::graphql::messages::find_visible_thread_message(
-                    conn,
-                    &viewer,
-                    &input.message_id,
-                )
+        mutate(ctx, async |tx| {
+            let (message, thread) = crate::graphql::messages::find_visible_thread_message(
+                tx,
+                &viewer,
+                &input.message_id,
+            )
+            .await?
+            .ok_or_else(|| MutationError::not_found("messageId", &input.message_id))?;
+            threads::model::lock(tx, thread.id).await?;
+            // Locked by the scheduler means it is going out right now.
+            if !messages::unschedule(tx, message.id).await? {
+                return Err(MutationError::on_input(
+                    "messageId",
+                    UserErrorCode::NotPending,
+                    "the message is not waiting to be published",
+                ));
+            }
+            let message = messages::by_ids(tx, viewer.organization_id, &[message.id])
                 .await?
-                .ok_or_else(|| MutationError::not_found("messageId", &input.message_id))?;
-                threads::model::lock(conn, thread.id).await?;
-                // Locked by the scheduler means it is going out right now.
-                if !messages::unschedule(conn, message.id).await? {
-                    return Err(MutationError::on_input(
-                        "messageId",
-                        UserErrorCode::NotPending,
-                        "the message is not waiting to be published",
-                    ));
-                }
-                let message = messages::by_ids(conn, viewer.organization_id, &[message.id])
-                    .await?
-                    .pop()
-                    .ok_or(MutationError::Api(ApiError::Internal))?;
-                Ok((message, None))
-            })
-            .await;
-        PublishPayload::from_result(result)
+                .pop()
+                .ok_or(MutationError::Api(ApiError::Internal))?;
+            Ok((message, None))
+        })
+        .await
     }
 }

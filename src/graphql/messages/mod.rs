@@ -10,7 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use diesel::QueryResult;
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 
 use crate::db::ids::IdKind;
 use crate::domain::auth::{Actor, Viewer};
@@ -22,10 +22,11 @@ use crate::domain::threads::model::ThreadScope;
 use crate::domain::threads::subscribers::{self, Subscriber};
 use crate::domain::threads::{self, Thread};
 use crate::domain::validation::MAX_SHORT_TEXT;
-use crate::graphql::context::{db, loader, viewer};
+use crate::graphql::context::{loader, viewer};
 use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, UserErrorCode, payload};
 use crate::graphql::input::InputErrors;
 use crate::graphql::loaders::{ByIds, Children, FetchChildren, FetchPages, Pages};
+use crate::graphql::mutation::mutate;
 use crate::graphql::pagination::{Cursor, PageRequest};
 
 /// Longest message text, in characters.

@@ -131,108 +131,87 @@ impl MessagesMutation {
         input: SendMessageInput,
     ) -> Result<SendMessagePayload, ApiError> {
         let viewer = viewer(ctx)?;
-        let mut conn = db(ctx).await?;
-        let result = conn
-            .transaction::<_, MutationError, _>(async |conn| {
-                let mut errors = InputErrors::default();
-                if input.kind == MessageType::Meta {
-                    errors.push(
-                        "type",
-                        UserErrorCode::InvalidValue,
-                        "META messages are written by the system only",
-                    );
-                }
-                let media_urls = errors.url_list("mediaUrls", &input.media_urls, MAX_MEDIA_URLS);
-                let text = check_text(
-                    &mut errors,
-                    "text",
-                    &input.text,
-                    !input.media_urls.is_empty(),
+        mutate(ctx, async |tx| {
+            let mut errors = InputErrors::default();
+            if input.kind == MessageType::Meta {
+                errors.push(
+                    "type",
+                    UserErrorCode::InvalidValue,
+                    "META messages are written by the system only",
                 );
-                let event = errors.optional_text("event", input.event.as_deref(), MAX_SHORT_TEXT);
-                let resource_id = errors.optional_text(
-                    "resourceId",
-                    input.resource_id.as_deref(),
-                    MAX_SHORT_TEXT,
-                );
-                let client_message_id = errors.optional_text(
-                    "clientMessageId",
-                    input.client_message_id.as_deref(),
-                    MAX_SHORT_TEXT,
-                );
-                let thread = threads::model::find_for_update(
-                    conn,
-                    ThreadScope::of(&viewer),
-                    &input.thread_id,
+            }
+            let media_urls = errors.url_list("mediaUrls", &input.media_urls, MAX_MEDIA_URLS);
+            let text = check_text(
+                &mut errors,
+                "text",
+                &input.text,
+                !input.media_urls.is_empty(),
+            );
+            let event = errors.optional_text("event", input.event.as_deref(), MAX_SHORT_TEXT);
+            let resource_id =
+                errors.optional_text("resourceId", input.resource_id.as_deref(), MAX_SHORT_TEXT);
+            let client_message_id = errors.optional_text(
+                "clientMessageId",
+                input.client_message_id.as_deref(),
+                MAX_SHORT_TEXT,
+            );
+            let thread =
+                threads::model::find_for_update(tx, ThreadScope::of(&viewer), &input.thread_id)
+                    .await?
+                    .ok_or_else(|| MutationError::not_found("threadId", &input.thread_id))?;
+            errors.finish()?;
+
+            if let Some(client_id) = &client_message_id
+                && let Some(existing) = model::find_by_client_id(tx, thread.id, client_id).await?
+            {
+                return Ok((existing, thread));
+            }
+            let name = crate::domain::threads::members::member_name(
+                tx,
+                viewer.organization_id,
+                viewer.actor,
+            )
+            .await?;
+            let author =
+                crate::domain::threads::members::join_thread(tx, &thread, viewer.actor, &name)
+                    .await?;
+            let mut new = NewMessage::new(
+                viewer.organization_id,
+                Owner::Thread(thread.id),
+                input.kind.as_str(),
+                text,
+            );
+            new.author_subscriber_id = Some(author.id);
+            new.event = event;
+            new.media_urls = media_urls.into_iter().map(Some).collect();
+            new.resource_id = resource_id;
+            new.client_message_id = client_message_id;
+            let message = model::insert(tx, &new).await?;
+            subscribers::record_message(tx, thread.id, Some(author.id)).await?;
+            let thread = threads::model::touch(tx, thread.id, Some(message.created_at)).await?;
+            let added = EventPayload {
+                message: Some((&message).into()),
+                thread: Some((&thread).into()),
+                ..EventPayload::default()
+            };
+            crate::domain::threads::members::record(tx, &thread, EventKind::MessageAdded, added);
+            let message = if input.publish_to_channel || input.publish_to_channel_at.is_some() {
+                let target = crate::graphql::channels::Target::ThreadSubscribers;
+                crate::graphql::channels::publish_message(
+                    tx,
+                    &viewer,
+                    &message,
+                    &thread,
+                    target,
+                    input.publish_to_channel_at,
                 )
                 .await?
-                .ok_or_else(|| MutationError::not_found("threadId", &input.thread_id))?;
-                errors.finish()?;
-
-                if let Some(client_id) = &client_message_id
-                    && let Some(existing) =
-                        model::find_by_client_id(conn, thread.id, client_id).await?
-                {
-                    return Ok((existing, thread));
-                }
-                let name = crate::domain::threads::members::member_name(
-                    conn,
-                    viewer.organization_id,
-                    viewer.actor,
-                )
-                .await?;
-                let author = crate::domain::threads::members::join_thread(
-                    conn,
-                    &thread,
-                    viewer.actor,
-                    &name,
-                )
-                .await?;
-                let mut new = NewMessage::new(
-                    viewer.organization_id,
-                    Owner::Thread(thread.id),
-                    input.kind.as_str(),
-                    text,
-                );
-                new.author_subscriber_id = Some(author.id);
-                new.event = event;
-                new.media_urls = media_urls.into_iter().map(Some).collect();
-                new.resource_id = resource_id;
-                new.client_message_id = client_message_id;
-                let message = model::insert(conn, &new).await?;
-                subscribers::record_message(conn, thread.id, Some(author.id)).await?;
-                let thread =
-                    threads::model::touch(conn, thread.id, Some(message.created_at)).await?;
-                let added = EventPayload {
-                    message: Some(message.clone()),
-                    thread: Some(thread.clone()),
-                    ..EventPayload::default()
-                };
-                crate::domain::threads::members::record(
-                    conn,
-                    &thread,
-                    EventKind::MessageAdded,
-                    added,
-                )
-                .await?;
-                let message = if input.publish_to_channel || input.publish_to_channel_at.is_some() {
-                    let target = crate::graphql::channels::Target::ThreadSubscribers;
-                    crate::graphql::channels::publish_message(
-                        conn,
-                        &viewer,
-                        &message,
-                        &thread,
-                        target,
-                        input.publish_to_channel_at,
-                    )
-                    .await?
-                } else {
-                    message
-                };
-                Ok((message, thread))
-            })
-            .await;
-        SendMessagePayload::from_result(result)
+            } else {
+                message
+            };
+            Ok((message, thread))
+        })
+        .await
     }
 
     /// Edits a thread message's text or media. Only its author may.
@@ -242,52 +221,43 @@ impl MessagesMutation {
         input: EditMessageInput,
     ) -> Result<MessagePayload, ApiError> {
         let viewer = viewer(ctx)?;
-        let mut conn = db(ctx).await?;
-        let result = conn
-            .transaction::<_, MutationError, _>(async |conn| {
-                let (message, thread) = find_visible_thread_message(conn, &viewer, &input.id)
-                    .await?
-                    .ok_or_else(|| MutationError::not_found("id", &input.id))?;
-                threads::model::lock(conn, thread.id).await?;
-                require_author(conn, &viewer, &message, false).await?;
-                let mut errors = InputErrors::default();
-                let media_urls = input
-                    .media_urls
-                    .as_ref()
-                    .map(|urls| errors.url_list("mediaUrls", urls, MAX_MEDIA_URLS));
-                let has_media = media_urls
-                    .as_ref()
-                    .map_or(!message.media_url_list().is_empty(), |urls| {
-                        !urls.is_empty()
-                    });
-                let body = input
-                    .text
-                    .as_ref()
-                    .map(|text| check_text(&mut errors, "text", text, has_media));
-                errors.finish()?;
-                let changes = MessageChanges {
-                    body,
-                    media_urls: media_urls.map(|urls| urls.into_iter().map(Some).collect()),
-                    edited_at: Some(Some(Utc::now())),
-                    ..MessageChanges::default()
-                };
-                let message = model::update(conn, message.id, &changes).await?;
-                let thread = threads::model::touch(conn, thread.id, None).await?;
-                let edited = EventPayload {
-                    message: Some(message.clone()),
-                    ..EventPayload::default()
-                };
-                crate::domain::threads::members::record(
-                    conn,
-                    &thread,
-                    EventKind::MessageEdited,
-                    edited,
-                )
-                .await?;
-                Ok(message)
-            })
-            .await;
-        MessagePayload::from_result(result)
+        mutate(ctx, async |tx| {
+            let (message, thread) = find_visible_thread_message(tx, &viewer, &input.id)
+                .await?
+                .ok_or_else(|| MutationError::not_found("id", &input.id))?;
+            threads::model::lock(tx, thread.id).await?;
+            require_author(tx, &viewer, &message, false).await?;
+            let mut errors = InputErrors::default();
+            let media_urls = input
+                .media_urls
+                .as_ref()
+                .map(|urls| errors.url_list("mediaUrls", urls, MAX_MEDIA_URLS));
+            let has_media = media_urls
+                .as_ref()
+                .map_or(!message.media_url_list().is_empty(), |urls| {
+                    !urls.is_empty()
+                });
+            let body = input
+                .text
+                .as_ref()
+                .map(|text| check_text(&mut errors, "text", text, has_media));
+            errors.finish()?;
+            let changes = MessageChanges {
+                body,
+                media_urls: media_urls.map(|urls| urls.into_iter().map(Some).collect()),
+                edited_at: Some(Some(Utc::now())),
+                ..MessageChanges::default()
+            };
+            let message = model::update(tx, message.id, &changes).await?;
+            let thread = threads::model::touch(tx, thread.id, None).await?;
+            let edited = EventPayload {
+                message: Some((&message).into()),
+                ..EventPayload::default()
+            };
+            crate::domain::threads::members::record(tx, &thread, EventKind::MessageEdited, edited);
+            Ok(message)
+        })
+        .await
     }
 
     /// Deletes a thread message; returns its id. Its author may, and so may
@@ -298,31 +268,27 @@ impl MessagesMutation {
         input: DeleteMessageInput,
     ) -> Result<DeleteMessagePayload, ApiError> {
         let viewer = viewer(ctx)?;
-        let mut conn = db(ctx).await?;
-        let result = conn
-            .transaction::<_, MutationError, _>(async |conn| {
-                let (message, thread) = find_visible_thread_message(conn, &viewer, &input.id)
-                    .await?
-                    .ok_or_else(|| MutationError::not_found("id", &input.id))?;
-                threads::model::lock(conn, thread.id).await?;
-                require_author(conn, &viewer, &message, true).await?;
-                model::delete(conn, message.id).await?;
-                let thread = threads::model::touch(conn, thread.id, None).await?;
-                let deleted = EventPayload {
-                    message_public_id: Some(message.public_id.clone()),
-                    ..EventPayload::default()
-                };
-                crate::domain::threads::members::record(
-                    conn,
-                    &thread,
-                    EventKind::MessageDeleted,
-                    deleted,
-                )
-                .await?;
-                Ok(input.id.clone())
-            })
-            .await;
-        DeleteMessagePayload::from_result(result)
+        mutate(ctx, async |tx| {
+            let (message, thread) = find_visible_thread_message(tx, &viewer, &input.id)
+                .await?
+                .ok_or_else(|| MutationError::not_found("id", &input.id))?;
+            threads::model::lock(tx, thread.id).await?;
+            require_author(tx, &viewer, &message, true).await?;
+            model::delete(tx, message.id).await?;
+            let thread = threads::model::touch(tx, thread.id, None).await?;
+            let deleted = EventPayload {
+                message_public_id: Some(message.public_id.clone()),
+                ..EventPayload::default()
+            };
+            crate::domain::threads::members::record(
+                tx,
+                &thread,
+                EventKind::MessageDeleted,
+                deleted,
+            );
+            Ok(input.id.clone())
+        })
+        .await
     }
 
     /// Adds the caller's reaction (an active subscriber of the thread).
@@ -352,55 +318,50 @@ impl MessagesMutation {
         add: bool,
     ) -> Result<MessagePayload, ApiError> {
         let viewer = viewer(ctx)?;
-        let mut conn = db(ctx).await?;
-        let result = conn
-            .transaction::<_, MutationError, _>(async |conn| {
-                let mut errors = InputErrors::default();
-                let emoji = check_emoji(&mut errors, &input.emoji);
-                let (message, thread) =
-                    find_visible_thread_message(conn, &viewer, &input.message_id)
-                        .await?
-                        .ok_or_else(|| MutationError::not_found("messageId", &input.message_id))?;
-                errors.finish()?;
-                threads::model::lock(conn, thread.id).await?;
-                let subscriber = subscribers::find_member(conn, thread.id, viewer.actor)
-                    .await?
-                    .filter(|s| !s.is_archived)
-                    .ok_or_else(|| {
-                        MutationError::on_input(
-                            "messageId",
-                            UserErrorCode::NotASubscriber,
-                            "only subscribers of the thread may react",
-                        )
-                    })?;
-                let (changed, kind) = if add {
-                    let added = model::add_reaction(
-                        conn,
-                        viewer.organization_id,
-                        message.id,
-                        subscriber.id,
-                        &emoji,
+        mutate(ctx, async |tx| {
+            let mut errors = InputErrors::default();
+            let emoji = check_emoji(&mut errors, &input.emoji);
+            let (message, thread) = find_visible_thread_message(tx, &viewer, &input.message_id)
+                .await?
+                .ok_or_else(|| MutationError::not_found("messageId", &input.message_id))?;
+            errors.finish()?;
+            threads::model::lock(tx, thread.id).await?;
+            let subscriber = subscribers::find_member(tx, thread.id, viewer.actor)
+                .await?
+                .filter(|s| !s.is_archived)
+                .ok_or_else(|| {
+                    MutationError::on_input(
+                        "messageId",
+                        UserErrorCode::NotASubscriber,
+                        "only subscribers of the thread may react",
                     )
-                    .await?;
-                    (added, EventKind::ReactionAdded)
-                } else {
-                    let removed =
-                        model::remove_reaction(conn, message.id, subscriber.id, &emoji).await?;
-                    (removed, EventKind::ReactionRemoved)
+                })?;
+            let (changed, kind) = if add {
+                let added = model::add_reaction(
+                    tx,
+                    viewer.organization_id,
+                    message.id,
+                    subscriber.id,
+                    &emoji,
+                )
+                .await?;
+                (added, EventKind::ReactionAdded)
+            } else {
+                let removed = model::remove_reaction(tx, message.id, subscriber.id, &emoji).await?;
+                (removed, EventKind::ReactionRemoved)
+            };
+            if changed {
+                let reaction = EventPayload {
+                    message: Some((&message).into()),
+                    subscriber: Some((&subscriber).into()),
+                    emoji: Some(emoji),
+                    ..EventPayload::default()
                 };
-                if changed {
-                    let reaction = EventPayload {
-                        message: Some(message.clone()),
-                        subscriber: Some(subscriber),
-                        emoji: Some(emoji),
-                        ..EventPayload::default()
-                    };
-                    crate::domain::threads::members::record(conn, &thread, kind, reaction).await?;
-                }
-                Ok(message)
-            })
-            .await;
-        MessagePayload::from_result(result)
+                crate::domain::threads::members::record(tx, &thread, kind, reaction);
+            }
+            Ok(message)
+        })
+        .await
     }
 }
 

@@ -14,7 +14,7 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 use chrono::{DateTime, Months, Utc};
 use diesel::QueryResult;
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 
 use crate::db::ids::IdKind;
 use crate::domain::auth::{Actor, Viewer};
@@ -35,6 +35,7 @@ use crate::graphql::errors::{
 use crate::graphql::input::{InputErrors, changed};
 use crate::graphql::loaders::{ByIds, Children, FetchChildren, FetchPages, fetch_by_ids};
 use crate::graphql::messages::{message_page, recent_messages};
+use crate::graphql::mutation::mutate;
 use crate::graphql::pagination::{Cursor, PageRequest};
 
 /// Most ids the `ids` filter takes.

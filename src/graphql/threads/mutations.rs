@@ -248,98 +248,86 @@ impl ThreadsMutation {
     ) -> Result<CreateThreadPayload, ApiError> {
         let viewer = staff_viewer(ctx)?;
         let org = viewer.organization_id;
-        let mut conn = db(ctx).await?;
-        let result = conn
-            .transaction::<_, MutationError, _>(async |conn| {
-                let mut errors = InputErrors::default();
-                let resource_id = errors.optional_text(
-                    "resourceId",
-                    input.resource_id.as_deref(),
+        mutate(ctx, async |tx| {
+            let mut errors = InputErrors::default();
+            let resource_id =
+                errors.optional_text("resourceId", input.resource_id.as_deref(), MAX_SHORT_TEXT);
+            let mut new = NewThread {
+                organization_id: org,
+                public_id: match &resource_id {
+                    Some(resource) => format!("{}_{resource}", IdKind::Thread.prefix()),
+                    None => IdKind::Thread.generate(),
+                },
+                name: errors.optional_text("name", input.name.as_deref(), MAX_SHORT_TEXT),
+                subject: errors.optional_text("subject", input.subject.as_deref(), MAX_SHORT_TEXT),
+                original_sender: errors.optional_text(
+                    "originalSender",
+                    input.original_sender.as_deref(),
                     MAX_SHORT_TEXT,
-                );
-                let mut new = NewThread {
-                    organization_id: org,
-                    public_id: match &resource_id {
-                        Some(resource) => format!("{}_{resource}", IdKind::Thread.prefix()),
-                        None => IdKind::Thread.generate(),
-                    },
-                    name: errors.optional_text("name", input.name.as_deref(), MAX_SHORT_TEXT),
-                    subject: errors.optional_text(
-                        "subject",
-                        input.subject.as_deref(),
-                        MAX_SHORT_TEXT,
-                    ),
-                    original_sender: errors.optional_text(
-                        "originalSender",
-                        input.original_sender.as_deref(),
-                        MAX_SHORT_TEXT,
-                    ),
-                    channel: input.channel.map(|c| c.as_str().to_string()),
-                    identifier: check_channel_identifier(
-                        &mut errors,
-                        input.channel,
-                        input.identifier.as_deref(),
-                    ),
-                    chatbot_paused: input.chatbot_paused.unwrap_or(false),
-                    is_resolved: input.is_resolved.unwrap_or(false),
-                    resource_id: resource_id.clone(),
-                    location_id: errors.optional_text(
-                        "locationId",
-                        input.location_id.as_deref(),
-                        MAX_SHORT_TEXT,
-                    ),
-                    contact_id: None,
-                };
-                if let Some(contact_id) = &input.contact_id {
-                    match contacts::model::find(conn, org, contact_id).await? {
-                        Some(contact) => new.contact_id = Some(contact.id),
-                        None => errors.push_error(UserError::not_found("contactId", contact_id)),
-                    }
-                }
-                let members = find_members(
-                    conn,
-                    org,
-                    "memberIds",
-                    input.member_ids.as_deref().unwrap_or_default(),
+                ),
+                channel: input.channel.map(|c| c.as_str().to_string()),
+                identifier: check_channel_identifier(
                     &mut errors,
-                )
-                .await?;
-                errors.finish()?;
+                    input.channel,
+                    input.identifier.as_deref(),
+                ),
+                chatbot_paused: input.chatbot_paused.unwrap_or(false),
+                is_resolved: input.is_resolved.unwrap_or(false),
+                resource_id: resource_id.clone(),
+                location_id: errors.optional_text(
+                    "locationId",
+                    input.location_id.as_deref(),
+                    MAX_SHORT_TEXT,
+                ),
+                contact_id: None,
+            };
+            if let Some(contact_id) = &input.contact_id {
+                match contacts::model::find(tx, org, contact_id).await? {
+                    Some(contact) => new.contact_id = Some(contact.id),
+                    None => errors.push_error(UserError::not_found("contactId", contact_id)),
+                }
+            }
+            let members = find_members(
+                tx,
+                org,
+                "memberIds",
+                input.member_ids.as_deref().unwrap_or_default(),
+                &mut errors,
+            )
+            .await?;
+            errors.finish()?;
 
-                let (thread, created) = if resource_id.is_some() {
-                    model::insert_or_get(conn, &new)
-                        .await
-                        .map_err(thread_write_error)?
-                } else {
-                    (
-                        model::insert(conn, &new)
-                            .await
-                            .map_err(thread_write_error)?,
-                        true,
-                    )
-                };
-                if !created {
-                    if thread.resource_id != resource_id {
-                        return Err(MutationError::on_input(
-                            "resourceId",
-                            UserErrorCode::Duplicate,
-                            "another thread already has this id",
-                        ));
-                    }
-                    return Ok((thread, false));
+            let (thread, created) = if resource_id.is_some() {
+                model::insert_or_get(tx, &new)
+                    .await
+                    .map_err(thread_write_error)?
+            } else {
+                (
+                    model::insert(tx, &new).await.map_err(thread_write_error)?,
+                    true,
+                )
+            };
+            if !created {
+                if thread.resource_id != resource_id {
+                    return Err(MutationError::on_input(
+                        "resourceId",
+                        UserErrorCode::Duplicate,
+                        "another thread already has this id",
+                    ));
                 }
-                let created = EventPayload {
-                    thread: Some(thread.clone()),
-                    ..EventPayload::default()
-                };
-                record(conn, &thread, EventKind::ThreadCreated, created).await?;
-                for (member, name) in members {
-                    join_thread(conn, &thread, member, &name).await?;
-                }
-                Ok((thread, true))
-            })
-            .await;
-        CreateThreadPayload::from_result(result)
+                return Ok((thread, false));
+            }
+            let created = EventPayload {
+                thread: Some((&thread).into()),
+                ..EventPayload::default()
+            };
+            record(tx, &thread, EventKind::ThreadCreated, created);
+            for (member, name) in members {
+                join_thread(tx, &thread, member, &name).await?;
+            }
+            Ok((thread, true))
+        })
+        .await
     }
 
     /// Changes a thread. The contact can be set only while it is unset.
@@ -350,62 +338,59 @@ impl ThreadsMutation {
     ) -> Result<ThreadPayload, ApiError> {
         let viewer = staff_viewer(ctx)?;
         let scope = ThreadScope::of(&viewer);
-        let mut conn = db(ctx).await?;
-        let result = conn
-            .transaction::<_, MutationError, _>(async |conn| {
-                let thread = model::find_for_update(conn, scope, &input.id)
-                    .await?
-                    .ok_or_else(|| MutationError::not_found("id", &input.id))?;
-                let mut errors = InputErrors::default();
-                let mut changes = ThreadChanges {
-                    name: changed(input.name.clone(), |v| {
-                        errors.optional_text("name", Some(&v), MAX_SHORT_TEXT)
-                    }),
-                    subject: changed(input.subject.clone(), |v| {
-                        errors.optional_text("subject", Some(&v), MAX_SHORT_TEXT)
-                    }),
-                    channel: changed(input.channel, |c| Some(c.as_str().to_string())),
-                    identifier: None,
-                    chatbot_paused: input.chatbot_paused,
-                    is_resolved: input.is_resolved,
-                    location_id: changed(input.location_id.clone(), |v| {
-                        errors.optional_text("locationId", Some(&v), MAX_SHORT_TEXT)
-                    }),
-                    contact_id: None,
-                };
-                // Check the pair the thread ends up with, whichever half changed.
-                if changes.channel.is_some() || !input.identifier.is_undefined() {
-                    let channel = match &changes.channel {
-                        Some(channel) => channel.as_deref(),
-                        None => thread.channel.as_deref(),
-                    }
-                    .and_then(ChannelKind::parse);
-                    let identifier = match &input.identifier {
-                        MaybeUndefined::Undefined => thread.identifier.clone(),
-                        MaybeUndefined::Null => None,
-                        MaybeUndefined::Value(value) => Some(value.clone()),
-                    };
-                    changes.identifier = Some(check_channel_identifier(
-                        &mut errors,
-                        channel,
-                        identifier.as_deref(),
-                    ));
+        mutate(ctx, async |tx| {
+            let thread = model::find_for_update(tx, scope, &input.id)
+                .await?
+                .ok_or_else(|| MutationError::not_found("id", &input.id))?;
+            let mut errors = InputErrors::default();
+            let mut changes = ThreadChanges {
+                name: changed(input.name.clone(), |v| {
+                    errors.optional_text("name", Some(&v), MAX_SHORT_TEXT)
+                }),
+                subject: changed(input.subject.clone(), |v| {
+                    errors.optional_text("subject", Some(&v), MAX_SHORT_TEXT)
+                }),
+                channel: changed(input.channel, |c| Some(c.as_str().to_string())),
+                identifier: None,
+                chatbot_paused: input.chatbot_paused,
+                is_resolved: input.is_resolved,
+                location_id: changed(input.location_id.clone(), |v| {
+                    errors.optional_text("locationId", Some(&v), MAX_SHORT_TEXT)
+                }),
+                contact_id: None,
+            };
+            // Check the pair the thread ends up with, whichever half changed.
+            if changes.channel.is_some() || !input.identifier.is_undefined() {
+                let channel = match &changes.channel {
+                    Some(channel) => channel.as_deref(),
+                    None => thread.channel.as_deref(),
                 }
-                changes.contact_id =
-                    check_contact_link(conn, &mut errors, &thread, &input.contact_id).await?;
-                errors.finish()?;
-                let thread = model::update(conn, thread.id, &changes)
-                    .await
-                    .map_err(thread_write_error)?;
-                let updated = EventPayload {
-                    thread: Some(thread.clone()),
-                    ..EventPayload::default()
+                .and_then(ChannelKind::parse);
+                let identifier = match &input.identifier {
+                    MaybeUndefined::Undefined => thread.identifier.clone(),
+                    MaybeUndefined::Null => None,
+                    MaybeUndefined::Value(value) => Some(value.clone()),
                 };
-                record(conn, &thread, EventKind::ThreadUpdated, updated).await?;
-                Ok(thread)
-            })
-            .await;
-        ThreadPayload::from_result(result)
+                changes.identifier = Some(check_channel_identifier(
+                    &mut errors,
+                    channel,
+                    identifier.as_deref(),
+                ));
+            }
+            changes.contact_id =
+                check_contact_link(tx, &mut errors, &thread, &input.contact_id).await?;
+            errors.finish()?;
+            let thread = model::update(tx, thread.id, &changes)
+                .await
+                .map_err(thread_write_error)?;
+            let updated = EventPayload {
+                thread: Some((&thread).into()),
+                ..EventPayload::default()
+            };
+            record(tx, &thread, EventKind::ThreadUpdated, updated);
+            Ok(thread)
+        })
+        .await
     }
 
     /// Deletes a thread with its messages; returns its id.
@@ -415,24 +400,20 @@ impl ThreadsMutation {
         input: ThreadInput,
     ) -> Result<DeleteThreadPayload, ApiError> {
         let viewer = staff_viewer(ctx)?;
-        let mut conn = db(ctx).await?;
-        let result = conn
-            .transaction::<_, MutationError, _>(async |conn| {
-                let thread = model::find_for_update(conn, ThreadScope::of(&viewer), &input.id)
-                    .await?
-                    .ok_or_else(|| MutationError::not_found("id", &input.id))?;
-                model::delete(conn, thread.id).await?;
-                record(
-                    conn,
-                    &thread,
-                    EventKind::ThreadDeleted,
-                    EventPayload::default(),
-                )
-                .await?;
-                Ok(input.id.clone())
-            })
-            .await;
-        DeleteThreadPayload::from_result(result)
+        mutate(ctx, async |tx| {
+            let thread = model::find_for_update(tx, ThreadScope::of(&viewer), &input.id)
+                .await?
+                .ok_or_else(|| MutationError::not_found("id", &input.id))?;
+            model::delete(tx, thread.id).await?;
+            record(
+                tx,
+                &thread,
+                EventKind::ThreadDeleted,
+                EventPayload::default(),
+            );
+            Ok(input.id.clone())
+        })
+        .await
     }
 
     /// Subscribes users, api keys or contacts; a meta message records each join.
@@ -442,18 +423,15 @@ impl ThreadsMutation {
         input: ThreadSubscribersInput,
     ) -> Result<ThreadPayload, ApiError> {
         let viewer = staff_viewer(ctx)?;
-        let mut conn = db(ctx).await?;
-        let result = conn
-            .transaction::<_, MutationError, _>(async |conn| {
-                let thread = locked_thread(conn, &viewer, "threadId", &input.thread_id).await?;
-                let members = checked_members(conn, &viewer, &input).await?;
-                for (member, name) in members {
-                    join_thread(conn, &thread, member, &name).await?;
-                }
-                Ok(model::touch(conn, thread.id, None).await?)
-            })
-            .await;
-        ThreadPayload::from_result(result)
+        mutate(ctx, async |tx| {
+            let thread = locked_thread(tx, &viewer, "threadId", &input.thread_id).await?;
+            let members = checked_members(tx, &viewer, &input).await?;
+            for (member, name) in members {
+                join_thread(tx, &thread, member, &name).await?;
+            }
+            Ok(model::touch(tx, thread.id, None).await?)
+        })
+        .await
     }
 
     /// Removes subscribers by archiving them (their messages keep their
@@ -464,39 +442,29 @@ impl ThreadsMutation {
         input: ThreadSubscribersInput,
     ) -> Result<ThreadPayload, ApiError> {
         let viewer = staff_viewer(ctx)?;
-        let mut conn = db(ctx).await?;
-        let result = conn
-            .transaction::<_, MutationError, _>(async |conn| {
-                let thread = locked_thread(conn, &viewer, "threadId", &input.thread_id).await?;
-                let members = checked_members(conn, &viewer, &input).await?;
-                let mut errors = InputErrors::default();
-                let mut leaving = Vec::new();
-                for (index, (member, name)) in members.into_iter().enumerate() {
-                    match subscribers::find_member(conn, thread.id, member).await? {
-                        Some(subscriber) if !subscriber.is_archived => {
-                            leaving.push((subscriber, name))
-                        }
-                        _ => errors.push_error(UserError {
-                            field: Some(vec![
-                                "input".into(),
-                                "memberIds".into(),
-                                index.to_string(),
-                            ]),
-                            message: format!("{name} does not subscribe to this thread"),
-                            code: UserErrorCode::NotASubscriber,
-                        }),
-                    }
+        mutate(ctx, async |tx| {
+            let thread = locked_thread(tx, &viewer, "threadId", &input.thread_id).await?;
+            let members = checked_members(tx, &viewer, &input).await?;
+            let mut errors = InputErrors::default();
+            let mut leaving = Vec::new();
+            for (index, (member, name)) in members.into_iter().enumerate() {
+                match subscribers::find_member(tx, thread.id, member).await? {
+                    Some(subscriber) if !subscriber.is_archived => leaving.push((subscriber, name)),
+                    _ => errors.push_error(UserError {
+                        field: Some(vec!["input".into(), "memberIds".into(), index.to_string()]),
+                        message: format!("{name} does not subscribe to this thread"),
+                        code: UserErrorCode::NotASubscriber,
+                    }),
                 }
-                errors.finish()?;
-                for (subscriber, name) in leaving {
-                    let archived = subscribers::archive(conn, subscriber.id).await?;
-                    record_membership(conn, &thread, &archived, &name, EventKind::SubscriberLeft)
-                        .await?;
-                }
-                Ok(model::touch(conn, thread.id, None).await?)
-            })
-            .await;
-        ThreadPayload::from_result(result)
+            }
+            errors.finish()?;
+            for (subscriber, name) in leaving {
+                let archived = subscribers::archive(tx, subscriber.id).await?;
+                record_membership(tx, &thread, &archived, &name, EventKind::SubscriberLeft).await?;
+            }
+            Ok(model::touch(tx, thread.id, None).await?)
+        })
+        .await
     }
 
     /// Marks the thread read for the caller (sets its `viewedAt`).
@@ -526,34 +494,31 @@ impl ThreadsMutation {
         read: bool,
     ) -> Result<ThreadPayload, ApiError> {
         let viewer = viewer(ctx)?;
-        let mut conn = db(ctx).await?;
-        let result = conn
-            .transaction::<_, MutationError, _>(async |conn| {
-                let thread = locked_thread(conn, &viewer, "id", &input.id).await?;
-                let subscriber = subscribers::find_member(conn, thread.id, viewer.actor)
-                    .await?
-                    .filter(|s| !s.is_archived)
-                    .ok_or_else(|| {
-                        MutationError::on_input(
-                            "id",
-                            UserErrorCode::NotASubscriber,
-                            "you do not subscribe to this thread",
-                        )
-                    })?;
-                let subscriber = if read {
-                    subscribers::mark_read(conn, subscriber.id).await?
-                } else {
-                    subscribers::mark_unread(conn, &subscriber).await?
-                };
-                let receipt = EventPayload {
-                    subscriber: Some(subscriber),
-                    ..EventPayload::default()
-                };
-                record(conn, &thread, EventKind::ReadReceipt, receipt).await?;
-                Ok(thread)
-            })
-            .await;
-        ThreadPayload::from_result(result)
+        mutate(ctx, async |tx| {
+            let thread = locked_thread(tx, &viewer, "id", &input.id).await?;
+            let subscriber = subscribers::find_member(tx, thread.id, viewer.actor)
+                .await?
+                .filter(|s| !s.is_archived)
+                .ok_or_else(|| {
+                    MutationError::on_input(
+                        "id",
+                        UserErrorCode::NotASubscriber,
+                        "you do not subscribe to this thread",
+                    )
+                })?;
+            let subscriber = if read {
+                subscribers::mark_read(tx, subscriber.id).await?
+            } else {
+                subscribers::mark_unread(tx, &subscriber).await?
+            };
+            let receipt = EventPayload {
+                subscriber: Some((&subscriber).into()),
+                ..EventPayload::default()
+            };
+            record(tx, &thread, EventKind::ReadReceipt, receipt);
+            Ok(thread)
+        })
+        .await
     }
 }
 

@@ -1,0 +1,98 @@
+//! `Tx`: one operation's transaction, which collects the events the operation
+//! records and appends them all at commit.
+//!
+//! The per-organization sequence row is locked by the append, so appending
+//! last keeps that lock only for the append and the commit: sequences stay
+//! in commit order while operations run side by side until then.
+
+use std::ops::{Deref, DerefMut};
+
+use diesel::result::Error;
+use diesel_async::{AnsiTransactionManager, AsyncPgConnection, TransactionManager};
+
+use crate::domain::events::{self, NewEvent};
+
+/// A transaction in progress. It derefs to its connection for queries;
+/// events go through `record` and are appended when it commits.
+pub struct Tx<'c> {
+    conn: &'c mut AsyncPgConnection,
+    /// `(organization id, event)`, in the order recorded.
+    events: Vec<(i64, NewEvent)>,
+}
+
+impl Tx<'_> {
+    /// Records an event of `organization_id`, appended at commit in the
+    /// order recorded. A rolled back transaction appends nothing.
+    pub fn record(&mut self, organization_id: i64, event: NewEvent) {
+        self.events.push((organization_id, event));
+    }
+
+    /// The connection the transaction runs on.
+    pub fn conn(&mut self) -> &mut AsyncPgConnection {
+        self.conn
+    }
+
+    /// Appends the recorded events: one statement per organization, in
+    /// organization id order (so transactions touching several never wait
+    /// on each other in a cycle), each event in the order recorded.
+    async fn append_events(self) -> Result<(), Error> {
+        let mut by_organization: Vec<(i64, Vec<NewEvent>)> = Vec::new();
+        for (organization_id, event) in self.events {
+            match by_organization
+                .iter_mut()
+                .find(|(id, _)| *id == organization_id)
+            {
+                Some((_, events)) => events.push(event),
+                None => by_organization.push((organization_id, vec![event])),
+            }
+        }
+        by_organization.sort_by_key(|(id, _)| *id);
+        for (organization_id, batch) in by_organization {
+            events::append(self.conn, organization_id, batch).await?;
+        }
+        Ok(())
+    }
+}
+
+impl Deref for Tx<'_> {
+    type Target = AsyncPgConnection;
+
+    fn deref(&self) -> &AsyncPgConnection {
+        self.conn
+    }
+}
+
+impl DerefMut for Tx<'_> {
+    fn deref_mut(&mut self) -> &mut AsyncPgConnection {
+        self.conn
+    }
+}
+
+/// Runs `body` in a transaction: on `Ok` appends the events it recorded and
+/// commits; on `Err` rolls back (recording nothing) and returns the error.
+pub async fn run<R, E, F>(conn: &mut AsyncPgConnection, body: F) -> Result<R, E>
+where
+    F: AsyncFnOnce(&mut Tx<'_>) -> Result<R, E>,
+    E: From<Error>,
+{
+    AnsiTransactionManager::begin_transaction(conn).await?;
+    let mut tx = Tx {
+        conn: &mut *conn,
+        events: Vec::new(),
+    };
+    let outcome = match body(&mut tx).await {
+        Ok(value) => tx.append_events().await.map(|()| value).map_err(E::from),
+        Err(error) => Err(error),
+    };
+    match outcome {
+        Ok(value) => {
+            AnsiTransactionManager::commit_transaction(conn).await?;
+            Ok(value)
+        }
+        Err(error) => match AnsiTransactionManager::rollback_transaction(conn).await {
+            // A broken transaction manager: the original error says more.
+            Ok(()) | Err(Error::BrokenTransactionManager) => Err(error),
+            Err(rollback_error) => Err(rollback_error.into()),
+        },
+    }
+}
