@@ -423,7 +423,7 @@ impl ConversationsMutation {
             let mut new = NewMessage::new(
                 viewer.organization_id,
                 Owner::Conversation(conversation.id),
-                "text",
+                crate::domain::messages::kind::MessageKind::Text,
                 content,
             );
             new.written_at = Some(input.written_at);

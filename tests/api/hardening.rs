@@ -696,7 +696,10 @@ async fn a_token_over_its_rate_gets_429_with_retry_after() {
     assert_eq!(status, 200);
 }
 
+/// A latency measurement: `scripts/test` runs it alone, after the other
+/// tests, so that their load does not stand in for the hammering tenant's.
 #[tokio::test]
+#[ignore = "timing-sensitive: scripts/test runs it alone with --ignored"]
 async fn one_tenant_hammering_leaves_another_fast() {
     let app = TestApp::spawn().await;
     let quiet = app.create_organization("quiet").await;
@@ -742,7 +745,8 @@ async fn one_tenant_hammering_leaves_another_fast() {
         json!({ "query": "{ viewer { organization { name } } threads(first: 5) { totalCount } }" })
             .to_string();
     let mut latencies = Vec::new();
-    for _ in 0..100 {
+    // 200 samples, so that the p99 is not simply the single slowest one.
+    for _ in 0..200 {
         let started = Instant::now();
         let (status, body) = app.post_raw(Some(&quiet), quiet_query.clone()).await;
         latencies.push(started.elapsed());

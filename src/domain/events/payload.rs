@@ -5,6 +5,7 @@
 //! existed decode as version 1), every field that may be added later has a
 //! default, and a payload that fails to decode is an error the caller logs.
 
+use crate::domain::messages::kind::MessageKind;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -269,7 +270,7 @@ pub struct MessageSnapshot {
     pub thread_id: Option<i64>,
     #[serde(default)]
     pub conversation_id: Option<i64>,
-    pub kind: String,
+    pub kind: MessageKind,
     #[serde(default)]
     pub body: String,
     #[serde(default)]
@@ -307,7 +308,7 @@ impl From<&Message> for MessageSnapshot {
             public_id: m.public_id.clone(),
             thread_id: m.thread_id,
             conversation_id: m.conversation_id,
-            kind: m.kind.clone(),
+            kind: m.kind,
             body: m.body.clone(),
             event: m.event.clone(),
             author_subscriber_id: m.author_subscriber_id,

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use super::kind::MessageKind;
 use crate::db::ids::IdKind;
 use crate::db::lateral::{self, ChildTable};
 use crate::db::page::{PageRequest, SortOrder};
@@ -21,7 +22,7 @@ pub struct Message {
     pub public_id: String,
     pub thread_id: Option<i64>,
     pub conversation_id: Option<i64>,
-    pub kind: String,
+    pub kind: MessageKind,
     pub body: String,
     pub event: Option<String>,
     pub author_subscriber_id: Option<i64>,
@@ -117,7 +118,7 @@ pub struct NewMessage {
     pub public_id: String,
     pub thread_id: Option<i64>,
     pub conversation_id: Option<i64>,
-    pub kind: String,
+    pub kind: MessageKind,
     pub body: String,
     pub event: Option<String>,
     pub author_subscriber_id: Option<i64>,
@@ -130,7 +131,7 @@ pub struct NewMessage {
 
 impl NewMessage {
     /// A message of `kind` with `body` in `container`; other fields empty.
-    pub fn new(organization_id: i64, owner: Owner, kind: &str, body: String) -> Self {
+    pub fn new(organization_id: i64, owner: Owner, kind: MessageKind, body: String) -> Self {
         let (thread_id, conversation_id) = match owner {
             Owner::Thread(id) => (Some(id), None),
             Owner::Conversation(id) => (None, Some(id)),
@@ -140,7 +141,7 @@ impl NewMessage {
             public_id: IdKind::Message.generate(),
             thread_id,
             conversation_id,
-            kind: kind.to_string(),
+            kind,
             body,
             event: None,
             author_subscriber_id: None,

@@ -134,7 +134,7 @@ pub async fn record_membership(
     let mut meta = NewMessage::new(
         thread.organization_id,
         Owner::Thread(thread.id),
-        "meta",
+        crate::domain::messages::kind::MessageKind::Meta,
         format!("{name} {verb}"),
     );
     meta.event = Some(event.to_string());

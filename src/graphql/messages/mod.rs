@@ -247,32 +247,13 @@ impl ReactionGroup {
 
 /// The kinds of message.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "crate::domain::messages::kind::MessageKind")]
 pub enum MessageType {
     Text,
     /// Written by the system, e.g. when a subscriber joins or leaves.
     Meta,
     TrackingUpdate,
     PickupReminder,
-}
-
-impl MessageType {
-    fn as_str(self) -> &'static str {
-        match self {
-            MessageType::Text => "text",
-            MessageType::Meta => "meta",
-            MessageType::TrackingUpdate => "tracking_update",
-            MessageType::PickupReminder => "pickup_reminder",
-        }
-    }
-
-    fn parse(kind: &str) -> MessageType {
-        match kind {
-            "meta" => MessageType::Meta,
-            "tracking_update" => MessageType::TrackingUpdate,
-            "pickup_reminder" => MessageType::PickupReminder,
-            _ => MessageType::Text,
-        }
-    }
 }
 
 /// One message, in a thread or in a conversation.
@@ -287,7 +268,7 @@ impl Message {
     }
     #[graphql(name = "type")]
     async fn kind(&self) -> MessageType {
-        MessageType::parse(&self.kind)
+        self.kind.into()
     }
     /// A machine-readable event name (meta messages: `subscriber_joined`, `subscriber_left`).
     async fn event(&self) -> Option<&str> {

@@ -178,7 +178,7 @@ impl MessagesMutation {
             let mut new = NewMessage::new(
                 viewer.organization_id,
                 Owner::Thread(thread.id),
-                input.kind.as_str(),
+                input.kind.into(),
                 text,
             );
             new.author_subscriber_id = Some(author.id);
