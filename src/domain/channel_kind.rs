@@ -1,9 +1,21 @@
 //! The kinds of channel a thread or conversation runs on (WhatsApp, SMS,
-//! email, …), stored by their lower-case names.
+//! email, …), stored by their lower-case names; an unknown stored name is an
+//! error when read.
+
+use diesel::deserialize::{self, FromSql, FromSqlRow};
+use diesel::expression::AsExpression;
+use diesel::pg::{Pg, PgValue};
+use diesel::serialize::{self, Output, ToSql};
+use diesel::sql_types::Text;
+use serde::{Deserialize, Serialize};
 
 /// A messaging channel kind: Recrubo's thread channel, Monica's contact
 /// field type. Stored as its lower-case name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(
+    AsExpression, FromSqlRow, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash,
+)]
+#[diesel(sql_type = Text)]
+#[serde(rename_all = "snake_case")]
 pub enum ChannelKind {
     Whatsapp,
     Sms,
@@ -66,6 +78,19 @@ impl ChannelKind {
             self,
             ChannelKind::Whatsapp | ChannelKind::Sms | ChannelKind::Phone
         )
+    }
+}
+
+impl ToSql<Text, Pg> for ChannelKind {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        <str as ToSql<Text, Pg>>::to_sql(self.as_str(), out)
+    }
+}
+
+impl FromSql<Text, Pg> for ChannelKind {
+    fn from_sql(value: PgValue<'_>) -> deserialize::Result<Self> {
+        let name = <String as FromSql<Text, Pg>>::from_sql(value)?;
+        ChannelKind::parse(&name).ok_or_else(|| format!("unknown channel kind {name:?}").into())
     }
 }
 

@@ -58,7 +58,7 @@ impl Conversation {
     }
     /// The channel kind (Monica's contact field type).
     async fn channel(&self) -> Option<ChannelKind> {
-        ChannelKind::parse(&self.channel)
+        Some(self.channel.into())
     }
     /// The day it happened.
     async fn happened_at(&self) -> NaiveDate {
@@ -338,7 +338,7 @@ impl ConversationsMutation {
                 .await?
                 .ok_or_else(|| MutationError::not_found("contactId", &input.contact_id))?;
             let new =
-                NewConversation::new(org, contact.id, input.channel.as_str(), input.happened_at);
+                NewConversation::new(org, contact.id, input.channel.into(), input.happened_at);
             let conversation = model::insert(tx, &new).await?;
             record(
                 tx,
@@ -364,7 +364,7 @@ impl ConversationsMutation {
                 .ok_or_else(|| MutationError::not_found("id", &input.id))?;
             let changes = ConversationChanges {
                 happened_at: input.happened_at,
-                channel: input.channel.map(|c| c.as_str().to_string()),
+                channel: input.channel.map(Into::into),
             };
             if changes.happened_at.is_none() && changes.channel.is_none() {
                 return Ok(conversation);

@@ -1,5 +1,6 @@
 //! Database access for conversations.
 
+use crate::domain::channel_kind::ChannelKind;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
@@ -21,7 +22,7 @@ pub struct Conversation {
     pub organization_id: i64,
     pub public_id: String,
     pub contact_id: i64,
-    pub channel: String,
+    pub channel: ChannelKind,
     pub happened_at: NaiveDate,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -34,7 +35,7 @@ pub struct NewConversation {
     pub organization_id: i64,
     pub public_id: String,
     pub contact_id: i64,
-    pub channel: String,
+    pub channel: ChannelKind,
     pub happened_at: NaiveDate,
 }
 
@@ -43,14 +44,14 @@ impl NewConversation {
     pub fn new(
         organization_id: i64,
         contact_id: i64,
-        channel: &str,
+        channel: ChannelKind,
         happened_at: NaiveDate,
     ) -> Self {
         NewConversation {
             organization_id,
             public_id: IdKind::Conversation.generate(),
             contact_id,
-            channel: channel.to_string(),
+            channel,
             happened_at,
         }
     }
@@ -61,7 +62,7 @@ impl NewConversation {
 #[diesel(table_name = conversations)]
 pub struct ConversationChanges {
     pub happened_at: Option<NaiveDate>,
-    pub channel: Option<String>,
+    pub channel: Option<ChannelKind>,
 }
 
 fn of_organization(

@@ -5,6 +5,7 @@
 //! existed decode as version 1), every field that may be added later has a
 //! default, and a payload that fails to decode is an error the caller logs.
 
+use crate::domain::channel_kind::ChannelKind;
 use crate::domain::messages::kind::MessageKind;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -361,7 +362,7 @@ pub struct ConversationSnapshot {
     pub organization_id: i64,
     pub public_id: String,
     pub contact_id: i64,
-    pub channel: String,
+    pub channel: ChannelKind,
     pub happened_at: NaiveDate,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -374,7 +375,7 @@ impl From<&Conversation> for ConversationSnapshot {
             organization_id: c.organization_id,
             public_id: c.public_id.clone(),
             contact_id: c.contact_id,
-            channel: c.channel.clone(),
+            channel: c.channel,
             happened_at: c.happened_at,
             created_at: c.created_at,
             updated_at: c.updated_at,
