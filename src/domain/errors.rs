@@ -1,7 +1,7 @@
 //! The domain's errors: expected failures (`Violation`s of a rule, each with
 //! a stable `Code` and the path of the input at fault) and database failures.
 
-use crate::domain::validation::{non_blank, normalize_email};
+use crate::domain::validation::{non_blank, normalize_email, normalize_http_url};
 
 /// Stable codes for the expected failures of an operation. The GraphQL
 /// layer shows each as the user error code of the same name.
@@ -136,6 +136,11 @@ impl Violations {
         self.0.push(violation);
     }
 
+    /// The violations recorded, in order.
+    pub fn into_vec(self) -> Vec<Violation> {
+        self.0
+    }
+
     /// Whether nothing was recorded.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
@@ -178,6 +183,27 @@ impl Violations {
             return None;
         }
         Some(text)
+    }
+
+    /// A list of at most `max` http(s) URLs; violations point at the bad item.
+    pub fn url_list(&mut self, field: &str, values: &[String], max: usize) -> Vec<String> {
+        if values.len() > max {
+            self.push(field, Code::TooLong, format!("at most {max} {field}"));
+            return Vec::new();
+        }
+        let mut urls = Vec::with_capacity(values.len());
+        for (index, value) in values.iter().enumerate() {
+            match normalize_http_url(value) {
+                Some(url) => urls.push(url),
+                None => self.push_violation(Violation::on_item(
+                    field,
+                    index,
+                    Code::InvalidUrl,
+                    format!("{value:?} is not an absolute http(s) URL"),
+                )),
+            }
+        }
+        urls
     }
 
     /// A lower-cased email address.

@@ -2,5 +2,6 @@
 //! and the queries the resolvers and the publisher use.
 
 pub mod model;
+pub mod service;
 
 pub use model::Message;
