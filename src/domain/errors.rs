@@ -258,3 +258,48 @@ impl<T> Change<T> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn violations_collect_in_order_and_reject() {
+        let mut violations = Violations::default();
+        assert_eq!(
+            violations.optional_text("name", Some("  Ada "), 10),
+            Some("Ada".into())
+        );
+        assert_eq!(
+            violations.optional_text("name", Some("x".repeat(11).as_str()), 10),
+            None
+        );
+        assert_eq!(violations.required_text("subject", " ", 10), None);
+        let Err(DomainError::Rejected(found)) = violations.finish() else {
+            panic!("expected a rejection");
+        };
+        let codes: Vec<Code> = found.iter().map(|v| v.code).collect();
+        assert_eq!(codes, [Code::TooLong, Code::Required]);
+        assert_eq!(found[1].field, ["input", "subject"]);
+    }
+
+    #[test]
+    fn url_list_points_at_the_bad_item() {
+        let mut violations = Violations::default();
+        let urls = ["https://a.example/x".to_string(), "nope".to_string()];
+        assert_eq!(violations.url_list("mediaUrls", &urls, 5).len(), 1);
+        let found = violations.into_vec();
+        assert_eq!(found[0].field, ["input", "mediaUrls", "1"]);
+        assert_eq!(found[0].code, Code::InvalidUrl);
+    }
+
+    #[test]
+    fn changes_map_to_columns() {
+        assert_eq!(Change::<i32>::Keep.into_column(Some), None);
+        assert_eq!(Change::<i32>::Clear.into_column(Some), Some(None));
+        assert_eq!(
+            Change::Set(2).map(|v| v * 2).into_column(Some),
+            Some(Some(4))
+        );
+    }
+}

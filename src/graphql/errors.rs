@@ -405,3 +405,42 @@ macro_rules! payload {
     };
 }
 pub(crate) use payload;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn violations_become_the_same_user_errors() {
+        let rejected = DomainError::Rejected(vec![
+            Violation::on_item("memberIds", 2, Code::NotASubscriber, "no"),
+            Violation {
+                field: Vec::new(),
+                code: Code::Duplicate,
+                message: "whole input".into(),
+            },
+        ]);
+        let MutationError::User(errors) = MutationError::from(rejected) else {
+            panic!("expected user errors");
+        };
+        assert_eq!(
+            errors,
+            [
+                UserError {
+                    field: Some(vec!["input".into(), "memberIds".into(), "2".into()]),
+                    message: "no".into(),
+                    code: UserErrorCode::NotASubscriber,
+                },
+                UserError {
+                    field: None,
+                    message: "whole input".into(),
+                    code: UserErrorCode::Duplicate,
+                },
+            ]
+        );
+        assert_eq!(
+            UserErrorCode::from(Code::IntervalTooLong).as_str(),
+            "INTERVAL_TOO_LONG"
+        );
+    }
+}
