@@ -7,6 +7,7 @@ pub mod channels;
 pub mod contacts;
 pub mod conversations;
 pub mod demo;
+pub mod errors;
 pub mod events;
 pub mod messages;
 pub mod organizations;

@@ -8,6 +8,7 @@
 use async_graphql::{Enum, ErrorExtensions, SimpleObject};
 
 use crate::db::PoolOrQueryError;
+use crate::domain::errors::{Code, DomainError, Violation};
 
 /// A failure that ends a field with a top-level GraphQL error.
 ///
@@ -266,6 +267,52 @@ impl From<diesel_async::pooled_connection::deadpool::PoolError> for MutationErro
     }
 }
 
+impl From<Code> for UserErrorCode {
+    fn from(code: Code) -> Self {
+        match code {
+            Code::NotFound => UserErrorCode::NotFound,
+            Code::Required => UserErrorCode::Required,
+            Code::TooLong => UserErrorCode::TooLong,
+            Code::InvalidEmail => UserErrorCode::InvalidEmail,
+            Code::InvalidPhone => UserErrorCode::InvalidPhone,
+            Code::InvalidUrl => UserErrorCode::InvalidUrl,
+            Code::Duplicate => UserErrorCode::Duplicate,
+            Code::ContactImmutable => UserErrorCode::ContactImmutable,
+            Code::NotAuthor => UserErrorCode::NotAuthor,
+            Code::NotASubscriber => UserErrorCode::NotASubscriber,
+            Code::InvalidValue => UserErrorCode::InvalidValue,
+            Code::IntervalTooLong => UserErrorCode::IntervalTooLong,
+            Code::IntervalReversed => UserErrorCode::IntervalReversed,
+            Code::TooManyIds => UserErrorCode::TooManyIds,
+            Code::PublishTimeInPast => UserErrorCode::PublishTimeInPast,
+            Code::EmptySubscriberSet => UserErrorCode::EmptySubscriberSet,
+            Code::NotPending => UserErrorCode::NotPending,
+        }
+    }
+}
+
+impl From<Violation> for UserError {
+    /// An empty path (the whole input) becomes a null `field`.
+    fn from(violation: Violation) -> Self {
+        UserError {
+            field: (!violation.field.is_empty()).then_some(violation.field),
+            message: violation.message,
+            code: violation.code.into(),
+        }
+    }
+}
+
+impl From<DomainError> for MutationError {
+    fn from(error: DomainError) -> Self {
+        match error {
+            DomainError::Rejected(violations) => {
+                MutationError::User(violations.into_iter().map(UserError::from).collect())
+            }
+            DomainError::Database(error) => error.into(),
+        }
+    }
+}
+
 /// A mutation payload: the result on success, user errors otherwise.
 pub trait Payload<T>: Sized {
     /// The payload of a mutation that succeeded.
@@ -326,14 +373,7 @@ pub fn sanitize_errors(errors: &mut [async_graphql::ServerError]) {
     }
 }
 
-/// Whether `error` is a violation of the unique constraint or index `name`.
-pub fn is_unique_violation(error: &diesel::result::Error, name: &str) -> bool {
-    matches!(
-        error,
-        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, info)
-            if info.constraint_name() == Some(name)
-    )
-}
+pub use crate::domain::errors::is_unique_violation;
 
 /// Declares a mutation payload holding one result (null when the mutation
 /// was refused) beside its `userErrors`, with its `Payload` impl.
@@ -365,3 +405,42 @@ macro_rules! payload {
     };
 }
 pub(crate) use payload;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn violations_become_the_same_user_errors() {
+        let rejected = DomainError::Rejected(vec![
+            Violation::on_item("memberIds", 2, Code::NotASubscriber, "no"),
+            Violation {
+                field: Vec::new(),
+                code: Code::Duplicate,
+                message: "whole input".into(),
+            },
+        ]);
+        let MutationError::User(errors) = MutationError::from(rejected) else {
+            panic!("expected user errors");
+        };
+        assert_eq!(
+            errors,
+            [
+                UserError {
+                    field: Some(vec!["input".into(), "memberIds".into(), "2".into()]),
+                    message: "no".into(),
+                    code: UserErrorCode::NotASubscriber,
+                },
+                UserError {
+                    field: None,
+                    message: "whole input".into(),
+                    code: UserErrorCode::Duplicate,
+                },
+            ]
+        );
+        assert_eq!(
+            UserErrorCode::from(Code::IntervalTooLong).as_str(),
+            "INTERVAL_TOO_LONG"
+        );
+    }
+}

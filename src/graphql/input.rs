@@ -5,6 +5,7 @@
 use async_graphql::MaybeUndefined;
 
 use super::errors::{MutationError, UserError, UserErrorCode};
+use crate::domain::errors::Change;
 use crate::domain::validation::{non_blank, normalize_e164, normalize_email, normalize_http_url};
 
 /// The user errors found so far in one mutation's input.
@@ -148,5 +149,15 @@ pub fn changed<T, U>(
         MaybeUndefined::Undefined => None,
         MaybeUndefined::Null => Some(None),
         MaybeUndefined::Value(value) => Some(validate(value)),
+    }
+}
+
+impl<T> From<MaybeUndefined<T>> for Change<T> {
+    fn from(value: MaybeUndefined<T>) -> Self {
+        match value {
+            MaybeUndefined::Undefined => Change::Keep,
+            MaybeUndefined::Null => Change::Clear,
+            MaybeUndefined::Value(value) => Change::Set(value),
+        }
     }
 }

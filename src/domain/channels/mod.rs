@@ -3,5 +3,6 @@
 
 pub mod model;
 pub mod publishing;
+pub mod service;
 
 pub use model::Channel;

@@ -10,12 +10,23 @@ use serde::{Deserialize, Serialize};
 
 /// What a message is.
 #[derive(
-    AsExpression, FromSqlRow, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash,
+    AsExpression,
+    FromSqlRow,
+    Serialize,
+    Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
 )]
 #[diesel(sql_type = Text)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageKind {
     /// Written by a person.
+    #[default]
     Text,
     /// Written by the system, e.g. when a subscriber joins or leaves.
     Meta,

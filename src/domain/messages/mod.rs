@@ -3,5 +3,6 @@
 
 pub mod kind;
 pub mod model;
+pub mod service;
 
 pub use model::Message;

@@ -3,6 +3,7 @@
 
 pub mod members;
 pub mod model;
+pub mod service;
 pub mod subscribers;
 
 pub use model::Thread;

@@ -11,15 +11,14 @@ use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 use sha2::{Digest, Sha256};
 
-use crate::domain::auth::{Actor, Viewer};
-use crate::domain::channels::model::{self, Channel, ChannelMember, ChannelScope, SetMember};
-use crate::domain::channels::publishing;
+use crate::domain::auth::Actor;
+use crate::domain::channels::model::{self, Channel, ChannelMember, ChannelScope};
+use crate::domain::channels::service::{Target, publish_message};
 use crate::domain::contacts::Contact;
 use crate::domain::messages::Message;
 use crate::domain::messages::model::{self as messages, Container};
 use crate::domain::organizations::{ApiKey, User};
-use crate::domain::threads::{self, Thread, subscribers};
-use crate::domain::tx::Tx;
+use crate::domain::threads::{self, Thread};
 use crate::graphql::context::{db, loader, staff_viewer, viewer};
 use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, UserErrorCode};
 use crate::graphql::loaders::{ByIds, Children, FetchChildren, fetch_by_ids};
@@ -27,9 +26,6 @@ use crate::graphql::messages::{message_page, recent_messages};
 use crate::graphql::mutation::mutate;
 use crate::graphql::pagination::{Cursor, PageRequest};
 use crate::graphql::threads::{SubscriberKind, member_details};
-
-/// How far in the past a new schedule may lie (clock skew), in seconds.
-const PAST_TOLERANCE_SECONDS: i64 = 1;
 
 fetch_by_ids!(Channel => model::by_ids);
 
@@ -298,124 +294,4 @@ impl ChannelsQuery {
         let mut conn = db(ctx).await?;
         Ok(model::find(&mut conn, ChannelScope::of(&viewer), &id).await?)
     }
-}
-
-/// Where a message is published.
-pub enum Target {
-    /// The channel of the thread's active subscribers.
-    ThreadSubscribers,
-    /// The channel of exactly these members.
-    Members(Vec<ID>),
-    /// An existing channel.
-    Channel(ID),
-}
-
-/// Publishes a thread message to a channel now (`at` = None) or schedules
-/// it, finding or creating the channel. Runs in the caller's transaction.
-pub async fn publish_message(
-    tx: &mut Tx<'_>,
-    viewer: &Viewer,
-    message: &Message,
-    thread: &Thread,
-    target: Target,
-    at: Option<DateTime<Utc>>,
-) -> Result<Message, MutationError> {
-    if message.published_at.is_some() {
-        return Err(MutationError::on_input(
-            "messageId",
-            UserErrorCode::InvalidValue,
-            "the message is already published",
-        ));
-    }
-    if let Some(at) = at
-        && at < Utc::now() - chrono::Duration::seconds(PAST_TOLERANCE_SECONDS)
-    {
-        return Err(MutationError::on_input(
-            "publishToChannelAt",
-            UserErrorCode::PublishTimeInPast,
-            "the publish time is in the past",
-        ));
-    }
-    let org = viewer.organization_id;
-    let channel = match target {
-        Target::Channel(id) => model::find(tx, ChannelScope::of(viewer), &id)
-            .await?
-            .ok_or_else(|| MutationError::not_found("channelId", &id))?,
-        Target::Members(ids) => {
-            let mut set = Vec::with_capacity(ids.len());
-            for (index, id) in ids.iter().enumerate() {
-                match crate::domain::threads::members::find_member(tx, org, id).await? {
-                    Some((actor, name)) => set.push(SetMember {
-                        actor,
-                        public_id: id.to_string(),
-                        name,
-                    }),
-                    None => {
-                        return Err(MutationError::User(vec![UserError {
-                            field: Some(vec![
-                                "input".into(),
-                                "memberIds".into(),
-                                index.to_string(),
-                            ]),
-                            message: format!(
-                                "no user, api key or contact with id {:?}",
-                                id.as_str()
-                            ),
-                            code: UserErrorCode::NotFound,
-                        }]));
-                    }
-                }
-            }
-            channel_for(tx, org, &set).await?
-        }
-        Target::ThreadSubscribers => {
-            let set = thread_members(tx, thread).await?;
-            channel_for(tx, org, &set).await?
-        }
-    };
-    model::add_publisher(tx, org, channel.id, thread.id).await?;
-    let scheduled =
-        messages::schedule(tx, message.id, channel.id, at.unwrap_or_else(Utc::now)).await?;
-    if at.is_some() {
-        return Ok(scheduled);
-    }
-    Ok(publishing::publish(tx, &scheduled).await?)
-}
-
-async fn channel_for(
-    conn: &mut AsyncPgConnection,
-    org: i64,
-    set: &[SetMember],
-) -> Result<Channel, MutationError> {
-    if set.is_empty() {
-        return Err(MutationError::on_input(
-            "memberIds",
-            UserErrorCode::EmptySubscriberSet,
-            "a channel needs at least one subscriber",
-        ));
-    }
-    Ok(model::find_or_create(conn, org, set).await?)
-}
-
-/// The thread's active subscribers as a subscriber set.
-async fn thread_members(
-    conn: &mut AsyncPgConnection,
-    thread: &Thread,
-) -> QueryResult<Vec<SetMember>> {
-    let org = thread.organization_id;
-    let active: Vec<Actor> = subscribers::of_threads(conn, org, &[thread.id])
-        .await?
-        .iter()
-        .filter(|s| !s.is_archived)
-        .filter_map(|s| s.member())
-        .collect();
-    let described = crate::domain::threads::members::describe_members(conn, org, &active).await?;
-    Ok(described
-        .into_iter()
-        .map(|(actor, public_id, name)| SetMember {
-            actor,
-            public_id,
-            name,
-        })
-        .collect())
 }

@@ -71,8 +71,10 @@ impl ChannelsMutation {
                         "give channelId or memberIds, not both",
                     ));
                 }
-                (Some(channel), None) => Target::Channel(channel),
-                (None, Some(members)) => Target::Members(members),
+                (Some(channel), None) => Target::Channel(channel.0),
+                (None, Some(members)) => {
+                    Target::Members(members.into_iter().map(|id| id.0).collect())
+                }
                 (None, None) => Target::ThreadSubscribers,
             };
             let (message, thread) = crate::graphql::messages::find_visible_thread_message(

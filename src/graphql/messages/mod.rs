@@ -13,28 +13,21 @@ use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 
 use crate::db::ids::IdKind;
-use crate::domain::auth::{Actor, Viewer};
+use crate::domain::auth::Viewer;
 use crate::domain::channels::Channel;
 use crate::domain::conversations::Conversation;
-use crate::domain::events::{EventKind, EventPayload};
-use crate::domain::messages::model::{self, Container, Message, MessageChanges, NewMessage, Owner};
-use crate::domain::threads::model::ThreadScope;
-use crate::domain::threads::subscribers::{self, Subscriber};
-use crate::domain::threads::{self, Thread};
-use crate::domain::validation::MAX_SHORT_TEXT;
+use crate::domain::errors::Violations;
+use crate::domain::messages::model::{self, Container, Message};
+use crate::domain::messages::service;
+pub use crate::domain::messages::service::find_visible_thread_message;
+use crate::domain::threads::Thread;
+use crate::domain::threads::subscribers::Subscriber;
 use crate::graphql::context::{loader, viewer};
-use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, UserErrorCode, payload};
+use crate::graphql::errors::{ApiError, Payload, UserError, payload};
 use crate::graphql::input::InputErrors;
 use crate::graphql::loaders::{ByIds, Children, FetchChildren, FetchPages, Pages};
 use crate::graphql::mutation::mutate;
 use crate::graphql::pagination::{Cursor, PageRequest};
-
-/// Longest message text, in characters.
-pub const MAX_TEXT: usize = 20_000;
-/// Most media URLs on one message.
-const MAX_MEDIA_URLS: usize = 20;
-/// Longest emoji (a ZWJ sequence can be long), in bytes.
-const MAX_EMOJI_BYTES: usize = 64;
 
 impl FetchPages for Message {
     type Parent = Container;
@@ -343,31 +336,4 @@ impl Message {
     async fn written_by_me(&self) -> Option<bool> {
         self.written_by_me
     }
-}
-
-/// The thread message with this id, as the viewer may see it.
-pub async fn find_visible_thread_message(
-    conn: &mut AsyncPgConnection,
-    viewer: &Viewer,
-    public_id: &str,
-) -> QueryResult<Option<(Message, Thread)>> {
-    let Some(message) = model::find(conn, viewer.organization_id, public_id).await? else {
-        return Ok(None);
-    };
-    let Some(thread_id) = message.thread_id else {
-        return Ok(None);
-    };
-    let Some(thread) = threads::model::by_ids(conn, viewer.organization_id, &[thread_id])
-        .await?
-        .pop()
-    else {
-        return Ok(None);
-    };
-    let visible = match ThreadScope::of(viewer).only_contact {
-        Some(contact) => {
-            subscribers::is_active_member(conn, thread.id, Actor::Contact(contact)).await?
-        }
-        None => true,
-    };
-    Ok(visible.then_some((message, thread)))
 }

@@ -87,34 +87,41 @@ payload! {
     }
 }
 
-/// Validates a message text: required unless media is attached.
-pub fn check_text(errors: &mut InputErrors, field: &str, text: &str, has_media: bool) -> String {
-    if text.trim().is_empty() && !has_media {
-        errors.push(
-            field,
-            UserErrorCode::Required,
-            format!("{field} is required"),
-        );
-    } else if text.chars().count() > MAX_TEXT {
-        errors.push(
-            field,
-            UserErrorCode::TooLong,
-            format!("{field} must be at most {MAX_TEXT} characters"),
-        );
+impl From<SendMessageInput> for service::SendMessage {
+    fn from(input: SendMessageInput) -> Self {
+        service::SendMessage {
+            thread_id: input.thread_id.0,
+            text: input.text,
+            kind: input.kind.into(),
+            event: input.event,
+            media_urls: input.media_urls,
+            resource_id: input.resource_id,
+            client_message_id: input.client_message_id,
+            publish_to_channel: input.publish_to_channel,
+            publish_to_channel_at: input.publish_to_channel_at,
+        }
     }
-    text.to_string()
 }
 
-fn check_emoji(errors: &mut InputErrors, emoji: &str) -> String {
-    let emoji = emoji.trim();
-    if emoji.is_empty() || emoji.len() > MAX_EMOJI_BYTES || emoji.chars().any(char::is_whitespace) {
-        errors.push(
-            "emoji",
-            UserErrorCode::InvalidValue,
-            "emoji must be one emoji (or a short code without spaces)",
-        );
+impl From<EditMessageInput> for service::EditMessage {
+    fn from(input: EditMessageInput) -> Self {
+        service::EditMessage {
+            id: input.id.0,
+            text: input.text,
+            media_urls: input.media_urls,
+        }
     }
-    emoji.to_string()
+}
+
+/// Validates a message text (required unless media is attached), recording
+/// the domain's violations as user errors.
+pub fn check_text(errors: &mut InputErrors, field: &str, text: &str, has_media: bool) -> String {
+    let mut violations = Violations::default();
+    let text = service::check_text(&mut violations, field, text, has_media);
+    for violation in violations.into_vec() {
+        errors.push_error(violation.into());
+    }
+    text
 }
 
 /// `Mutation.sendMessage` and the other message mutations.
@@ -131,85 +138,9 @@ impl MessagesMutation {
         input: SendMessageInput,
     ) -> Result<SendMessagePayload, ApiError> {
         let viewer = viewer(ctx)?;
+        let request = service::SendMessage::from(input);
         mutate(ctx, async |tx| {
-            let mut errors = InputErrors::default();
-            if input.kind == MessageType::Meta {
-                errors.push(
-                    "type",
-                    UserErrorCode::InvalidValue,
-                    "META messages are written by the system only",
-                );
-            }
-            let media_urls = errors.url_list("mediaUrls", &input.media_urls, MAX_MEDIA_URLS);
-            let text = check_text(
-                &mut errors,
-                "text",
-                &input.text,
-                !input.media_urls.is_empty(),
-            );
-            let event = errors.optional_text("event", input.event.as_deref(), MAX_SHORT_TEXT);
-            let resource_id =
-                errors.optional_text("resourceId", input.resource_id.as_deref(), MAX_SHORT_TEXT);
-            let client_message_id = errors.optional_text(
-                "clientMessageId",
-                input.client_message_id.as_deref(),
-                MAX_SHORT_TEXT,
-            );
-            let thread =
-                threads::model::find_for_update(tx, ThreadScope::of(&viewer), &input.thread_id)
-                    .await?
-                    .ok_or_else(|| MutationError::not_found("threadId", &input.thread_id))?;
-            errors.finish()?;
-
-            if let Some(client_id) = &client_message_id
-                && let Some(existing) = model::find_by_client_id(tx, thread.id, client_id).await?
-            {
-                return Ok((existing, thread));
-            }
-            let name = crate::domain::threads::members::member_name(
-                tx,
-                viewer.organization_id,
-                viewer.actor,
-            )
-            .await?;
-            let author =
-                crate::domain::threads::members::join_thread(tx, &thread, viewer.actor, &name)
-                    .await?;
-            let mut new = NewMessage::new(
-                viewer.organization_id,
-                Owner::Thread(thread.id),
-                input.kind.into(),
-                text,
-            );
-            new.author_subscriber_id = Some(author.id);
-            new.event = event;
-            new.media_urls = media_urls.into_iter().map(Some).collect();
-            new.resource_id = resource_id;
-            new.client_message_id = client_message_id;
-            let message = model::insert(tx, &new).await?;
-            subscribers::record_message(tx, thread.id, Some(author.id)).await?;
-            let thread = threads::model::touch(tx, thread.id, Some(message.created_at)).await?;
-            let added = EventPayload {
-                message: Some((&message).into()),
-                thread: Some((&thread).into()),
-                ..EventPayload::default()
-            };
-            crate::domain::threads::members::record(tx, &thread, EventKind::MessageAdded, added);
-            let message = if input.publish_to_channel || input.publish_to_channel_at.is_some() {
-                let target = crate::graphql::channels::Target::ThreadSubscribers;
-                crate::graphql::channels::publish_message(
-                    tx,
-                    &viewer,
-                    &message,
-                    &thread,
-                    target,
-                    input.publish_to_channel_at,
-                )
-                .await?
-            } else {
-                message
-            };
-            Ok((message, thread))
+            Ok(service::send_message(tx, &viewer, request).await?)
         })
         .await
     }
@@ -221,41 +152,9 @@ impl MessagesMutation {
         input: EditMessageInput,
     ) -> Result<MessagePayload, ApiError> {
         let viewer = viewer(ctx)?;
+        let request = service::EditMessage::from(input);
         mutate(ctx, async |tx| {
-            let (message, thread) = find_visible_thread_message(tx, &viewer, &input.id)
-                .await?
-                .ok_or_else(|| MutationError::not_found("id", &input.id))?;
-            threads::model::lock(tx, thread.id).await?;
-            require_author(tx, &viewer, &message, false).await?;
-            let mut errors = InputErrors::default();
-            let media_urls = input
-                .media_urls
-                .as_ref()
-                .map(|urls| errors.url_list("mediaUrls", urls, MAX_MEDIA_URLS));
-            let has_media = media_urls
-                .as_ref()
-                .map_or(!message.media_url_list().is_empty(), |urls| {
-                    !urls.is_empty()
-                });
-            let body = input
-                .text
-                .as_ref()
-                .map(|text| check_text(&mut errors, "text", text, has_media));
-            errors.finish()?;
-            let changes = MessageChanges {
-                body,
-                media_urls: media_urls.map(|urls| urls.into_iter().map(Some).collect()),
-                edited_at: Some(Some(Utc::now())),
-                ..MessageChanges::default()
-            };
-            let message = model::update(tx, message.id, &changes).await?;
-            let thread = threads::model::touch(tx, thread.id, None).await?;
-            let edited = EventPayload {
-                message: Some((&message).into()),
-                ..EventPayload::default()
-            };
-            crate::domain::threads::members::record(tx, &thread, EventKind::MessageEdited, edited);
-            Ok(message)
+            Ok(service::edit_message(tx, &viewer, request).await?)
         })
         .await
     }
@@ -269,23 +168,7 @@ impl MessagesMutation {
     ) -> Result<DeleteMessagePayload, ApiError> {
         let viewer = viewer(ctx)?;
         mutate(ctx, async |tx| {
-            let (message, thread) = find_visible_thread_message(tx, &viewer, &input.id)
-                .await?
-                .ok_or_else(|| MutationError::not_found("id", &input.id))?;
-            threads::model::lock(tx, thread.id).await?;
-            require_author(tx, &viewer, &message, true).await?;
-            model::delete(tx, message.id).await?;
-            let thread = threads::model::touch(tx, thread.id, None).await?;
-            let deleted = EventPayload {
-                message_public_id: Some(message.public_id.clone()),
-                ..EventPayload::default()
-            };
-            crate::domain::threads::members::record(
-                tx,
-                &thread,
-                EventKind::MessageDeleted,
-                deleted,
-            );
+            service::delete_message(tx, &viewer, &input.id).await?;
             Ok(input.id.clone())
         })
         .await
@@ -297,7 +180,11 @@ impl MessagesMutation {
         ctx: &Context<'_>,
         input: ReactionInput,
     ) -> Result<MessagePayload, ApiError> {
-        self.react(ctx, input, true).await
+        let viewer = viewer(ctx)?;
+        mutate(ctx, async |tx| {
+            Ok(service::react(tx, &viewer, &input.message_id, &input.emoji, true).await?)
+        })
+        .await
     }
 
     /// Removes the caller's reaction.
@@ -306,89 +193,10 @@ impl MessagesMutation {
         ctx: &Context<'_>,
         input: ReactionInput,
     ) -> Result<MessagePayload, ApiError> {
-        self.react(ctx, input, false).await
-    }
-}
-
-impl MessagesMutation {
-    async fn react(
-        &self,
-        ctx: &Context<'_>,
-        input: ReactionInput,
-        add: bool,
-    ) -> Result<MessagePayload, ApiError> {
         let viewer = viewer(ctx)?;
         mutate(ctx, async |tx| {
-            let mut errors = InputErrors::default();
-            let emoji = check_emoji(&mut errors, &input.emoji);
-            let (message, thread) = find_visible_thread_message(tx, &viewer, &input.message_id)
-                .await?
-                .ok_or_else(|| MutationError::not_found("messageId", &input.message_id))?;
-            errors.finish()?;
-            threads::model::lock(tx, thread.id).await?;
-            let subscriber = subscribers::find_member(tx, thread.id, viewer.actor)
-                .await?
-                .filter(|s| !s.is_archived)
-                .ok_or_else(|| {
-                    MutationError::on_input(
-                        "messageId",
-                        UserErrorCode::NotASubscriber,
-                        "only subscribers of the thread may react",
-                    )
-                })?;
-            let (changed, kind) = if add {
-                let added = model::add_reaction(
-                    tx,
-                    viewer.organization_id,
-                    message.id,
-                    subscriber.id,
-                    &emoji,
-                )
-                .await?;
-                (added, EventKind::ReactionAdded)
-            } else {
-                let removed = model::remove_reaction(tx, message.id, subscriber.id, &emoji).await?;
-                (removed, EventKind::ReactionRemoved)
-            };
-            if changed {
-                let reaction = EventPayload {
-                    message: Some((&message).into()),
-                    subscriber: Some((&subscriber).into()),
-                    emoji: Some(emoji),
-                    ..EventPayload::default()
-                };
-                crate::domain::threads::members::record(tx, &thread, kind, reaction);
-            }
-            Ok(message)
+            Ok(service::react(tx, &viewer, &input.message_id, &input.emoji, false).await?)
         })
         .await
-    }
-}
-
-/// Refuses unless the caller wrote the message (api keys pass too when
-/// `api_keys_may`).
-async fn require_author(
-    conn: &mut AsyncPgConnection,
-    viewer: &Viewer,
-    message: &Message,
-    api_keys_may: bool,
-) -> Result<(), MutationError> {
-    if api_keys_may && matches!(viewer.actor, Actor::ApiKey(_)) {
-        return Ok(());
-    }
-    let author = match message.author_subscriber_id {
-        Some(id) => subscribers::by_ids(conn, viewer.organization_id, &[id])
-            .await?
-            .pop(),
-        None => None,
-    };
-    if author.and_then(|a| a.member()) == Some(viewer.actor) {
-        Ok(())
-    } else {
-        Err(MutationError::on_input(
-            "id",
-            UserErrorCode::NotAuthor,
-            "only the message's author may do this",
-        ))
     }
 }

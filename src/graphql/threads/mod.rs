@@ -16,23 +16,17 @@ use chrono::{DateTime, Months, Utc};
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 
-use crate::db::ids::IdKind;
 use crate::domain::auth::{Actor, Viewer};
 use crate::domain::contacts::{self, Contact};
-use crate::domain::events::{EventKind, EventPayload};
+use crate::domain::errors::Change;
 use crate::domain::messages::model::{Container, Message};
 use crate::domain::organizations::{ApiKey, User};
-use crate::domain::threads::model::{
-    self, Interval, NewThread, Thread, ThreadChanges, ThreadFilter, ThreadScope,
-};
+use crate::domain::threads::model::{self, Interval, Thread, ThreadFilter, ThreadScope};
+use crate::domain::threads::service;
 use crate::domain::threads::subscribers::{self, Subscriber};
-use crate::domain::validation::MAX_SHORT_TEXT;
 use crate::graphql::context::{db, loader, may_see_details, staff_viewer, viewer};
 use crate::graphql::enums::ChannelKind;
-use crate::graphql::errors::{
-    ApiError, MutationError, Payload, UserError, UserErrorCode, is_unique_violation, payload,
-};
-use crate::graphql::input::{InputErrors, changed};
+use crate::graphql::errors::{ApiError, Payload, UserError, UserErrorCode, payload};
 use crate::graphql::loaders::{ByIds, Children, FetchChildren, FetchPages, fetch_by_ids};
 use crate::graphql::messages::{message_page, recent_messages};
 use crate::graphql::mutation::mutate;
@@ -40,8 +34,6 @@ use crate::graphql::pagination::{Cursor, PageRequest};
 
 /// Most ids the `ids` filter takes.
 const MAX_FILTER_IDS: usize = 1000;
-/// Most subscribers added or removed at once.
-const MAX_SUBSCRIBER_CHANGES: usize = 100;
 /// Longest interval a date filter may span, in months.
 const MAX_INTERVAL_MONTHS: u32 = 3;
 

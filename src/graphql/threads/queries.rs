@@ -1,8 +1,9 @@
 //! `Query.thread`, `threadByChannel`, `threadByResource` and `threads`, with
 //! their filters (ids, intervals of at most three months) and connection fields.
 
-use super::mutations::check_identifier;
 use super::*;
+use crate::domain::errors::Violations;
+use crate::domain::threads::service::check_identifier;
 
 /// A time interval, both ends included.
 #[derive(InputObject, Clone, Copy)]
@@ -144,8 +145,9 @@ impl ThreadsQuery {
         identifier: String,
     ) -> Result<Option<Thread>, ApiError> {
         let viewer = viewer(ctx)?;
-        let mut errors = InputErrors::default();
-        let Some(identifier) = check_identifier(&mut errors, channel, &identifier) else {
+        let mut violations = Violations::default();
+        let Some(identifier) = check_identifier(&mut violations, channel.into(), &identifier)
+        else {
             return Ok(None);
         };
         let mut conn = db(ctx).await?;

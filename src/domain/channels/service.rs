@@ -1,0 +1,134 @@
+//! Publishing a thread message to a channel: finding or creating the channel
+//! of a subscriber set, then sending the message now or scheduling it.
+
+use chrono::{DateTime, Utc};
+use diesel::QueryResult;
+use diesel_async::AsyncPgConnection;
+
+use super::model::{self, Channel, ChannelScope, SetMember};
+use super::publishing;
+use crate::domain::auth::{Actor, Viewer};
+use crate::domain::errors::{Code, DomainError, DomainResult, Violation};
+use crate::domain::messages::Message;
+use crate::domain::messages::model as messages;
+use crate::domain::threads::{Thread, members, subscribers};
+use crate::domain::tx::Tx;
+
+/// How far in the past a new schedule may lie (clock skew), in seconds.
+const PAST_TOLERANCE_SECONDS: i64 = 1;
+
+/// Where a message is published.
+#[derive(Debug)]
+pub enum Target {
+    /// The channel of the thread's active subscribers.
+    ThreadSubscribers,
+    /// The channel of exactly these members (public ids).
+    Members(Vec<String>),
+    /// An existing channel (public id).
+    Channel(String),
+}
+
+/// Publishes a thread message to a channel now (`at` = None) or schedules
+/// it, finding or creating the channel. Runs in the caller's transaction.
+#[tracing::instrument(skip_all, fields(organization_id = viewer.organization_id, message = %message.public_id, scheduled = at.is_some()))]
+pub async fn publish_message(
+    tx: &mut Tx<'_>,
+    viewer: &Viewer,
+    message: &Message,
+    thread: &Thread,
+    target: Target,
+    at: Option<DateTime<Utc>>,
+) -> DomainResult<Message> {
+    if message.published_at.is_some() {
+        return Err(DomainError::on_input(
+            "messageId",
+            Code::InvalidValue,
+            "the message is already published",
+        ));
+    }
+    if let Some(at) = at
+        && at < Utc::now() - chrono::Duration::seconds(PAST_TOLERANCE_SECONDS)
+    {
+        return Err(DomainError::on_input(
+            "publishToChannelAt",
+            Code::PublishTimeInPast,
+            "the publish time is in the past",
+        ));
+    }
+    let org = viewer.organization_id;
+    let channel = match target {
+        Target::Channel(id) => model::find(tx, ChannelScope::of(viewer), &id)
+            .await?
+            .ok_or_else(|| DomainError::not_found("channelId", &id))?,
+        Target::Members(ids) => {
+            let mut set = Vec::with_capacity(ids.len());
+            for (index, id) in ids.iter().enumerate() {
+                match members::find_member(tx, org, id).await? {
+                    Some((actor, name)) => set.push(SetMember {
+                        actor,
+                        public_id: id.to_string(),
+                        name,
+                    }),
+                    None => {
+                        return Err(DomainError::Rejected(vec![Violation::on_item(
+                            "memberIds",
+                            index,
+                            Code::NotFound,
+                            format!("no user, api key or contact with id {:?}", id.as_str()),
+                        )]));
+                    }
+                }
+            }
+            channel_for(tx, org, &set).await?
+        }
+        Target::ThreadSubscribers => {
+            let set = thread_members(tx, thread).await?;
+            channel_for(tx, org, &set).await?
+        }
+    };
+    model::add_publisher(tx, org, channel.id, thread.id).await?;
+    let scheduled =
+        messages::schedule(tx, message.id, channel.id, at.unwrap_or_else(Utc::now)).await?;
+    if at.is_some() {
+        return Ok(scheduled);
+    }
+    Ok(publishing::publish(tx, &scheduled).await?)
+}
+
+async fn channel_for(
+    conn: &mut AsyncPgConnection,
+    org: i64,
+    set: &[SetMember],
+) -> DomainResult<Channel> {
+    if set.is_empty() {
+        return Err(DomainError::on_input(
+            "memberIds",
+            Code::EmptySubscriberSet,
+            "a channel needs at least one subscriber",
+        ));
+    }
+    Ok(model::find_or_create(conn, org, set).await?)
+}
+
+/// The thread's active subscribers as a subscriber set.
+async fn thread_members(
+    conn: &mut AsyncPgConnection,
+    thread: &Thread,
+) -> QueryResult<Vec<SetMember>> {
+    let org = thread.organization_id;
+    let active: Vec<Actor> = subscribers::of_threads(conn, org, &[thread.id])
+        .await?
+        .iter()
+        .filter(|s| !s.is_archived)
+        .filter_map(|s| s.member())
+        .collect();
+    let described = members::describe_members(conn, org, &active).await?;
+    Ok(described
+        .into_iter()
+        .map(|(actor, public_id, name)| SetMember {
+            actor,
+            public_id,
+            name,
+        })
+        .collect())
+}
