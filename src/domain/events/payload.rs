@@ -135,7 +135,7 @@ pub struct ThreadSnapshot {
     #[serde(default)]
     pub original_sender: Option<String>,
     #[serde(default)]
-    pub channel: Option<String>,
+    pub channel: Option<ChannelKind>,
     #[serde(default)]
     pub identifier: Option<String>,
     #[serde(default)]
@@ -163,7 +163,7 @@ impl From<&Thread> for ThreadSnapshot {
             name: t.name.clone(),
             subject: t.subject.clone(),
             original_sender: t.original_sender.clone(),
-            channel: t.channel.clone(),
+            channel: t.channel,
             identifier: t.identifier.clone(),
             chatbot_paused: t.chatbot_paused,
             is_resolved: t.is_resolved,

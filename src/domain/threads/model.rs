@@ -1,5 +1,6 @@
 //! Database access for threads.
 
+use crate::domain::channel_kind::ChannelKind;
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
@@ -24,7 +25,7 @@ pub struct Thread {
     pub name: Option<String>,
     pub subject: Option<String>,
     pub original_sender: Option<String>,
-    pub channel: Option<String>,
+    pub channel: Option<ChannelKind>,
     pub identifier: Option<String>,
     pub chatbot_paused: bool,
     pub is_resolved: bool,
@@ -45,7 +46,7 @@ pub struct NewThread {
     pub name: Option<String>,
     pub subject: Option<String>,
     pub original_sender: Option<String>,
-    pub channel: Option<String>,
+    pub channel: Option<ChannelKind>,
     pub identifier: Option<String>,
     pub chatbot_paused: bool,
     pub is_resolved: bool,
@@ -60,7 +61,7 @@ pub struct NewThread {
 pub struct ThreadChanges {
     pub name: Option<Option<String>>,
     pub subject: Option<Option<String>>,
-    pub channel: Option<Option<String>>,
+    pub channel: Option<Option<ChannelKind>>,
     pub identifier: Option<Option<String>>,
     pub chatbot_paused: Option<bool>,
     pub is_resolved: Option<bool>,
@@ -111,7 +112,7 @@ pub struct ThreadFilter {
     pub public_ids: Option<Vec<String>>,
     pub created_between: Option<Interval>,
     pub updated_between: Option<Interval>,
-    pub channel: Option<String>,
+    pub channel: Option<ChannelKind>,
     pub contact_id: Option<i64>,
     pub is_resolved: Option<bool>,
     /// Only threads where this member has unread messages.
@@ -130,7 +131,7 @@ fn filtered(scope: ThreadScope, filter: &ThreadFilter) -> threads::BoxedQuery<'s
         query = query.filter(threads::updated_at.between(start, end));
     }
     if let Some(channel) = &filter.channel {
-        query = query.filter(threads::channel.eq(channel.clone()));
+        query = query.filter(threads::channel.eq(*channel));
     }
     if let Some(contact_id) = filter.contact_id {
         query = query.filter(threads::contact_id.eq(contact_id));
@@ -239,12 +240,12 @@ pub async fn lock(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Thread> 
 pub async fn find_by_channel(
     conn: &mut AsyncPgConnection,
     scope: ThreadScope,
-    channel: &str,
+    channel: ChannelKind,
     identifier: &str,
 ) -> QueryResult<Option<Thread>> {
     scope
         .visible()
-        .filter(threads::channel.eq(channel.to_string()))
+        .filter(threads::channel.eq(channel))
         .filter(threads::identifier.eq(identifier.to_string()))
         .select(Thread::as_select())
         .first(conn)

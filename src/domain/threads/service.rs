@@ -216,7 +216,7 @@ pub async fn create_thread(
             request.original_sender.as_deref(),
             MAX_SHORT_TEXT,
         ),
-        channel: request.channel.map(|c| c.as_str().to_string()),
+        channel: request.channel,
         identifier: check_channel_identifier(
             &mut violations,
             request.channel,
@@ -290,9 +290,7 @@ pub async fn update_thread(
         subject: request
             .subject
             .into_column(|v| violations.optional_text("subject", Some(&v), MAX_SHORT_TEXT)),
-        channel: request
-            .channel
-            .into_column(|c| Some(c.as_str().to_string())),
+        channel: request.channel.into_column(Some),
         identifier: None,
         chatbot_paused: request.chatbot_paused,
         is_resolved: request.is_resolved,
@@ -303,11 +301,10 @@ pub async fn update_thread(
     };
     // Check the pair the thread ends up with, whichever half changed.
     if changes.channel.is_some() || !request.identifier.is_keep() {
-        let channel = match &changes.channel {
-            Some(channel) => channel.as_deref(),
-            None => thread.channel.as_deref(),
-        }
-        .and_then(ChannelKind::parse);
+        let channel = match changes.channel {
+            Some(channel) => channel,
+            None => thread.channel,
+        };
         let identifier = match request.identifier {
             Change::Keep => thread.identifier.clone(),
             Change::Clear => None,

@@ -97,7 +97,7 @@ impl Thread {
     }
     /// The channel the thread runs on.
     async fn channel(&self) -> Option<ChannelKind> {
-        self.channel.as_deref().and_then(ChannelKind::parse)
+        self.channel.map(Into::into)
     }
     /// The address on the channel: E.164 phone for WhatsApp and SMS, email, profile id.
     async fn identifier(&self) -> Option<&str> {

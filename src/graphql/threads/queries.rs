@@ -73,7 +73,7 @@ impl ThreadsFilter {
             public_ids: self.ids.map(|ids| ids.into_iter().map(|id| id.0).collect()),
             created_between: check_interval("createdAt", self.created_at)?,
             updated_between: check_interval("updatedAt", self.updated_at)?,
-            channel: self.channel.map(|c| c.as_str().to_string()),
+            channel: self.channel.map(Into::into),
             contact_id: None,
             is_resolved: self.is_resolved,
             unread_for: self.unread_only.then_some(viewer.actor),
@@ -154,7 +154,7 @@ impl ThreadsQuery {
         Ok(model::find_by_channel(
             &mut conn,
             ThreadScope::of(&viewer),
-            channel.as_str(),
+            channel.into(),
             &identifier,
         )
         .await?)
