@@ -206,6 +206,36 @@ impl Violations {
         urls
     }
 
+    /// A phone number in E.164 form.
+    pub fn optional_phone(&mut self, field: &str, value: Option<&str>) -> Option<String> {
+        let value = non_blank(value?)?;
+        let phone = crate::domain::validation::normalize_e164(&value);
+        if phone.is_none() {
+            self.push(
+                field,
+                Code::InvalidPhone,
+                format!(
+                    "{value:?} is not a valid phone number with its country code (E.164), e.g. +14155550100"
+                ),
+            );
+        }
+        phone
+    }
+
+    /// An absolute http(s) URL.
+    pub fn optional_url(&mut self, field: &str, value: Option<&str>) -> Option<String> {
+        let value = non_blank(value?)?;
+        let url = normalize_http_url(&value);
+        if url.is_none() {
+            self.push(
+                field,
+                Code::InvalidUrl,
+                format!("{value:?} is not an absolute http(s) URL"),
+            );
+        }
+        url
+    }
+
     /// A lower-cased email address.
     pub fn optional_email(&mut self, field: &str, value: Option<&str>) -> Option<String> {
         let value = non_blank(value?)?;

@@ -6,14 +6,14 @@ use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 
 use crate::domain::auth::{Actor, Viewer};
-use crate::domain::contacts::model::{self, Contact, ContactChanges, NewContact};
+use crate::domain::contacts::model::{self, Contact};
+use crate::domain::contacts::service;
 use crate::domain::conversations::Conversation;
 use crate::domain::threads::Thread;
-use crate::domain::validation::{MAX_SHORT_TEXT, non_blank};
+use crate::domain::validation::non_blank;
 use crate::graphql::context::{db, loader, may_see_details, staff_viewer, viewer};
 use crate::graphql::conversations::ConversationConnectionFields;
-use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, payload};
-use crate::graphql::input::{InputErrors, changed};
+use crate::graphql::errors::{ApiError, Payload, UserError, payload};
 use crate::graphql::loaders::{Pages, fetch_by_ids};
 use crate::graphql::mutation::mutate;
 use crate::graphql::pagination::{Cursor, PageRequest};
@@ -287,19 +287,16 @@ impl ContactsMutation {
         input: CreateContactInput,
     ) -> Result<ContactPayload, ApiError> {
         let viewer = staff_viewer(ctx)?;
+        let request = service::CreateContact {
+            first_name: input.first_name,
+            last_name: input.last_name,
+            nickname: input.nickname,
+            email: input.email,
+            phone: input.phone,
+            avatar_url: input.avatar_url,
+        };
         mutate(ctx, async |tx| {
-            let mut errors = InputErrors::default();
-            let first_name = errors.required_text("firstName", &input.first_name, MAX_SHORT_TEXT);
-            let mut new = NewContact::new(viewer.organization_id, first_name.unwrap_or_default());
-            new.last_name =
-                errors.optional_text("lastName", input.last_name.as_deref(), MAX_SHORT_TEXT);
-            new.nickname =
-                errors.optional_text("nickname", input.nickname.as_deref(), MAX_SHORT_TEXT);
-            new.email = errors.optional_email("email", input.email.as_deref());
-            new.phone = errors.optional_phone("phone", input.phone.as_deref());
-            new.avatar_url = errors.optional_url("avatarUrl", input.avatar_url.as_deref());
-            errors.finish()?;
-            Ok(model::create(tx, &new).await?)
+            Ok(service::create_contact(tx, &viewer, request).await?)
         })
         .await
     }
@@ -311,32 +308,17 @@ impl ContactsMutation {
         input: UpdateContactInput,
     ) -> Result<ContactPayload, ApiError> {
         let viewer = staff_viewer(ctx)?;
+        let request = service::UpdateContact {
+            id: input.id.to_string(),
+            first_name: input.first_name,
+            last_name: input.last_name.into(),
+            nickname: input.nickname.into(),
+            email: input.email.into(),
+            phone: input.phone.into(),
+            avatar_url: input.avatar_url.into(),
+        };
         mutate(ctx, async |tx| {
-            let mut errors = InputErrors::default();
-            let changes = ContactChanges {
-                first_name: input
-                    .first_name
-                    .as_deref()
-                    .and_then(|name| errors.required_text("firstName", name, MAX_SHORT_TEXT)),
-                last_name: changed(input.last_name, |v| {
-                    errors.optional_text("lastName", Some(&v), MAX_SHORT_TEXT)
-                }),
-                nickname: changed(input.nickname, |v| {
-                    errors.optional_text("nickname", Some(&v), MAX_SHORT_TEXT)
-                }),
-                email: changed(input.email, |v| errors.optional_email("email", Some(&v))),
-                phone: changed(input.phone, |v| errors.optional_phone("phone", Some(&v))),
-                avatar_url: changed(input.avatar_url, |v| {
-                    errors.optional_url("avatarUrl", Some(&v))
-                }),
-            };
-            errors.finish()?;
-            let updated = if changes.is_empty() {
-                model::find(tx, viewer.organization_id, &input.id).await?
-            } else {
-                model::update(tx, viewer.organization_id, &input.id, &changes).await?
-            };
-            updated.ok_or_else(|| MutationError::not_found("id", &input.id))
+            Ok(service::update_contact(tx, &viewer, request).await?)
         })
         .await
     }
@@ -350,11 +332,8 @@ impl ContactsMutation {
     ) -> Result<DeleteContactPayload, ApiError> {
         let viewer = staff_viewer(ctx)?;
         mutate(ctx, async |tx| {
-            if model::delete(tx, viewer.organization_id, &input.id).await? {
-                Ok(input.id.clone())
-            } else {
-                Err(MutationError::not_found("id", &input.id))
-            }
+            service::delete_contact(tx, &viewer, &input.id).await?;
+            Ok(input.id.clone())
         })
         .await
     }
@@ -367,23 +346,8 @@ impl ContactsMutation {
     ) -> Result<ContactTokenPayload, ApiError> {
         let viewer = staff_viewer(ctx)?;
         mutate(ctx, async |tx| {
-            let contact = model::find(tx, viewer.organization_id, &input.contact_id)
-                .await?
-                .ok_or_else(|| MutationError::not_found("contactId", &input.contact_id))?;
-            let token = model::create_token(tx, &contact).await?;
-            Ok((token, contact))
+            Ok(service::issue_token(tx, &viewer, &input.contact_id).await?)
         })
         .await
-    }
-}
-
-impl ContactChanges {
-    fn is_empty(&self) -> bool {
-        self.first_name.is_none()
-            && self.last_name.is_none()
-            && self.nickname.is_none()
-            && self.email.is_none()
-            && self.phone.is_none()
-            && self.avatar_url.is_none()
     }
 }

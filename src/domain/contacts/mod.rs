@@ -2,5 +2,6 @@
 //! guests, customers).
 
 pub mod model;
+pub mod service;
 
 pub use model::Contact;
