@@ -138,7 +138,13 @@ impl WsClient {
         assert_eq!(message["type"], kind, "{message}");
         let errors = message["payload"]["errors"].clone();
         assert!(errors.is_array(), "{message}");
-        let complete = self.receive().await;
+        // Other operations on the socket may still deliver in between.
+        let complete = loop {
+            let next = self.receive().await;
+            if next["id"] == id {
+                break next;
+            }
+        };
         assert_eq!(complete["type"], "complete", "{complete}");
         errors
     }
