@@ -1,12 +1,11 @@
-//! Validation of mutation input: each check normalises a value or records a
-//! `UserError` against its field, so a mutation reports every problem at once
+//! Validation of mutation input: each check (the domain's `Violations`)
+//! normalises a value or records a `UserError` against its field, so a mutation reports every problem at once
 //! and writes nothing when there is any.
 
 use async_graphql::MaybeUndefined;
 
 use super::errors::{MutationError, UserError, UserErrorCode};
-use crate::domain::errors::Change;
-use crate::domain::validation::{non_blank, normalize_e164, normalize_email, normalize_http_url};
+use crate::domain::errors::{Change, Violations};
 
 /// The user errors found so far in one mutation's input.
 #[derive(Debug, Default)]
@@ -32,19 +31,18 @@ impl InputErrors {
         }
     }
 
+    /// Runs one of the domain's checks (`Violations`), recording what it finds.
+    fn check<T>(&mut self, check: impl FnOnce(&mut Violations) -> T) -> T {
+        let mut found = Violations::default();
+        let value = check(&mut found);
+        self.0
+            .extend(found.into_vec().into_iter().map(UserError::from));
+        value
+    }
+
     /// A trimmed, non-blank value of at most `max` characters.
     pub fn required_text(&mut self, field: &str, value: &str, max: usize) -> Option<String> {
-        match non_blank(value) {
-            None => {
-                self.push(
-                    field,
-                    UserErrorCode::Required,
-                    format!("{field} is required"),
-                );
-                None
-            }
-            Some(text) => self.optional_text(field, Some(&text), max),
-        }
+        self.check(|found| found.required_text(field, value, max))
     }
 
     /// Like `required_text`, but blank or absent is simply `None`.
@@ -54,88 +52,27 @@ impl InputErrors {
         value: Option<&str>,
         max: usize,
     ) -> Option<String> {
-        let text = non_blank(value?)?;
-        if text.chars().count() > max {
-            self.push(
-                field,
-                UserErrorCode::TooLong,
-                format!("{field} must be at most {max} characters"),
-            );
-            return None;
-        }
-        Some(text)
+        self.check(|found| found.optional_text(field, value, max))
     }
 
     /// A lower-cased email address.
     pub fn optional_email(&mut self, field: &str, value: Option<&str>) -> Option<String> {
-        let value = non_blank(value?)?;
-        let email = normalize_email(&value);
-        if email.is_none() {
-            self.push(
-                field,
-                UserErrorCode::InvalidEmail,
-                format!("{value:?} is not an email address"),
-            );
-        }
-        email
+        self.check(|found| found.optional_email(field, value))
     }
 
-    /// A valid phone number with its country code, in E.164 form.
+    /// A phone number in E.164 form.
     pub fn optional_phone(&mut self, field: &str, value: Option<&str>) -> Option<String> {
-        let value = non_blank(value?)?;
-        let phone = normalize_e164(&value);
-        if phone.is_none() {
-            self.push(
-                field,
-                UserErrorCode::InvalidPhone,
-                format!(
-                    "{value:?} is not a valid phone number with its country code (E.164), e.g. +14155550100"
-                ),
-            );
-        }
-        phone
+        self.check(|found| found.optional_phone(field, value))
     }
 
     /// An absolute http(s) URL.
     pub fn optional_url(&mut self, field: &str, value: Option<&str>) -> Option<String> {
-        let value = non_blank(value?)?;
-        let url = normalize_http_url(&value);
-        if url.is_none() {
-            self.push(
-                field,
-                UserErrorCode::InvalidUrl,
-                format!("{value:?} is not an absolute http(s) URL"),
-            );
-        }
-        url
+        self.check(|found| found.optional_url(field, value))
     }
 
     /// A list of at most `max` http(s) URLs; errors point at the bad item.
     pub fn url_list(&mut self, field: &str, values: &[String], max: usize) -> Vec<String> {
-        if values.len() > max {
-            self.push(
-                field,
-                UserErrorCode::TooLong,
-                format!("at most {max} {field}"),
-            );
-            return Vec::new();
-        }
-        let mut urls = Vec::with_capacity(values.len());
-        for (index, value) in values.iter().enumerate() {
-            match normalize_http_url(value) {
-                Some(url) => urls.push(url),
-                None => self.push_error(UserError {
-                    field: Some(vec![
-                        "input".to_string(),
-                        field.to_string(),
-                        index.to_string(),
-                    ]),
-                    message: format!("{value:?} is not an absolute http(s) URL"),
-                    code: UserErrorCode::InvalidUrl,
-                }),
-            }
-        }
-        urls
+        self.check(|found| found.url_list(field, values, max))
     }
 }
 

@@ -22,6 +22,7 @@ use protocol::{ClientMessage, Protocol, close};
 use tracing::Instrument;
 
 use super::AppState;
+use super::response::coded_error;
 use crate::domain::auth::{self, Viewer};
 use crate::graphql::errors::sanitize_errors;
 use crate::graphql::{LoaderCache, context_data};
@@ -274,12 +275,12 @@ impl Connection {
                 self.state.ws.max_subscriptions
             );
             return self
-                .refuse(&id, coded(&message, "TOO_MANY_SUBSCRIPTIONS"))
+                .refuse(&id, coded_error(&message, "TOO_MANY_SUBSCRIPTIONS"))
                 .await;
         }
         if let Err(refusal) = self.state.fairness.check_rate(viewer.actor) {
             self.state.metrics.refused(Transport::WebSocket, refusal);
-            let mut error = coded(
+            let mut error = coded_error(
                 "too many requests for this token; slow down",
                 "RATE_LIMITED",
             );
@@ -349,13 +350,4 @@ impl Connection {
         self.send(protocol::next(self.protocol, &id, &response))
             .await
     }
-}
-
-fn coded(message: &str, code: &str) -> ServerError {
-    let mut error = ServerError::new(message, None);
-    error
-        .extensions
-        .get_or_insert_with(Default::default)
-        .set("code", code);
-    error
 }
