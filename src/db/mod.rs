@@ -4,6 +4,8 @@
 pub mod ids;
 pub mod lateral;
 pub mod page;
+pub mod rows;
+pub mod text_enum;
 pub mod schema;
 
 use std::sync::Arc;

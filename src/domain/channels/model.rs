@@ -216,19 +216,7 @@ pub async fn find(
         .optional()
 }
 
-/// Channels of the organization by internal id.
-pub async fn by_ids(
-    conn: &mut AsyncPgConnection,
-    organization_id: i64,
-    ids: &[i64],
-) -> QueryResult<Vec<Channel>> {
-    channels::table
-        .filter(channels::organization_id.eq(organization_id))
-        .filter(channels::id.eq_any(ids))
-        .select(Channel::as_select())
-        .load(conn)
-        .await
-}
+crate::tenant_rows!(channels => Channel, id i64 { by_ids });
 
 /// One page of the visible channels, newest first.
 pub async fn page(

@@ -68,14 +68,7 @@ pub struct ContactChanges {
     pub avatar_url: Option<Option<String>>,
 }
 
-/// Inserts a contact.
-pub async fn create(conn: &mut AsyncPgConnection, new: &NewContact) -> QueryResult<Contact> {
-    diesel::insert_into(contacts::table)
-        .values(new)
-        .returning(Contact::as_returning())
-        .get_result(conn)
-        .await
-}
+crate::tenant_rows!(contacts => Contact, id i64 { insert(NewContact) as create, find, by_ids });
 
 /// Applies changes to the organization's contact; `None` when it does not exist.
 pub async fn update(
@@ -106,35 +99,6 @@ pub async fn delete(
         .execute(conn)
         .await?;
     Ok(deleted > 0)
-}
-
-/// The organization's contact with this public id.
-pub async fn find(
-    conn: &mut AsyncPgConnection,
-    organization_id: i64,
-    public_id: &str,
-) -> QueryResult<Option<Contact>> {
-    contacts::table
-        .filter(contacts::organization_id.eq(organization_id))
-        .filter(contacts::public_id.eq(public_id))
-        .select(Contact::as_select())
-        .first(conn)
-        .await
-        .optional()
-}
-
-/// The organization's contacts by internal id.
-pub async fn by_ids(
-    conn: &mut AsyncPgConnection,
-    organization_id: i64,
-    ids: &[i64],
-) -> QueryResult<Vec<Contact>> {
-    contacts::table
-        .filter(contacts::organization_id.eq(organization_id))
-        .filter(contacts::id.eq_any(ids))
-        .select(Contact::as_select())
-        .load(conn)
-        .await
 }
 
 /// One page of the organization's contacts in creation order, optionally

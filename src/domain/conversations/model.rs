@@ -78,44 +78,7 @@ fn of_organization(
     query
 }
 
-/// Inserts a conversation.
-pub async fn insert(
-    conn: &mut AsyncPgConnection,
-    new: &NewConversation,
-) -> QueryResult<Conversation> {
-    diesel::insert_into(conversations::table)
-        .values(new)
-        .returning(Conversation::as_returning())
-        .get_result(conn)
-        .await
-}
-
-/// The organization's conversation with this public id.
-pub async fn find(
-    conn: &mut AsyncPgConnection,
-    organization_id: i64,
-    public_id: &str,
-) -> QueryResult<Option<Conversation>> {
-    of_organization(organization_id, None)
-        .filter(conversations::public_id.eq(public_id.to_string()))
-        .select(Conversation::as_select())
-        .first(conn)
-        .await
-        .optional()
-}
-
-/// Conversations of the organization by internal id.
-pub async fn by_ids(
-    conn: &mut AsyncPgConnection,
-    organization_id: i64,
-    ids: &[i64],
-) -> QueryResult<Vec<Conversation>> {
-    of_organization(organization_id, None)
-        .filter(conversations::id.eq_any(ids.to_vec()))
-        .select(Conversation::as_select())
-        .load(conn)
-        .await
-}
+crate::tenant_rows!(conversations => Conversation, id i64 { insert(NewConversation), find, by_ids, update_stamped(ConversationChanges) as update, delete });
 
 /// One page of the organization's conversations (or one contact's), newest first.
 pub async fn page(
@@ -157,19 +120,6 @@ pub async fn page_per_contact(
     lateral::page_per_parent(conn, child, organization_id, contact_ids, page.scan(ORDER)).await
 }
 
-/// Applies changes and bumps `updated_at`.
-pub async fn update(
-    conn: &mut AsyncPgConnection,
-    id: i64,
-    changes: &ConversationChanges,
-) -> QueryResult<Conversation> {
-    diesel::update(conversations::table.find(id))
-        .set((changes, conversations::updated_at.eq(diesel::dsl::now)))
-        .returning(Conversation::as_returning())
-        .get_result(conn)
-        .await
-}
-
 /// Bumps `updated_at` (a message changed).
 pub async fn touch(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Conversation> {
     diesel::update(conversations::table.find(id))
@@ -177,12 +127,4 @@ pub async fn touch(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Convers
         .returning(Conversation::as_returning())
         .get_result(conn)
         .await
-}
-
-/// Deletes a conversation; its messages go with it.
-pub async fn delete(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<bool> {
-    Ok(diesel::delete(conversations::table.find(id))
-        .execute(conn)
-        .await?
-        > 0)
 }

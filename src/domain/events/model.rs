@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Jsonb, Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 pub use super::payload::EventPayload;
 use crate::db::schema::{event_sequences, events};
@@ -16,52 +16,28 @@ pub const EVENTS_CHANNEL: &str = "confab_events";
 /// The NOTIFY channel for ephemeral events (typing), never stored.
 pub const EPHEMERAL_CHANNEL: &str = "confab_ephemeral";
 
-/// What happened.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum EventKind {
-    MessageAdded,
-    MessageEdited,
-    MessageDeleted,
-    ReactionAdded,
-    ReactionRemoved,
-    ThreadCreated,
-    ThreadUpdated,
-    ThreadDeleted,
-    SubscriberJoined,
-    SubscriberLeft,
-    /// A subscriber marked the thread read or unread.
-    ReadReceipt,
-    /// Ephemeral: someone started or stopped typing.
-    Typing,
-    ConversationCreated,
-    ConversationUpdated,
-    ConversationDeleted,
-    /// A thread message went out to its channel (now, or at its scheduled time).
-    MessagePublished,
-}
-
-impl EventKind {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::MessageAdded => "message_added",
-            EventKind::MessageEdited => "message_edited",
-            EventKind::MessageDeleted => "message_deleted",
-            EventKind::ReactionAdded => "reaction_added",
-            EventKind::ReactionRemoved => "reaction_removed",
-            EventKind::ThreadCreated => "thread_created",
-            EventKind::ThreadUpdated => "thread_updated",
-            EventKind::ThreadDeleted => "thread_deleted",
-            EventKind::SubscriberJoined => "subscriber_joined",
-            EventKind::SubscriberLeft => "subscriber_left",
-            EventKind::ReadReceipt => "read_receipt",
-            EventKind::Typing => "typing",
-            EventKind::ConversationCreated => "conversation_created",
-            EventKind::ConversationUpdated => "conversation_updated",
-            EventKind::ConversationDeleted => "conversation_deleted",
-            EventKind::MessagePublished => "message_published",
-        }
+crate::text_enum! {
+    /// What happened.
+    pub enum EventKind {
+        MessageAdded = "message_added",
+        MessageEdited = "message_edited",
+        MessageDeleted = "message_deleted",
+        ReactionAdded = "reaction_added",
+        ReactionRemoved = "reaction_removed",
+        ThreadCreated = "thread_created",
+        ThreadUpdated = "thread_updated",
+        ThreadDeleted = "thread_deleted",
+        SubscriberJoined = "subscriber_joined",
+        SubscriberLeft = "subscriber_left",
+        /// A subscriber marked the thread read or unread.
+        ReadReceipt = "read_receipt",
+        /// Ephemeral: someone started or stopped typing.
+        Typing = "typing",
+        ConversationCreated = "conversation_created",
+        ConversationUpdated = "conversation_updated",
+        ConversationDeleted = "conversation_deleted",
+        /// A thread message went out to its channel (now, or at its scheduled time).
+        MessagePublished = "message_published",
     }
 }
 

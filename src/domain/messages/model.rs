@@ -165,14 +165,7 @@ pub struct MessageChanges {
     pub edited_at: Option<Option<DateTime<Utc>>>,
 }
 
-/// Inserts a message.
-pub async fn insert(conn: &mut AsyncPgConnection, new: &NewMessage) -> QueryResult<Message> {
-    diesel::insert_into(messages::table)
-        .values(new)
-        .returning(Message::as_returning())
-        .get_result(conn)
-        .await
-}
+crate::tenant_rows!(messages => Message, id i64 { insert(NewMessage), find, by_ids, update(MessageChanges), delete });
 
 /// The thread's message sent with this client message id, if any.
 pub async fn find_by_client_id(
@@ -187,56 +180,6 @@ pub async fn find_by_client_id(
         .first(conn)
         .await
         .optional()
-}
-
-/// The organization's message with this public id.
-pub async fn find(
-    conn: &mut AsyncPgConnection,
-    organization_id: i64,
-    public_id: &str,
-) -> QueryResult<Option<Message>> {
-    messages::table
-        .filter(messages::organization_id.eq(organization_id))
-        .filter(messages::public_id.eq(public_id))
-        .select(Message::as_select())
-        .first(conn)
-        .await
-        .optional()
-}
-
-/// Messages of the organization by internal id.
-pub async fn by_ids(
-    conn: &mut AsyncPgConnection,
-    organization_id: i64,
-    ids: &[i64],
-) -> QueryResult<Vec<Message>> {
-    messages::table
-        .filter(messages::organization_id.eq(organization_id))
-        .filter(messages::id.eq_any(ids))
-        .select(Message::as_select())
-        .load(conn)
-        .await
-}
-
-/// Applies changes to a message.
-pub async fn update(
-    conn: &mut AsyncPgConnection,
-    id: i64,
-    changes: &MessageChanges,
-) -> QueryResult<Message> {
-    diesel::update(messages::table.find(id))
-        .set(changes)
-        .returning(Message::as_returning())
-        .get_result(conn)
-        .await
-}
-
-/// Deletes a message (its reactions go with it).
-pub async fn delete(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<bool> {
-    Ok(diesel::delete(messages::table.find(id))
-        .execute(conn)
-        .await?
-        > 0)
 }
 
 /// For each container (all of one kind), one page of its messages.

@@ -195,63 +195,8 @@ pub async fn create_user(
     .await
 }
 
-/// Users of an organization by internal id.
-pub async fn users_by_ids(
-    conn: &mut AsyncPgConnection,
-    organization_id: i64,
-    ids: &[i64],
-) -> QueryResult<Vec<User>> {
-    users::table
-        .filter(users::organization_id.eq(organization_id))
-        .filter(users::id.eq_any(ids))
-        .select(User::as_select())
-        .load(conn)
-        .await
-}
-
-/// Api keys of an organization by internal id.
-pub async fn api_keys_by_ids(
-    conn: &mut AsyncPgConnection,
-    organization_id: i64,
-    ids: &[i64],
-) -> QueryResult<Vec<ApiKey>> {
-    api_keys::table
-        .filter(api_keys::organization_id.eq(organization_id))
-        .filter(api_keys::id.eq_any(ids))
-        .select(ApiKey::as_select())
-        .load(conn)
-        .await
-}
-
-/// A user of the organization by public id.
-pub async fn find_user(
-    conn: &mut AsyncPgConnection,
-    organization_id: i64,
-    public_id: &str,
-) -> QueryResult<Option<User>> {
-    users::table
-        .filter(users::organization_id.eq(organization_id))
-        .filter(users::public_id.eq(public_id))
-        .select(User::as_select())
-        .first(conn)
-        .await
-        .optional()
-}
-
-/// An api key of the organization by public id.
-pub async fn find_api_key(
-    conn: &mut AsyncPgConnection,
-    organization_id: i64,
-    public_id: &str,
-) -> QueryResult<Option<ApiKey>> {
-    api_keys::table
-        .filter(api_keys::organization_id.eq(organization_id))
-        .filter(api_keys::public_id.eq(public_id))
-        .select(ApiKey::as_select())
-        .first(conn)
-        .await
-        .optional()
-}
+crate::tenant_rows!(users => User, id i64 { by_ids as users_by_ids, find as find_user });
+crate::tenant_rows!(api_keys => ApiKey, id i64 { by_ids as api_keys_by_ids, find as find_api_key });
 
 /// The organization and api key of an unrevoked api key token hash.
 pub async fn find_api_key_by_token_hash(

@@ -268,28 +268,7 @@ pub async fn find_by_resource(
         .optional()
 }
 
-/// Threads of the organization by internal id.
-pub async fn by_ids(
-    conn: &mut AsyncPgConnection,
-    organization_id: i64,
-    ids: &[i64],
-) -> QueryResult<Vec<Thread>> {
-    threads::table
-        .filter(threads::organization_id.eq(organization_id))
-        .filter(threads::id.eq_any(ids))
-        .select(Thread::as_select())
-        .load(conn)
-        .await
-}
-
-/// Inserts a thread.
-pub async fn insert(conn: &mut AsyncPgConnection, new: &NewThread) -> QueryResult<Thread> {
-    diesel::insert_into(threads::table)
-        .values(new)
-        .returning(Thread::as_returning())
-        .get_result(conn)
-        .await
-}
+crate::tenant_rows!(threads => Thread, id i64 { by_ids, insert(NewThread), update_stamped(ThreadChanges) as update, delete });
 
 /// Inserts a thread unless one with its public id exists; returns the
 /// thread and whether it was created. Safe under concurrent calls.
@@ -315,19 +294,6 @@ pub async fn insert_or_get(
             .await
             .map(|thread| (thread, false)),
     }
-}
-
-/// Applies changes and bumps `updated_at`.
-pub async fn update(
-    conn: &mut AsyncPgConnection,
-    id: i64,
-    changes: &ThreadChanges,
-) -> QueryResult<Thread> {
-    diesel::update(threads::table.find(id))
-        .set((changes, threads::updated_at.eq(diesel::dsl::now)))
-        .returning(Thread::as_returning())
-        .get_result(conn)
-        .await
 }
 
 /// Records activity: bumps `updated_at` (to the transaction's time, as
@@ -358,12 +324,4 @@ pub async fn touch(
                 .await
         }
     }
-}
-
-/// Deletes the visible thread (its messages and subscribers go with it).
-pub async fn delete(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<bool> {
-    let deleted = diesel::delete(threads::table.find(id))
-        .execute(conn)
-        .await?;
-    Ok(deleted > 0)
 }

@@ -94,34 +94,7 @@ pub async fn of_threads(
         .await
 }
 
-/// Subscribers of the organization by internal id.
-pub async fn by_ids(
-    conn: &mut AsyncPgConnection,
-    organization_id: i64,
-    ids: &[i64],
-) -> QueryResult<Vec<Subscriber>> {
-    thread_subscribers::table
-        .filter(thread_subscribers::organization_id.eq(organization_id))
-        .filter(thread_subscribers::id.eq_any(ids))
-        .select(Subscriber::as_select())
-        .load(conn)
-        .await
-}
-
-/// The subscriber with this public id.
-pub async fn find(
-    conn: &mut AsyncPgConnection,
-    organization_id: i64,
-    public_id: &str,
-) -> QueryResult<Option<Subscriber>> {
-    thread_subscribers::table
-        .filter(thread_subscribers::organization_id.eq(organization_id))
-        .filter(thread_subscribers::public_id.eq(public_id))
-        .select(Subscriber::as_select())
-        .first(conn)
-        .await
-        .optional()
-}
+crate::tenant_rows!(thread_subscribers => Subscriber, id i64 { by_ids, find });
 
 /// The member's subscription to the thread, archived or not.
 pub async fn find_member(
