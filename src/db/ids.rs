@@ -1,11 +1,79 @@
-//! Public ids: opaque, type-prefixed strings such as `ctc_4f9Qk2...`.
+//! Ids: the typed bigint keys rows join on (`ThreadId`, …), and the public
+//! ids the API shows, opaque type-prefixed strings such as `ctc_4f9Qk2...`.
 //!
-//! Rows keep a bigint key for joins; the public id is what the API shows.
 //! It is unique within an organization, which lets a thread about a resource
 //! take the predictable id `thrd_<resource id>`.
 
+use std::fmt;
+
+use diesel::deserialize::{self, FromSql, FromSqlRow};
+use diesel::expression::AsExpression;
+use diesel::pg::{Pg, PgValue};
+use diesel::serialize::{self, Output, ToSql};
+use diesel::sql_types::BigInt;
 use rand::Rng;
 use rand::distr::Alphanumeric;
+use serde::{Deserialize, Serialize};
+
+/// Declares bigint key newtypes: stored and serialised as the bare number,
+/// but a `ThreadId` cannot be passed where a `ContactId` is wanted.
+macro_rules! typed_ids {
+    ($($(#[$meta:meta])* $name:ident;)*) => {$(
+        $(#[$meta])*
+        #[derive(
+            AsExpression, FromSqlRow, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq,
+            PartialOrd, Ord, Hash,
+        )]
+        #[diesel(sql_type = BigInt)]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+
+        impl ToSql<BigInt, Pg> for $name {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+                <i64 as ToSql<BigInt, Pg>>::to_sql(&self.0, out)
+            }
+        }
+
+        impl FromSql<BigInt, Pg> for $name {
+            fn from_sql(value: PgValue<'_>) -> deserialize::Result<Self> {
+                <i64 as FromSql<BigInt, Pg>>::from_sql(value).map($name)
+            }
+        }
+
+        impl From<$name> for i64 {
+            fn from(id: $name) -> i64 {
+                id.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    )*};
+}
+
+typed_ids! {
+    /// The key of an organization (a tenant).
+    OrganizationId;
+    /// The key of a user.
+    UserId;
+    /// The key of an api key.
+    ApiKeyId;
+    /// The key of a contact.
+    ContactId;
+    /// The key of a thread.
+    ThreadId;
+    /// The key of a thread subscriber.
+    SubscriberId;
+    /// The key of a message (of a thread or a conversation).
+    MessageId;
+    /// The key of a conversation.
+    ConversationId;
+    /// The key of a channel.
+    ChannelId;
+}
 
 /// Length of the random part of a generated id (about 95 bits).
 const RANDOM_LEN: usize = 16;

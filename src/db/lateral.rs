@@ -8,6 +8,7 @@ use diesel::sql_types::{Array, BigInt, Untyped};
 use diesel::{QueryResult, QueryableByName};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use crate::db::ids::OrganizationId;
 use crate::db::page::Scan;
 
 /// A child table, the column pointing at its parent and the column pages
@@ -22,20 +23,21 @@ pub struct ChildTable {
 
 /// For each parent in `parent_ids`, the page of its children described by
 /// `scan` (rows in scan order of the key column), all of one organization.
-pub async fn page_per_parent<T>(
+pub async fn page_per_parent<T, P>(
     conn: &mut AsyncPgConnection,
     child: ChildTable,
-    organization_id: i64,
-    parent_ids: &[i64],
+    organization_id: OrganizationId,
+    parent_ids: &[P],
     scan: Scan,
 ) -> QueryResult<Vec<T>>
 where
     T: QueryableByName<Pg> + Send + 'static,
+    P: Into<i64> + Copy,
 {
     PagePerParent {
         child,
         organization_id,
-        parent_ids: parent_ids.to_vec(),
+        parent_ids: parent_ids.iter().map(|&id| id.into()).collect(),
         scan,
     }
     .load(conn)
@@ -47,7 +49,7 @@ where
 /// shape, so PostgreSQL plans each shape once per connection.
 struct PagePerParent {
     child: ChildTable,
-    organization_id: i64,
+    organization_id: OrganizationId,
     parent_ids: Vec<i64>,
     scan: Scan,
 }

@@ -5,8 +5,8 @@ pub mod ids;
 pub mod lateral;
 pub mod page;
 pub mod rows;
-pub mod text_enum;
 pub mod schema;
+pub mod text_enum;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

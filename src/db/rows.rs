@@ -27,7 +27,7 @@ macro_rules! tenant_rows {
         #[doc = concat!("The organization's `", stringify!($row), "` with this public id.")]
         pub async fn $name(
             conn: &mut diesel_async::AsyncPgConnection,
-            organization_id: i64,
+            organization_id: $crate::db::ids::OrganizationId,
             public_id: &str,
         ) -> diesel::QueryResult<Option<$row>> {
             use diesel::prelude::*;
@@ -45,7 +45,7 @@ macro_rules! tenant_rows {
         #[doc = concat!("The organization's `", stringify!($row), "` rows with these internal ids, in any order.")]
         pub async fn $name(
             conn: &mut diesel_async::AsyncPgConnection,
-            organization_id: i64,
+            organization_id: $crate::db::ids::OrganizationId,
             ids: &[$id],
         ) -> diesel::QueryResult<Vec<$row>> {
             use diesel::prelude::*;

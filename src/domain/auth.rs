@@ -9,6 +9,7 @@ use rand::Rng;
 use rand::distr::Alphanumeric;
 use sha2::{Digest, Sha256};
 
+use crate::db::ids::{ApiKeyId, ContactId, OrganizationId, UserId};
 use crate::domain::contacts;
 use crate::domain::organizations::model;
 
@@ -57,7 +58,7 @@ pub fn hash_token(token: &str) -> Vec<u8> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Viewer {
     /// The caller's organization; nothing outside it is visible.
-    pub organization_id: i64,
+    pub organization_id: OrganizationId,
     /// The credential's holder.
     pub actor: Actor,
 }
@@ -66,17 +67,17 @@ pub struct Viewer {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Actor {
     /// An api key, by internal id.
-    ApiKey(i64),
+    ApiKey(ApiKeyId),
     /// A user, by internal id.
-    User(i64),
+    User(UserId),
     /// A contact, by internal id.
-    Contact(i64),
+    Contact(ContactId),
 }
 
 impl Actor {
     /// The actor as the (user, api key, contact) id columns that membership
     /// tables store, exactly one of them set.
-    pub fn columns(self) -> (Option<i64>, Option<i64>, Option<i64>) {
+    pub fn columns(self) -> (Option<UserId>, Option<ApiKeyId>, Option<ContactId>) {
         match self {
             Actor::User(id) => (Some(id), None, None),
             Actor::ApiKey(id) => (None, Some(id), None),
@@ -86,9 +87,9 @@ impl Actor {
 
     /// The actor stored in such columns.
     pub fn from_columns(
-        user: Option<i64>,
-        api_key: Option<i64>,
-        contact: Option<i64>,
+        user: Option<UserId>,
+        api_key: Option<ApiKeyId>,
+        contact: Option<ContactId>,
     ) -> Option<Actor> {
         match (user, api_key, contact) {
             (Some(id), _, _) => Some(Actor::User(id)),

@@ -8,6 +8,7 @@ use diesel::QueryResult;
 use diesel::sql_types::{BigInt, Integer, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
+use crate::db::ids::OrganizationId;
 use crate::domain::organizations::model;
 
 /// How much to generate.
@@ -85,7 +86,12 @@ pub async fn seed(conn: &mut AsyncPgConnection, scale: &DemoScale) -> QueryResul
     .await
 }
 
-async fn run(conn: &mut AsyncPgConnection, sql: &str, org: i64, count: i32) -> QueryResult<usize> {
+async fn run(
+    conn: &mut AsyncPgConnection,
+    sql: &str,
+    org: OrganizationId,
+    count: i32,
+) -> QueryResult<usize> {
     if sql.contains("$2") {
         diesel::sql_query(sql)
             .bind::<BigInt, _>(org)

@@ -10,6 +10,7 @@ use std::ops::{Deref, DerefMut};
 use diesel::result::Error;
 use diesel_async::{AnsiTransactionManager, AsyncPgConnection, TransactionManager};
 
+use crate::db::ids::OrganizationId;
 use crate::domain::events::{self, NewEvent};
 
 /// A transaction in progress. It derefs to its connection for queries;
@@ -17,13 +18,13 @@ use crate::domain::events::{self, NewEvent};
 pub struct Tx<'c> {
     conn: &'c mut AsyncPgConnection,
     /// `(organization id, event)`, in the order recorded.
-    events: Vec<(i64, NewEvent)>,
+    events: Vec<(OrganizationId, NewEvent)>,
 }
 
 impl Tx<'_> {
     /// Records an event of `organization_id`, appended at commit in the
     /// order recorded. A rolled back transaction appends nothing.
-    pub fn record(&mut self, organization_id: i64, event: NewEvent) {
+    pub fn record(&mut self, organization_id: OrganizationId, event: NewEvent) {
         self.events.push((organization_id, event));
     }
 
@@ -36,7 +37,7 @@ impl Tx<'_> {
     /// organization id order (so transactions touching several never wait
     /// on each other in a cycle), each event in the order recorded.
     async fn append_events(self) -> Result<(), Error> {
-        let mut by_organization: Vec<(i64, Vec<NewEvent>)> = Vec::new();
+        let mut by_organization: Vec<(OrganizationId, Vec<NewEvent>)> = Vec::new();
         for (organization_id, event) in self.events {
             match by_organization
                 .iter_mut()

@@ -5,6 +5,7 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObje
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 
+use crate::db::ids::{ContactId, OrganizationId};
 use crate::domain::auth::{Actor, Viewer};
 use crate::domain::contacts::model::{self, Contact};
 use crate::domain::contacts::service;
@@ -19,10 +20,10 @@ use crate::graphql::mutation::mutate;
 use crate::graphql::pagination::{Cursor, PageRequest};
 use crate::graphql::threads::ThreadConnectionFields;
 
-fetch_by_ids!(Contact => model::by_ids);
+fetch_by_ids!(Contact: ContactId => model::by_ids);
 
 /// Contact tokens see only their own contact.
-fn only_contact(viewer: &Viewer) -> Option<i64> {
+fn only_contact(viewer: &Viewer) -> Option<ContactId> {
     match viewer.actor {
         Actor::Contact(id) => Some(id),
         Actor::User(_) | Actor::ApiKey(_) => None,
@@ -140,7 +141,7 @@ impl Contact {
 
 /// Extra fields of `ContactConnection`.
 pub struct ContactConnectionFields {
-    organization_id: i64,
+    organization_id: OrganizationId,
     search: Option<String>,
 }
 

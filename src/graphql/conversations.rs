@@ -6,6 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 
+use crate::db::ids::{ContactId, ConversationId, OrganizationId};
 use crate::domain::contacts::{self, Contact};
 use crate::domain::conversations::model::{
     self, Conversation, ConversationChanges, NewConversation,
@@ -24,17 +25,17 @@ use crate::graphql::messages::check_text;
 use crate::graphql::mutation::mutate;
 use crate::graphql::pagination::{Cursor, PageRequest};
 
-fetch_by_ids!(Conversation => model::by_ids);
+fetch_by_ids!(Conversation: ConversationId => model::by_ids);
 
 impl FetchPages for Conversation {
-    type Parent = i64;
+    type Parent = ContactId;
 
     async fn fetch(
         conn: &mut AsyncPgConnection,
-        organization_id: i64,
-        contact_ids: &[i64],
+        organization_id: OrganizationId,
+        contact_ids: &[ContactId],
         page: &PageRequest,
-    ) -> QueryResult<Vec<(i64, Self)>> {
+    ) -> QueryResult<Vec<(ContactId, Self)>> {
         let conversations =
             model::page_per_contact(conn, organization_id, contact_ids, page).await?;
         Ok(conversations
@@ -86,15 +87,15 @@ impl Conversation {
 
 /// Extra fields of `ConversationConnection`.
 pub struct ConversationConnectionFields {
-    organization_id: i64,
-    contact_id: Option<i64>,
+    organization_id: OrganizationId,
+    contact_id: Option<ContactId>,
     /// False when the contact filter named no contact: nothing matches.
     any: bool,
 }
 
 impl ConversationConnectionFields {
     /// Fields of a connection over one contact's conversations.
-    pub fn of_contact(organization_id: i64, contact_id: i64) -> Self {
+    pub fn of_contact(organization_id: OrganizationId, contact_id: ContactId) -> Self {
         ConversationConnectionFields {
             organization_id,
             contact_id: Some(contact_id),
@@ -281,7 +282,7 @@ impl Payload<(ID, Conversation)> for DeleteConversationMessagePayload {
 /// The organization's conversation message with this id, with its conversation.
 async fn find_conversation_message(
     conn: &mut AsyncPgConnection,
-    organization_id: i64,
+    organization_id: OrganizationId,
     public_id: &str,
 ) -> QueryResult<Option<(Message, Conversation)>> {
     let Some(message) = messages::find(conn, organization_id, public_id).await? else {

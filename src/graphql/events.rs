@@ -11,6 +11,7 @@ use futures_util::{Stream, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::db::DbPool;
+use crate::db::ids::{ChannelId, ContactId, ConversationId, OrganizationId, ThreadId};
 use crate::domain::auth::{Actor, Viewer};
 use crate::domain::channels::Channel;
 use crate::domain::channels::model::ChannelScope;
@@ -132,9 +133,9 @@ impl LiveEvent {
 /// What a subscription follows.
 #[derive(Clone, Copy, Debug)]
 enum Topic {
-    Thread(i64),
-    Conversation(i64),
-    Channel(i64),
+    Thread(ThreadId),
+    Conversation(ConversationId),
+    Channel(ChannelId),
     /// Every thread the viewer may see.
     Inbox,
 }
@@ -171,8 +172,8 @@ impl Topic {
 /// Which threads a contact may see, remembered per thread and forgotten
 /// when the thread's membership changes. Staff see every thread.
 struct Visibility {
-    contact: Option<i64>,
-    known: HashMap<i64, bool>,
+    contact: Option<ContactId>,
+    known: HashMap<ThreadId, bool>,
 }
 
 impl Visibility {
@@ -214,7 +215,7 @@ impl Visibility {
 /// the organization's positions.
 async fn start_position(
     pool: &DbPool,
-    organization_id: i64,
+    organization_id: OrganizationId,
     after: Option<String>,
 ) -> Result<Option<i64>, ApiError> {
     let Some(after) = after else {

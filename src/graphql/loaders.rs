@@ -16,6 +16,7 @@ use diesel_async::AsyncPgConnection;
 use super::errors::ApiError;
 use super::pagination::PageRequest;
 use crate::db::DbPool;
+use crate::db::ids::OrganizationId;
 
 /// How long a loader waits for more keys before it queries. Sibling fields
 /// register their keys in the same poll of their parent, so rather than a
@@ -50,7 +51,7 @@ pub enum LoaderCache {
 
 /// A loader made from a pool and the caller's organization.
 pub trait NewLoader: Send + Sync + Sized + 'static {
-    fn create(pool: DbPool, organization_id: i64) -> Self;
+    fn create(pool: DbPool, organization_id: OrganizationId) -> Self;
 }
 
 /// The DataLoaders of one request or WebSocket connection, each made the
@@ -58,14 +59,14 @@ pub trait NewLoader: Send + Sync + Sized + 'static {
 /// an idle subscription should cost little memory.
 pub struct Loaders {
     pool: DbPool,
-    organization_id: i64,
+    organization_id: OrganizationId,
     cache: LoaderCache,
     made: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
 }
 
 impl Loaders {
     /// Loaders for one caller.
-    pub fn new(pool: DbPool, organization_id: i64, cache: LoaderCache) -> Self {
+    pub fn new(pool: DbPool, organization_id: OrganizationId, cache: LoaderCache) -> Self {
         Loaders {
             pool,
             organization_id,
@@ -102,7 +103,7 @@ impl Loaders {
 /// what it loads (`ByIds<T>`, `Pages<T>`, `Children<C>`).
 pub struct Fetcher<Rows> {
     pool: DbPool,
-    organization_id: i64,
+    organization_id: OrganizationId,
     rows: PhantomData<fn() -> Rows>,
 }
 
@@ -110,7 +111,7 @@ impl<Rows: 'static> NewLoader for Fetcher<Rows>
 where
     Fetcher<Rows>: Send + Sync,
 {
-    fn create(pool: DbPool, organization_id: i64) -> Self {
+    fn create(pool: DbPool, organization_id: OrganizationId) -> Self {
         Fetcher {
             pool,
             organization_id,
@@ -122,31 +123,36 @@ where
 /// Rows that can be fetched in bulk by internal id within an organization
 /// (implemented with `fetch_by_ids!`).
 pub trait FetchByIds: Sized + Clone + Send + Sync + 'static {
+    /// The row's typed internal id.
+    type Id: Copy + Hash + Eq + Send + Sync + 'static;
+
     /// The rows of `organization_id` with these ids (missing ones left out).
     fn fetch(
         conn: &mut AsyncPgConnection,
-        organization_id: i64,
-        ids: &[i64],
+        organization_id: OrganizationId,
+        ids: &[Self::Id],
     ) -> impl Future<Output = QueryResult<Vec<Self>>> + Send;
 
     /// The row's internal id.
-    fn key(&self) -> i64;
+    fn key(&self) -> Self::Id;
 }
 
-/// Implements `FetchByIds` for row types with an `id` field, each from a
-/// function `(conn, organization_id, ids) -> QueryResult<Vec<Row>>`.
+/// Implements `FetchByIds` for row types with an `id: $id` field, each from
+/// a function `(conn, organization_id, ids) -> QueryResult<Vec<Row>>`.
 macro_rules! fetch_by_ids {
-    ($($row:ty => $fetch:path),+ $(,)?) => {$(
+    ($($row:ty: $id:ty => $fetch:path),+ $(,)?) => {$(
         impl $crate::graphql::loaders::FetchByIds for $row {
+            type Id = $id;
+
             async fn fetch(
                 conn: &mut diesel_async::AsyncPgConnection,
-                organization_id: i64,
-                ids: &[i64],
+                organization_id: $crate::db::ids::OrganizationId,
+                ids: &[$id],
             ) -> diesel::QueryResult<Vec<Self>> {
                 $fetch(conn, organization_id, ids).await
             }
 
-            fn key(&self) -> i64 {
+            fn key(&self) -> $id {
                 self.id
             }
         }
@@ -160,11 +166,11 @@ pub struct ById<T>(PhantomData<fn() -> T>);
 /// Loads `T` by internal id.
 pub type ByIds<T> = Fetcher<ById<T>>;
 
-impl<T: FetchByIds> Loader<i64> for ByIds<T> {
+impl<T: FetchByIds> Loader<T::Id> for ByIds<T> {
     type Value = T;
     type Error = ApiError;
 
-    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, T>, ApiError> {
+    async fn load(&self, keys: &[T::Id]) -> Result<HashMap<T::Id, T>, ApiError> {
         let mut conn = self.pool.get().await?;
         let rows = T::fetch(&mut conn, self.organization_id, keys).await?;
         Ok(rows.into_iter().map(|row| (row.key(), row)).collect())
@@ -176,14 +182,16 @@ impl<T: FetchByIds> Loader<i64> for ByIds<T> {
 pub trait FetchChildren: Send + Sync + 'static {
     /// One child.
     type Child: Clone + Send + Sync + 'static;
+    /// The typed id of the parent.
+    type Parent: Copy + Hash + Eq + Send + Sync + 'static;
 
     /// The children of these parents, each with its parent's id, in the
     /// order each parent lists them.
     fn fetch(
         conn: &mut AsyncPgConnection,
-        organization_id: i64,
-        parent_ids: &[i64],
-    ) -> impl Future<Output = QueryResult<Vec<(i64, Self::Child)>>> + Send;
+        organization_id: OrganizationId,
+        parent_ids: &[Self::Parent],
+    ) -> impl Future<Output = QueryResult<Vec<(Self::Parent, Self::Child)>>> + Send;
 }
 
 /// What `Fetcher<ChildrenOf<C>>` loads: the children `C` names.
@@ -193,13 +201,16 @@ pub struct ChildrenOf<C>(PhantomData<fn() -> C>);
 /// children get none).
 pub type Children<C> = Fetcher<ChildrenOf<C>>;
 
-impl<C: FetchChildren> Loader<i64> for Children<C> {
+impl<C: FetchChildren> Loader<C::Parent> for Children<C> {
     type Value = Vec<C::Child>;
     type Error = ApiError;
 
-    async fn load(&self, parent_ids: &[i64]) -> Result<HashMap<i64, Vec<C::Child>>, ApiError> {
+    async fn load(
+        &self,
+        parent_ids: &[C::Parent],
+    ) -> Result<HashMap<C::Parent, Vec<C::Child>>, ApiError> {
         let mut conn = self.pool.get().await?;
-        let mut by_parent: HashMap<i64, Vec<C::Child>> = HashMap::new();
+        let mut by_parent: HashMap<C::Parent, Vec<C::Child>> = HashMap::new();
         for (parent, child) in C::fetch(&mut conn, self.organization_id, parent_ids).await? {
             by_parent.entry(parent).or_default().push(child);
         }
@@ -216,7 +227,7 @@ pub trait FetchPages: Sized + Clone + Send + Sync + 'static {
     /// fetched for), in the page's scan order.
     fn fetch(
         conn: &mut AsyncPgConnection,
-        organization_id: i64,
+        organization_id: OrganizationId,
         parents: &[Self::Parent],
         page: &PageRequest,
     ) -> impl Future<Output = QueryResult<Vec<(Self::Parent, Self)>>> + Send;

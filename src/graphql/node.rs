@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, Interface, Object};
 
 use super::context::{db, viewer};
 use super::errors::{ApiError, UserErrorCode};
-use crate::db::ids::IdKind;
+use crate::db::ids::{IdKind, ThreadId};
 use crate::domain::auth::Actor;
 use crate::domain::channels::model::ChannelScope;
 use crate::domain::channels::{self, Channel};
@@ -128,7 +128,7 @@ async fn find_node(ctx: &Context<'_>, id: &str) -> Result<Option<Node>, ApiError
 async fn visible_thread(
     conn: &mut diesel_async::AsyncPgConnection,
     viewer: &crate::domain::auth::Viewer,
-    thread_id: i64,
+    thread_id: ThreadId,
 ) -> Result<bool, ApiError> {
     Ok(match viewer.actor {
         Actor::Contact(contact) => {

@@ -4,6 +4,7 @@ use async_graphql::{Context, ID, Object};
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 
+use crate::db::ids::{ApiKeyId, OrganizationId, UserId};
 use crate::domain::auth::{Actor, Viewer};
 use crate::domain::contacts::Contact;
 use crate::domain::organizations::model::{self, ApiKey, Organization, User};
@@ -109,10 +110,10 @@ impl ViewerQuery {
 /// The caller's own organization, if `ids` holds it (never another).
 async fn own_organization(
     conn: &mut AsyncPgConnection,
-    organization_id: i64,
-    ids: &[i64],
+    organization_id: OrganizationId,
+    ids: &[OrganizationId],
 ) -> QueryResult<Vec<Organization>> {
-    let own: Vec<i64> = ids
+    let own: Vec<OrganizationId> = ids
         .iter()
         .copied()
         .filter(|id| *id == organization_id)
@@ -121,7 +122,7 @@ async fn own_organization(
 }
 
 fetch_by_ids!(
-    Organization => own_organization,
-    User => model::users_by_ids,
-    ApiKey => model::api_keys_by_ids,
+    Organization: OrganizationId => own_organization,
+    User: UserId => model::users_by_ids,
+    ApiKey: ApiKeyId => model::api_keys_by_ids,
 );

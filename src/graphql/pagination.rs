@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::errors::{ApiError, UserErrorCode};
+use crate::db::ids::{ChannelId, ContactId, ConversationId, MessageId, ThreadId};
 pub use crate::db::page::{Direction, PageRequest, Position, Scan, SortKey, SortOrder};
 
 /// Page size when neither `first` nor `last` is given.
@@ -42,6 +43,19 @@ impl From<i64> for Cursor {
         }
     }
 }
+
+/// A cursor at a row whose typed id is its only sort key.
+macro_rules! cursor_from_ids {
+    ($($id:ty),*) => {$(
+        impl From<$id> for Cursor {
+            fn from(id: $id) -> Self {
+                Cursor::from(i64::from(id))
+            }
+        }
+    )*};
+}
+
+cursor_from_ids!(ContactId, ThreadId, ConversationId, ChannelId, MessageId);
 
 impl From<Position> for Cursor {
     fn from(position: Position) -> Self {

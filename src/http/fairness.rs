@@ -131,6 +131,7 @@ fn lock(running: &Mutex<HashMap<Actor, usize>>) -> MutexGuard<'_, HashMap<Actor,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::ids::{ApiKeyId, UserId};
 
     fn fairness(rate: u32, burst: u32, concurrency: usize) -> Fairness {
         Fairness::new(FairnessLimits {
@@ -143,13 +144,13 @@ mod tests {
     #[test]
     fn concurrency_is_per_token_and_freed_on_drop() {
         let fairness = fairness(1000, 1000, 2);
-        let a = Actor::ApiKey(1);
+        let a = Actor::ApiKey(ApiKeyId(1));
         let first = fairness.admit(a);
         let second = fairness.admit(a);
         assert!(first.is_ok() && second.is_ok());
         assert_eq!(fairness.admit(a).err(), Some(Refusal::TooManyConcurrent));
         assert!(
-            fairness.admit(Actor::ApiKey(2)).is_ok(),
+            fairness.admit(Actor::ApiKey(ApiKeyId(2))).is_ok(),
             "another token is not affected"
         );
         drop(first);
@@ -159,7 +160,7 @@ mod tests {
     #[test]
     fn rate_refuses_beyond_the_burst_with_a_wait() {
         let fairness = fairness(1, 3, 100);
-        let a = Actor::User(7);
+        let a = Actor::User(UserId(7));
         for _ in 0..3 {
             assert!(fairness.check_rate(a).is_ok());
         }
@@ -169,6 +170,6 @@ mod tests {
             }
             other => panic!("expected a rate refusal, got {other:?}"),
         }
-        assert!(fairness.check_rate(Actor::User(8)).is_ok());
+        assert!(fairness.check_rate(Actor::User(UserId(8))).is_ok());
     }
 }

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use sha2::{Digest, Sha256};
 
-use crate::db::ids::IdKind;
+use crate::db::ids::{ApiKeyId, ChannelId, ContactId, IdKind, OrganizationId, ThreadId, UserId};
 use crate::db::page::{PageRequest, SortOrder, keyset};
 use crate::db::schema::{channel_members, channel_publishers, channels};
 use crate::domain::auth::Actor;
@@ -20,8 +20,8 @@ pub const ORDER: SortOrder = SortOrder::Descending;
 )]
 #[diesel(table_name = channels)]
 pub struct Channel {
-    pub id: i64,
-    pub organization_id: i64,
+    pub id: ChannelId,
+    pub organization_id: OrganizationId,
     pub public_id: String,
     pub name: String,
     pub subscriber_hash: String,
@@ -34,12 +34,12 @@ pub struct Channel {
 #[derive(Queryable, Selectable, Clone, Debug)]
 #[diesel(table_name = channel_members)]
 pub struct ChannelMember {
-    pub organization_id: i64,
-    pub channel_id: i64,
+    pub organization_id: OrganizationId,
+    pub channel_id: ChannelId,
     pub position: i32,
-    pub user_id: Option<i64>,
-    pub api_key_id: Option<i64>,
-    pub contact_id: Option<i64>,
+    pub user_id: Option<UserId>,
+    pub api_key_id: Option<ApiKeyId>,
+    pub contact_id: Option<ContactId>,
 }
 
 impl ChannelMember {
@@ -52,7 +52,7 @@ impl ChannelMember {
 #[derive(Insertable)]
 #[diesel(table_name = channels)]
 struct NewChannel<'a> {
-    organization_id: i64,
+    organization_id: OrganizationId,
     public_id: String,
     name: &'a str,
     subscriber_hash: &'a str,
@@ -61,12 +61,12 @@ struct NewChannel<'a> {
 #[derive(Insertable)]
 #[diesel(table_name = channel_members)]
 struct NewChannelMember {
-    organization_id: i64,
-    channel_id: i64,
+    organization_id: OrganizationId,
+    channel_id: ChannelId,
     position: i32,
-    user_id: Option<i64>,
-    api_key_id: Option<i64>,
-    contact_id: Option<i64>,
+    user_id: Option<UserId>,
+    api_key_id: Option<ApiKeyId>,
+    contact_id: Option<ContactId>,
 }
 
 /// A member of a subscriber set: who, its public id and display name.
@@ -90,7 +90,7 @@ pub fn subscriber_hash(members: &[SetMember]) -> String {
 /// its members) if it does not exist. Race-free: the unique hash decides.
 pub async fn find_or_create(
     conn: &mut AsyncPgConnection,
-    organization_id: i64,
+    organization_id: OrganizationId,
     members: &[SetMember],
 ) -> QueryResult<Channel> {
     let hash = subscriber_hash(members);
@@ -147,9 +147,9 @@ pub async fn find_or_create(
 /// Records that a thread publishes into a channel.
 pub async fn add_publisher(
     conn: &mut AsyncPgConnection,
-    organization_id: i64,
-    channel_id: i64,
-    thread_id: i64,
+    organization_id: OrganizationId,
+    channel_id: ChannelId,
+    thread_id: ThreadId,
 ) -> QueryResult<()> {
     diesel::insert_into(channel_publishers::table)
         .values((
@@ -167,8 +167,8 @@ pub async fn add_publisher(
 /// contact those it is a member of.
 #[derive(Clone, Copy, Debug)]
 pub struct ChannelScope {
-    pub organization_id: i64,
-    pub only_contact: Option<i64>,
+    pub organization_id: OrganizationId,
+    pub only_contact: Option<ContactId>,
 }
 
 impl ChannelScope {
@@ -216,7 +216,7 @@ pub async fn find(
         .optional()
 }
 
-crate::tenant_rows!(channels => Channel, id i64 { by_ids });
+crate::tenant_rows!(channels => Channel, id ChannelId { by_ids });
 
 /// One page of the visible channels, newest first.
 pub async fn page(
@@ -238,8 +238,8 @@ pub async fn count(conn: &mut AsyncPgConnection, scope: ChannelScope) -> QueryRe
 /// Members of these channels, in order.
 pub async fn members_of(
     conn: &mut AsyncPgConnection,
-    organization_id: i64,
-    channel_ids: &[i64],
+    organization_id: OrganizationId,
+    channel_ids: &[ChannelId],
 ) -> QueryResult<Vec<ChannelMember>> {
     channel_members::table
         .filter(channel_members::organization_id.eq(organization_id))
@@ -253,9 +253,9 @@ pub async fn members_of(
 /// (channel id, thread id) of the threads publishing into these channels.
 pub async fn publishers_of(
     conn: &mut AsyncPgConnection,
-    organization_id: i64,
-    channel_ids: &[i64],
-) -> QueryResult<Vec<(i64, i64)>> {
+    organization_id: OrganizationId,
+    channel_ids: &[ChannelId],
+) -> QueryResult<Vec<(ChannelId, ThreadId)>> {
     channel_publishers::table
         .filter(channel_publishers::organization_id.eq(organization_id))
         .filter(channel_publishers::channel_id.eq_any(channel_ids))
@@ -269,7 +269,7 @@ pub async fn publishers_of(
 }
 
 /// Records a published message: `updated_at` and `last_message_at`.
-pub async fn touch(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Channel> {
+pub async fn touch(conn: &mut AsyncPgConnection, id: ChannelId) -> QueryResult<Channel> {
     diesel::update(channels::table.find(id))
         .set((
             channels::updated_at.eq(diesel::dsl::now),

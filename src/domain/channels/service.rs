@@ -7,6 +7,7 @@ use diesel_async::AsyncPgConnection;
 
 use super::model::{self, Channel, ChannelScope, SetMember};
 use super::publishing;
+use crate::db::ids::OrganizationId;
 use crate::domain::auth::{Actor, Viewer};
 use crate::domain::errors::{Code, DomainError, DomainResult, Violation};
 use crate::domain::messages::Message;
@@ -30,7 +31,7 @@ pub enum Target {
 
 /// Publishes a thread message to a channel now (`at` = None) or schedules
 /// it, finding or creating the channel. Runs in the caller's transaction.
-#[tracing::instrument(skip_all, fields(organization_id = viewer.organization_id, message = %message.public_id, scheduled = at.is_some()))]
+#[tracing::instrument(skip_all, fields(organization_id = %viewer.organization_id, message = %message.public_id, scheduled = at.is_some()))]
 pub async fn publish_message(
     tx: &mut Tx<'_>,
     viewer: &Viewer,
@@ -97,7 +98,7 @@ pub async fn publish_message(
 
 async fn channel_for(
     conn: &mut AsyncPgConnection,
-    org: i64,
+    org: OrganizationId,
     set: &[SetMember],
 ) -> DomainResult<Channel> {
     if set.is_empty() {

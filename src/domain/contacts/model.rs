@@ -4,7 +4,7 @@ use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::db::ids::IdKind;
+use crate::db::ids::{ContactId, IdKind, OrganizationId};
 use crate::db::page::{PageRequest, SortOrder, keyset};
 use crate::db::schema::{contact_tokens, contacts};
 use crate::domain::auth::{self, TokenKind};
@@ -13,8 +13,8 @@ use crate::domain::auth::{self, TokenKind};
 #[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
 #[diesel(table_name = contacts)]
 pub struct Contact {
-    pub id: i64,
-    pub organization_id: i64,
+    pub id: ContactId,
+    pub organization_id: OrganizationId,
     pub public_id: String,
     pub first_name: String,
     pub last_name: Option<String>,
@@ -30,7 +30,7 @@ pub struct Contact {
 #[derive(Insertable, Debug)]
 #[diesel(table_name = contacts)]
 pub struct NewContact {
-    pub organization_id: i64,
+    pub organization_id: OrganizationId,
     pub public_id: String,
     pub first_name: String,
     pub last_name: Option<String>,
@@ -42,7 +42,7 @@ pub struct NewContact {
 
 impl NewContact {
     /// A contact of `organization_id` with a fresh public id and only a first name.
-    pub fn new(organization_id: i64, first_name: String) -> Self {
+    pub fn new(organization_id: OrganizationId, first_name: String) -> Self {
         NewContact {
             organization_id,
             public_id: IdKind::Contact.generate(),
@@ -68,12 +68,12 @@ pub struct ContactChanges {
     pub avatar_url: Option<Option<String>>,
 }
 
-crate::tenant_rows!(contacts => Contact, id i64 { insert(NewContact) as create, find, by_ids });
+crate::tenant_rows!(contacts => Contact, id ContactId { insert(NewContact) as create, find, by_ids });
 
 /// Applies changes to the organization's contact; `None` when it does not exist.
 pub async fn update(
     conn: &mut AsyncPgConnection,
-    organization_id: i64,
+    organization_id: OrganizationId,
     public_id: &str,
     changes: &ContactChanges,
 ) -> QueryResult<Option<Contact>> {
@@ -90,7 +90,7 @@ pub async fn update(
 /// Deletes the organization's contact; false when it did not exist.
 pub async fn delete(
     conn: &mut AsyncPgConnection,
-    organization_id: i64,
+    organization_id: OrganizationId,
     public_id: &str,
 ) -> QueryResult<bool> {
     let deleted = diesel::delete(contacts::table)
@@ -105,7 +105,7 @@ pub async fn delete(
 /// only those matching `search`.
 pub async fn page(
     conn: &mut AsyncPgConnection,
-    organization_id: i64,
+    organization_id: OrganizationId,
     search: Option<&str>,
     page: &PageRequest,
 ) -> QueryResult<Vec<Contact>> {
@@ -118,7 +118,7 @@ pub async fn page(
 /// How many of the organization's contacts match `search`.
 pub async fn count(
     conn: &mut AsyncPgConnection,
-    organization_id: i64,
+    organization_id: OrganizationId,
     search: Option<&str>,
 ) -> QueryResult<i64> {
     matching(organization_id, search)
@@ -129,7 +129,10 @@ pub async fn count(
 
 /// The organization's contacts; with `search`, those where every word of it
 /// appears in a name, the nickname, the email or the phone.
-fn matching(organization_id: i64, search: Option<&str>) -> contacts::BoxedQuery<'static, Pg> {
+fn matching(
+    organization_id: OrganizationId,
+    search: Option<&str>,
+) -> contacts::BoxedQuery<'static, Pg> {
     let mut query = contacts::table
         .filter(contacts::organization_id.eq(organization_id))
         .into_boxed();
@@ -157,8 +160,8 @@ fn escape_like(text: &str) -> String {
 #[derive(Insertable)]
 #[diesel(table_name = contact_tokens)]
 struct NewContactToken {
-    organization_id: i64,
-    contact_id: i64,
+    organization_id: OrganizationId,
+    contact_id: ContactId,
     token_hash: Vec<u8>,
 }
 
@@ -180,7 +183,7 @@ pub async fn create_token(conn: &mut AsyncPgConnection, contact: &Contact) -> Qu
 pub async fn find_by_token_hash(
     conn: &mut AsyncPgConnection,
     token_hash: &[u8],
-) -> QueryResult<Option<(i64, i64)>> {
+) -> QueryResult<Option<(OrganizationId, ContactId)>> {
     contact_tokens::table
         .filter(contact_tokens::token_hash.eq(token_hash))
         .filter(contact_tokens::revoked_at.is_null())

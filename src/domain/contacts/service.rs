@@ -32,7 +32,7 @@ pub struct UpdateContact {
 }
 
 /// Creates a contact; its phone is stored in E.164 and its email lower-cased.
-#[tracing::instrument(skip_all, fields(organization_id = viewer.organization_id))]
+#[tracing::instrument(skip_all, fields(organization_id = %viewer.organization_id))]
 pub async fn create_contact(
     tx: &mut Tx<'_>,
     viewer: &Viewer,
@@ -53,7 +53,7 @@ pub async fn create_contact(
 }
 
 /// Changes a contact's fields; a change to nothing returns it as it is.
-#[tracing::instrument(skip_all, fields(organization_id = viewer.organization_id, contact = %request.id))]
+#[tracing::instrument(skip_all, fields(organization_id = %viewer.organization_id, contact = %request.id))]
 pub async fn update_contact(
     tx: &mut Tx<'_>,
     viewer: &Viewer,
@@ -92,7 +92,7 @@ pub async fn update_contact(
 
 /// Deletes a contact. Its conversations go with it; threads linked to it
 /// keep their messages and lose the link.
-#[tracing::instrument(skip_all, fields(organization_id = viewer.organization_id, contact = %id))]
+#[tracing::instrument(skip_all, fields(organization_id = %viewer.organization_id, contact = %id))]
 pub async fn delete_contact(tx: &mut Tx<'_>, viewer: &Viewer, id: &str) -> DomainResult<()> {
     if model::delete(tx, viewer.organization_id, id).await? {
         Ok(())
@@ -102,7 +102,7 @@ pub async fn delete_contact(tx: &mut Tx<'_>, viewer: &Viewer, id: &str) -> Domai
 }
 
 /// Issues a bearer token that acts as the contact (for a chat widget).
-#[tracing::instrument(skip_all, fields(organization_id = viewer.organization_id, contact = %contact_id))]
+#[tracing::instrument(skip_all, fields(organization_id = %viewer.organization_id, contact = %contact_id))]
 pub async fn issue_token(
     tx: &mut Tx<'_>,
     viewer: &Viewer,

@@ -1,12 +1,12 @@
 //! Database access for conversations.
 
+use crate::db::ids::{ContactId, ConversationId, IdKind, OrganizationId};
 use crate::domain::channel_kind::ChannelKind;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::db::ids::IdKind;
 use crate::db::lateral::{self, ChildTable};
 use crate::db::page::{PageRequest, SortOrder, keyset};
 use crate::db::schema::conversations;
@@ -18,10 +18,10 @@ pub const ORDER: SortOrder = SortOrder::Descending;
 #[derive(Queryable, QueryableByName, Selectable, Identifiable, Clone, Debug)]
 #[diesel(table_name = conversations)]
 pub struct Conversation {
-    pub id: i64,
-    pub organization_id: i64,
+    pub id: ConversationId,
+    pub organization_id: OrganizationId,
     pub public_id: String,
-    pub contact_id: i64,
+    pub contact_id: ContactId,
     pub channel: ChannelKind,
     pub happened_at: NaiveDate,
     pub created_at: DateTime<Utc>,
@@ -32,9 +32,9 @@ pub struct Conversation {
 #[derive(Insertable, Debug)]
 #[diesel(table_name = conversations)]
 pub struct NewConversation {
-    pub organization_id: i64,
+    pub organization_id: OrganizationId,
     pub public_id: String,
-    pub contact_id: i64,
+    pub contact_id: ContactId,
     pub channel: ChannelKind,
     pub happened_at: NaiveDate,
 }
@@ -42,8 +42,8 @@ pub struct NewConversation {
 impl NewConversation {
     /// A conversation with a fresh public id.
     pub fn new(
-        organization_id: i64,
-        contact_id: i64,
+        organization_id: OrganizationId,
+        contact_id: ContactId,
         channel: ChannelKind,
         happened_at: NaiveDate,
     ) -> Self {
@@ -66,8 +66,8 @@ pub struct ConversationChanges {
 }
 
 fn of_organization(
-    organization_id: i64,
-    contact_id: Option<i64>,
+    organization_id: OrganizationId,
+    contact_id: Option<ContactId>,
 ) -> conversations::BoxedQuery<'static, Pg> {
     let mut query = conversations::table
         .filter(conversations::organization_id.eq(organization_id))
@@ -78,13 +78,13 @@ fn of_organization(
     query
 }
 
-crate::tenant_rows!(conversations => Conversation, id i64 { insert(NewConversation), find, by_ids, update_stamped(ConversationChanges) as update, delete });
+crate::tenant_rows!(conversations => Conversation, id ConversationId { insert(NewConversation), find, by_ids, update_stamped(ConversationChanges) as update, delete });
 
 /// One page of the organization's conversations (or one contact's), newest first.
 pub async fn page(
     conn: &mut AsyncPgConnection,
-    organization_id: i64,
-    contact_id: Option<i64>,
+    organization_id: OrganizationId,
+    contact_id: Option<ContactId>,
     page: &PageRequest,
 ) -> QueryResult<Vec<Conversation>> {
     let query = of_organization(organization_id, contact_id).select(Conversation::as_select());
@@ -96,8 +96,8 @@ pub async fn page(
 /// How many conversations the organization (or one contact) has.
 pub async fn count(
     conn: &mut AsyncPgConnection,
-    organization_id: i64,
-    contact_id: Option<i64>,
+    organization_id: OrganizationId,
+    contact_id: Option<ContactId>,
 ) -> QueryResult<i64> {
     of_organization(organization_id, contact_id)
         .count()
@@ -108,8 +108,8 @@ pub async fn count(
 /// For each contact, one page of its conversations, newest first.
 pub async fn page_per_contact(
     conn: &mut AsyncPgConnection,
-    organization_id: i64,
-    contact_ids: &[i64],
+    organization_id: OrganizationId,
+    contact_ids: &[ContactId],
     page: &PageRequest,
 ) -> QueryResult<Vec<Conversation>> {
     let child = ChildTable {
@@ -121,7 +121,7 @@ pub async fn page_per_contact(
 }
 
 /// Bumps `updated_at` (a message changed).
-pub async fn touch(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Conversation> {
+pub async fn touch(conn: &mut AsyncPgConnection, id: ConversationId) -> QueryResult<Conversation> {
     diesel::update(conversations::table.find(id))
         .set(conversations::updated_at.eq(diesel::dsl::now))
         .returning(Conversation::as_returning())

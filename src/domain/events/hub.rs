@@ -17,6 +17,7 @@ use tokio::sync::broadcast;
 
 use super::model::{self, EPHEMERAL_CHANNEL, EVENTS_CHANNEL, Event, EventFilter};
 use crate::db::DbPool;
+use crate::db::ids::OrganizationId;
 
 /// Events buffered per organization for slow subscribers; one that falls
 /// further behind re-reads what it missed from the database.
@@ -37,7 +38,7 @@ struct Feed {
 #[derive(Clone)]
 pub struct EventHub {
     pool: DbPool,
-    feeds: Arc<Mutex<HashMap<i64, Feed>>>,
+    feeds: Arc<Mutex<HashMap<OrganizationId, Feed>>>,
     /// Time from a stored event's creation to its broadcast.
     lag: metrics::Histogram,
 }
@@ -61,7 +62,7 @@ impl EventHub {
     /// organization was at when it was made (events up to it are history).
     pub async fn subscribe(
         &self,
-        organization_id: i64,
+        organization_id: OrganizationId,
     ) -> Result<(broadcast::Receiver<Arc<Event>>, i64), crate::db::PoolOrQueryError> {
         let mut conn = self.pool.get().await?;
         let (latest, _) = model::positions(&mut conn, organization_id).await?;
@@ -101,7 +102,7 @@ impl EventHub {
             .await?;
         tracing::debug!("event listener connected");
         // Anything committed while we were not listening.
-        let tracked: Vec<i64> = self.lock_feeds().keys().copied().collect();
+        let tracked: Vec<OrganizationId> = self.lock_feeds().keys().copied().collect();
         self.catch_up(tracked).await?;
 
         let mut notifications = std::pin::pin!(conn.notifications_stream());
@@ -125,7 +126,7 @@ impl EventHub {
                         ),
                     }
                 } else if let Some((org, _)) = notification.payload.split_once(':')
-                    && let Ok(org) = org.parse::<i64>()
+                    && let Ok(org) = org.parse::<i64>().map(OrganizationId)
                 {
                     organizations.insert(org);
                 }
@@ -137,7 +138,7 @@ impl EventHub {
 
     /// Reads and broadcasts the new events of these organizations (those
     /// with local subscribers).
-    async fn catch_up(&self, organizations: Vec<i64>) -> anyhow::Result<()> {
+    async fn catch_up(&self, organizations: Vec<OrganizationId>) -> anyhow::Result<()> {
         let mut conn = self.pool.get().await?;
         for organization_id in organizations {
             while let Some(last_seen) = self.last_seen(organization_id) {
@@ -163,7 +164,7 @@ impl EventHub {
         Ok(())
     }
 
-    fn last_seen(&self, organization_id: i64) -> Option<i64> {
+    fn last_seen(&self, organization_id: OrganizationId) -> Option<i64> {
         let mut feeds = self.lock_feeds();
         let feed = feeds.get(&organization_id)?;
         if feed.sender.receiver_count() == 0 {
@@ -197,13 +198,13 @@ impl EventHub {
     }
 
     /// Moves an organization's feed past `sequence`.
-    fn advance(&self, organization_id: i64, sequence: i64) {
+    fn advance(&self, organization_id: OrganizationId, sequence: i64) {
         if let Some(feed) = self.lock_feeds().get_mut(&organization_id) {
             feed.last_seen = feed.last_seen.max(sequence);
         }
     }
 
-    fn lock_feeds(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Feed>> {
+    fn lock_feeds(&self) -> std::sync::MutexGuard<'_, HashMap<OrganizationId, Feed>> {
         // A panic while holding the lock leaves plain data behind; keep going.
         self.feeds
             .lock()

@@ -7,6 +7,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Deserialize;
 
 pub use super::payload::EventPayload;
+use crate::db::ids::{ChannelId, ConversationId, OrganizationId, ThreadId};
 use crate::db::schema::{event_sequences, events};
 use crate::domain::conversations::Conversation;
 use crate::domain::threads::Thread;
@@ -44,13 +45,13 @@ crate::text_enum! {
 /// One event, stored or ephemeral.
 #[derive(Clone, Debug)]
 pub struct Event {
-    pub organization_id: i64,
+    pub organization_id: OrganizationId,
     /// `None` for ephemeral events.
     pub sequence: Option<i64>,
     pub kind: EventKind,
-    pub thread_id: Option<i64>,
-    pub conversation_id: Option<i64>,
-    pub channel_id: Option<i64>,
+    pub thread_id: Option<ThreadId>,
+    pub conversation_id: Option<ConversationId>,
+    pub channel_id: Option<ChannelId>,
     pub payload: EventPayload,
     pub created_at: DateTime<Utc>,
 }
@@ -59,9 +60,9 @@ pub struct Event {
 #[derive(Debug)]
 pub struct NewEvent {
     pub kind: EventKind,
-    pub thread_id: Option<i64>,
-    pub conversation_id: Option<i64>,
-    pub channel_id: Option<i64>,
+    pub thread_id: Option<ThreadId>,
+    pub conversation_id: Option<ConversationId>,
+    pub channel_id: Option<ChannelId>,
     pub payload: EventPayload,
 }
 
@@ -111,7 +112,7 @@ struct Appended {
 /// stays locked until commit, which is what keeps sequences in commit order.
 pub async fn append(
     conn: &mut AsyncPgConnection,
-    organization_id: i64,
+    organization_id: OrganizationId,
     batch: Vec<NewEvent>,
 ) -> QueryResult<Vec<i64>> {
     if batch.is_empty() {
@@ -170,7 +171,7 @@ pub async fn append(
 /// Sends an ephemeral event to every server instance; nothing is stored.
 pub async fn publish_ephemeral(
     conn: &mut AsyncPgConnection,
-    organization_id: i64,
+    organization_id: OrganizationId,
     event: NewEvent,
 ) -> QueryResult<()> {
     let message = serde_json::json!({
@@ -193,11 +194,11 @@ pub async fn publish_ephemeral(
 pub fn parse_ephemeral(payload: &str) -> Result<Event, serde_json::Error> {
     #[derive(Deserialize)]
     struct Wire {
-        organization_id: i64,
+        organization_id: OrganizationId,
         kind: EventKind,
-        thread_id: Option<i64>,
-        conversation_id: Option<i64>,
-        channel_id: Option<i64>,
+        thread_id: Option<ThreadId>,
+        conversation_id: Option<ConversationId>,
+        channel_id: Option<ChannelId>,
         payload: EventPayload,
     }
     let wire: Wire = serde_json::from_str(payload)?;
@@ -216,21 +217,21 @@ pub fn parse_ephemeral(payload: &str) -> Result<Event, serde_json::Error> {
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = events)]
 struct EventRow {
-    organization_id: i64,
+    organization_id: OrganizationId,
     sequence: i64,
     kind: String,
-    thread_id: Option<i64>,
-    conversation_id: Option<i64>,
+    thread_id: Option<ThreadId>,
+    conversation_id: Option<ConversationId>,
     payload: serde_json::Value,
     created_at: DateTime<Utc>,
-    channel_id: Option<i64>,
+    channel_id: Option<ChannelId>,
 }
 
 /// A stored event whose kind or payload this build cannot read.
 #[derive(Debug)]
 pub struct DecodeError {
     /// The event's organization.
-    pub organization_id: i64,
+    pub organization_id: OrganizationId,
     /// The event's sequence.
     pub sequence: i64,
     /// The event's kind, as stored.
@@ -279,7 +280,7 @@ impl EventRow {
 /// Decodes a stored event from its columns (what `after` does per row).
 #[cfg(test)]
 pub(crate) fn decode_stored(
-    organization_id: i64,
+    organization_id: OrganizationId,
     sequence: i64,
     kind: &str,
     payload: serde_json::Value,
@@ -314,11 +315,11 @@ pub enum EventFilter {
     /// Every event of the organization.
     All,
     /// Events of one thread.
-    Thread(i64),
+    Thread(ThreadId),
     /// Events of one conversation.
-    Conversation(i64),
+    Conversation(ConversationId),
     /// Events of one channel.
-    Channel(i64),
+    Channel(ChannelId),
 }
 
 /// Up to `limit` events after `after`, oldest first. An event that does not
@@ -326,7 +327,7 @@ pub enum EventFilter {
 /// but counted in `rows` and `last_sequence`, so readers move past it.
 pub async fn after(
     conn: &mut AsyncPgConnection,
-    organization_id: i64,
+    organization_id: OrganizationId,
     after: i64,
     filter: EventFilter,
     limit: i64,
@@ -354,7 +355,7 @@ pub async fn after(
         match row.into_event() {
             Ok(event) => batch.events.push(event),
             Err(error) => tracing::error!(
-                organization_id = error.organization_id,
+                organization_id = %error.organization_id,
                 sequence = error.sequence,
                 kind = %error.kind,
                 error = %error.error,
@@ -368,7 +369,7 @@ pub async fn after(
 /// The organization's latest sequence and the sequence retention pruned through.
 pub async fn positions(
     conn: &mut AsyncPgConnection,
-    organization_id: i64,
+    organization_id: OrganizationId,
 ) -> QueryResult<(i64, i64)> {
     event_sequences::table
         .find(organization_id)

@@ -5,6 +5,10 @@
 //! existed decode as version 1), every field that may be added later has a
 //! default, and a payload that fails to decode is an error the caller logs.
 
+use crate::db::ids::{
+    ApiKeyId, ChannelId, ContactId, ConversationId, MessageId, OrganizationId, SubscriberId,
+    ThreadId, UserId,
+};
 use crate::domain::channel_kind::ChannelKind;
 use crate::domain::messages::kind::MessageKind;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -148,8 +152,8 @@ impl EventPayload {
 snapshot! {
     /// A thread as an event saw it.
     ThreadSnapshot <=> Thread {
-        id: i64,
-        organization_id: i64,
+        id: ThreadId,
+        organization_id: OrganizationId,
         public_id: String,
         #[serde(default)]
         name: Option<String>,
@@ -170,7 +174,7 @@ snapshot! {
         #[serde(default)]
         location_id: Option<String>,
         #[serde(default)]
-        contact_id: Option<i64>,
+        contact_id: Option<ContactId>,
         #[serde(default)]
         last_message_at: Option<DateTime<Utc>>,
         created_at: DateTime<Utc>,
@@ -181,16 +185,16 @@ snapshot! {
 snapshot! {
     /// A subscriber (a member of a thread, with its read state) as an event saw it.
     SubscriberSnapshot <=> Subscriber {
-        id: i64,
-        organization_id: i64,
+        id: SubscriberId,
+        organization_id: OrganizationId,
         public_id: String,
-        thread_id: i64,
+        thread_id: ThreadId,
         #[serde(default)]
-        user_id: Option<i64>,
+        user_id: Option<UserId>,
         #[serde(default)]
-        api_key_id: Option<i64>,
+        api_key_id: Option<ApiKeyId>,
         #[serde(default)]
-        contact_id: Option<i64>,
+        contact_id: Option<ContactId>,
         #[serde(default)]
         viewed_at: Option<DateTime<Utc>>,
         #[serde(default)]
@@ -205,20 +209,20 @@ snapshot! {
 snapshot! {
     /// A message (of a thread or a conversation) as an event saw it.
     MessageSnapshot <=> Message {
-        id: i64,
-        organization_id: i64,
+        id: MessageId,
+        organization_id: OrganizationId,
         public_id: String,
         #[serde(default)]
-        thread_id: Option<i64>,
+        thread_id: Option<ThreadId>,
         #[serde(default)]
-        conversation_id: Option<i64>,
+        conversation_id: Option<ConversationId>,
         kind: MessageKind,
         #[serde(default)]
         body: String,
         #[serde(default)]
         event: Option<String>,
         #[serde(default)]
-        author_subscriber_id: Option<i64>,
+        author_subscriber_id: Option<SubscriberId>,
         #[serde(default)]
         media_urls: Vec<Option<String>>,
         #[serde(default)]
@@ -233,7 +237,7 @@ snapshot! {
         #[serde(default)]
         edited_at: Option<DateTime<Utc>>,
         #[serde(default)]
-        channel_id: Option<i64>,
+        channel_id: Option<ChannelId>,
         #[serde(default)]
         publish_to_channel_at: Option<DateTime<Utc>>,
         #[serde(default)]
@@ -246,10 +250,10 @@ snapshot! {
 snapshot! {
     /// A conversation as an event saw it.
     ConversationSnapshot <=> Conversation {
-        id: i64,
-        organization_id: i64,
+        id: ConversationId,
+        organization_id: OrganizationId,
         public_id: String,
-        contact_id: i64,
+        contact_id: ContactId,
         channel: ChannelKind,
         happened_at: NaiveDate,
         created_at: DateTime<Utc>,

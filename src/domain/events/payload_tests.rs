@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use super::*;
+use crate::db::ids::{OrganizationId, UserId};
 use crate::domain::events::model::{self, EventKind};
 
 /// A golden document per stored kind, and one for a conversation message.
@@ -78,8 +79,13 @@ fn decode_golden(document: &str) -> model::Event {
     let document: Value = serde_json::from_str(document).expect("golden JSON");
     let kind = document["kind"].as_str().expect("kind");
     let sequence = document["sequence"].as_i64().expect("sequence");
-    model::decode_stored(1, sequence, kind, document["payload"].clone())
-        .unwrap_or_else(|error| panic!("{error}"))
+    model::decode_stored(
+        crate::db::ids::OrganizationId(1),
+        sequence,
+        kind,
+        document["payload"].clone(),
+    )
+    .unwrap_or_else(|error| panic!("{error}"))
 }
 
 #[test]
@@ -120,7 +126,7 @@ fn every_golden_event_decodes() {
             EventKind::SubscriberJoined | EventKind::SubscriberLeft | EventKind::ReadReceipt => {
                 let subscriber: crate::domain::threads::Subscriber =
                     payload.subscriber.clone().expect("subscriber").into();
-                assert_eq!(subscriber.user_id, Some(2));
+                assert_eq!(subscriber.user_id, Some(UserId(2)));
             }
             EventKind::ConversationCreated | EventKind::ConversationUpdated => {
                 let conversation: crate::domain::conversations::Conversation =
@@ -181,7 +187,8 @@ fn unknown_fields_and_missing_optional_fields_still_decode() {
             "updated_at": "2026-11-20T10:00:00Z"
         }
     });
-    let event = model::decode_stored(1, 5, "message_added", payload).expect("decodes");
+    let event =
+        model::decode_stored(OrganizationId(1), 5, "message_added", payload).expect("decodes");
     let message = event.payload.message.expect("message");
     assert_eq!(message.body, "");
     assert!(message.media_urls.is_empty());
@@ -198,10 +205,12 @@ fn unknown_fields_and_missing_optional_fields_still_decode() {
 #[test]
 fn a_payload_that_does_not_decode_is_an_error_naming_the_event() {
     let broken = json!({"message": {"id": "not a number"}});
-    let error = model::decode_stored(1, 77, "message_added", broken).expect_err("fails");
+    let error =
+        model::decode_stored(OrganizationId(1), 77, "message_added", broken).expect_err("fails");
     assert_eq!(error.sequence, 77);
     assert_eq!(error.kind, "message_added");
     assert!(error.to_string().contains("77"));
-    let unknown = model::decode_stored(1, 78, "something_new", json!({})).expect_err("fails");
+    let unknown =
+        model::decode_stored(OrganizationId(1), 78, "something_new", json!({})).expect_err("fails");
     assert_eq!(unknown.kind, "something_new");
 }

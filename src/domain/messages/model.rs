@@ -5,7 +5,9 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::kind::MessageKind;
-use crate::db::ids::IdKind;
+use crate::db::ids::{
+    ChannelId, ConversationId, IdKind, MessageId, OrganizationId, SubscriberId, ThreadId,
+};
 use crate::db::lateral::{self, ChildTable};
 use crate::db::page::{PageRequest, SortOrder};
 use crate::db::schema::{message_reactions, messages};
@@ -17,15 +19,15 @@ pub const ORDER: SortOrder = SortOrder::Ascending;
 #[derive(Queryable, QueryableByName, Selectable, Identifiable, Clone, Debug)]
 #[diesel(table_name = messages)]
 pub struct Message {
-    pub id: i64,
-    pub organization_id: i64,
+    pub id: MessageId,
+    pub organization_id: OrganizationId,
     pub public_id: String,
-    pub thread_id: Option<i64>,
-    pub conversation_id: Option<i64>,
+    pub thread_id: Option<ThreadId>,
+    pub conversation_id: Option<ConversationId>,
     pub kind: MessageKind,
     pub body: String,
     pub event: Option<String>,
-    pub author_subscriber_id: Option<i64>,
+    pub author_subscriber_id: Option<SubscriberId>,
     /// PostgreSQL arrays have nullable elements; ours never holds a null.
     pub media_urls: Vec<Option<String>>,
     pub resource_id: Option<String>,
@@ -35,7 +37,7 @@ pub struct Message {
     pub created_at: DateTime<Utc>,
     pub edited_at: Option<DateTime<Utc>>,
     /// The channel it is published (or scheduled) to.
-    pub channel_id: Option<i64>,
+    pub channel_id: Option<ChannelId>,
     /// When it is (or was) to be published to the channel.
     pub publish_to_channel_at: Option<DateTime<Utc>>,
     /// When it was published; null while pending.
@@ -48,10 +50,10 @@ pub struct Message {
 /// conversation, and a thread message may also be published to a channel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Container {
-    Thread(i64),
-    Conversation(i64),
+    Thread(ThreadId),
+    Conversation(ConversationId),
     /// The channel's published messages, in publishing order.
-    Channel(i64),
+    Channel(ChannelId),
 }
 
 impl Container {
@@ -70,7 +72,9 @@ impl Container {
 
     fn id(self) -> i64 {
         match self {
-            Container::Thread(id) | Container::Conversation(id) | Container::Channel(id) => id,
+            Container::Thread(id) => id.into(),
+            Container::Conversation(id) => id.into(),
+            Container::Channel(id) => id.into(),
         }
     }
 
@@ -78,7 +82,7 @@ impl Container {
     pub fn key_of(self, message: &Message) -> i64 {
         match self {
             Container::Channel(_) => message.channel_position.unwrap_or_default(),
-            Container::Thread(_) | Container::Conversation(_) => message.id,
+            Container::Thread(_) | Container::Conversation(_) => message.id.into(),
         }
     }
 
@@ -106,22 +110,22 @@ impl Message {
 /// What a new message belongs to.
 #[derive(Clone, Copy, Debug)]
 pub enum Owner {
-    Thread(i64),
-    Conversation(i64),
+    Thread(ThreadId),
+    Conversation(ConversationId),
 }
 
 /// A validated message to insert.
 #[derive(Insertable, Debug)]
 #[diesel(table_name = messages)]
 pub struct NewMessage {
-    pub organization_id: i64,
+    pub organization_id: OrganizationId,
     pub public_id: String,
-    pub thread_id: Option<i64>,
-    pub conversation_id: Option<i64>,
+    pub thread_id: Option<ThreadId>,
+    pub conversation_id: Option<ConversationId>,
     pub kind: MessageKind,
     pub body: String,
     pub event: Option<String>,
-    pub author_subscriber_id: Option<i64>,
+    pub author_subscriber_id: Option<SubscriberId>,
     pub media_urls: Vec<Option<String>>,
     pub resource_id: Option<String>,
     pub client_message_id: Option<String>,
@@ -131,7 +135,12 @@ pub struct NewMessage {
 
 impl NewMessage {
     /// A message of `kind` with `body` in `container`; other fields empty.
-    pub fn new(organization_id: i64, owner: Owner, kind: MessageKind, body: String) -> Self {
+    pub fn new(
+        organization_id: OrganizationId,
+        owner: Owner,
+        kind: MessageKind,
+        body: String,
+    ) -> Self {
         let (thread_id, conversation_id) = match owner {
             Owner::Thread(id) => (Some(id), None),
             Owner::Conversation(id) => (None, Some(id)),
@@ -165,12 +174,12 @@ pub struct MessageChanges {
     pub edited_at: Option<Option<DateTime<Utc>>>,
 }
 
-crate::tenant_rows!(messages => Message, id i64 { insert(NewMessage), find, by_ids, update(MessageChanges), delete });
+crate::tenant_rows!(messages => Message, id MessageId { insert(NewMessage), find, by_ids, update(MessageChanges), delete });
 
 /// The thread's message sent with this client message id, if any.
 pub async fn find_by_client_id(
     conn: &mut AsyncPgConnection,
-    thread_id: i64,
+    thread_id: ThreadId,
     client_message_id: &str,
 ) -> QueryResult<Option<Message>> {
     messages::table
@@ -182,36 +191,41 @@ pub async fn find_by_client_id(
         .optional()
 }
 
-/// For each container (all of one kind), one page of its messages.
+/// For each container (of any kinds), one page of its messages, each with
+/// the container it was fetched for: one statement per kind of container.
 pub async fn page_per_container(
     conn: &mut AsyncPgConnection,
-    organization_id: i64,
+    organization_id: OrganizationId,
     containers: &[Container],
     page: &PageRequest,
-) -> QueryResult<Vec<Message>> {
-    let Some(first) = containers.first() else {
-        return Ok(Vec::new());
-    };
-    debug_assert!(containers.iter().all(|c| c.same_kind(*first)));
-    let ids: Vec<i64> = containers.iter().map(|c| c.id()).collect();
-    lateral::page_per_parent(
-        conn,
-        first.child_table(),
-        organization_id,
-        &ids,
-        page.scan(ORDER),
-    )
-    .await
+) -> QueryResult<Vec<(Container, Message)>> {
+    let mut rows = Vec::new();
+    let mut remaining = containers.to_vec();
+    while let Some(&kind) = <[Container]>::first(&remaining) {
+        let (same, rest): (Vec<Container>, Vec<Container>) =
+            remaining.into_iter().partition(|c| c.same_kind(kind));
+        remaining = rest;
+        let ids: Vec<i64> = same.iter().map(|c| c.id()).collect();
+        let scan = page.scan(ORDER);
+        let messages: Vec<Message> =
+            lateral::page_per_parent(conn, kind.child_table(), organization_id, &ids, scan).await?;
+        rows.extend(
+            messages
+                .into_iter()
+                .filter_map(|m| Some((m.container_of_kind(kind)?, m))),
+        );
+    }
+    Ok(rows)
 }
 
 /// Reactions on some messages, grouped: (message id, emoji, reacting
 /// subscriber ids in reaction order), groups in order of first reaction.
 pub async fn reaction_groups(
     conn: &mut AsyncPgConnection,
-    organization_id: i64,
-    message_ids: &[i64],
-) -> QueryResult<Vec<(i64, String, Vec<i64>)>> {
-    let rows: Vec<(i64, String, i64)> = message_reactions::table
+    organization_id: OrganizationId,
+    message_ids: &[MessageId],
+) -> QueryResult<Vec<(MessageId, String, Vec<SubscriberId>)>> {
+    let rows: Vec<(MessageId, String, SubscriberId)> = message_reactions::table
         .filter(message_reactions::organization_id.eq(organization_id))
         .filter(message_reactions::message_id.eq_any(message_ids))
         .order(message_reactions::id.asc())
@@ -222,7 +236,7 @@ pub async fn reaction_groups(
         ))
         .load(conn)
         .await?;
-    let mut groups: Vec<(i64, String, Vec<i64>)> = Vec::new();
+    let mut groups: Vec<(MessageId, String, Vec<SubscriberId>)> = Vec::new();
     for (message_id, emoji, subscriber_id) in rows {
         match groups
             .iter_mut()
@@ -238,18 +252,18 @@ pub async fn reaction_groups(
 #[derive(Insertable)]
 #[diesel(table_name = message_reactions)]
 struct NewReaction<'a> {
-    organization_id: i64,
-    message_id: i64,
-    subscriber_id: i64,
+    organization_id: OrganizationId,
+    message_id: MessageId,
+    subscriber_id: SubscriberId,
     emoji: &'a str,
 }
 
 /// Adds a reaction; false when the subscriber had already reacted so.
 pub async fn add_reaction(
     conn: &mut AsyncPgConnection,
-    organization_id: i64,
-    message_id: i64,
-    subscriber_id: i64,
+    organization_id: OrganizationId,
+    message_id: MessageId,
+    subscriber_id: SubscriberId,
     emoji: &str,
 ) -> QueryResult<bool> {
     let inserted = diesel::insert_into(message_reactions::table)
@@ -268,8 +282,8 @@ pub async fn add_reaction(
 /// Removes a reaction; false when there was none.
 pub async fn remove_reaction(
     conn: &mut AsyncPgConnection,
-    message_id: i64,
-    subscriber_id: i64,
+    message_id: MessageId,
+    subscriber_id: SubscriberId,
     emoji: &str,
 ) -> QueryResult<bool> {
     let deleted = diesel::delete(message_reactions::table)
@@ -284,8 +298,8 @@ pub async fn remove_reaction(
 /// Puts a message on its way to a channel: pending until `at`.
 pub async fn schedule(
     conn: &mut AsyncPgConnection,
-    id: i64,
-    channel_id: i64,
+    id: MessageId,
+    channel_id: ChannelId,
     at: DateTime<Utc>,
 ) -> QueryResult<Message> {
     diesel::update(messages::table.find(id))
@@ -301,7 +315,7 @@ pub async fn schedule(
 }
 
 /// Publishes a pending message: it takes the channel's next position.
-pub async fn mark_published(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Message> {
+pub async fn mark_published(conn: &mut AsyncPgConnection, id: MessageId) -> QueryResult<Message> {
     diesel::update(messages::table.find(id))
         .set((
             messages::published_at.eq(diesel::dsl::now),
@@ -315,7 +329,7 @@ pub async fn mark_published(conn: &mut AsyncPgConnection, id: i64) -> QueryResul
 }
 
 /// Takes a pending message off its channel; false when it was not pending.
-pub async fn unschedule(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<bool> {
+pub async fn unschedule(conn: &mut AsyncPgConnection, id: MessageId) -> QueryResult<bool> {
     let changed = diesel::update(messages::table.find(id))
         .filter(messages::published_at.is_null())
         .filter(messages::channel_id.is_not_null())
@@ -348,8 +362,8 @@ pub async fn lock_due(conn: &mut AsyncPgConnection, limit: i64) -> QueryResult<V
 /// Pending messages of these channels, earliest first.
 pub async fn pending_in_channels(
     conn: &mut AsyncPgConnection,
-    organization_id: i64,
-    channel_ids: &[i64],
+    organization_id: OrganizationId,
+    channel_ids: &[ChannelId],
 ) -> QueryResult<Vec<Message>> {
     messages::table
         .filter(messages::organization_id.eq(organization_id))

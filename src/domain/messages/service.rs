@@ -129,7 +129,7 @@ async fn locked_message(
 /// Sends a message to a thread as the caller (subscribing it if needed),
 /// moving the thread's `updated_at` and the other subscribers' unread
 /// state. A repeated client message id returns the first message.
-#[tracing::instrument(skip_all, fields(organization_id = viewer.organization_id, thread = %request.thread_id))]
+#[tracing::instrument(skip_all, fields(organization_id = %viewer.organization_id, thread = %request.thread_id))]
 pub async fn send_message(
     tx: &mut Tx<'_>,
     viewer: &Viewer,
@@ -208,7 +208,7 @@ pub async fn send_message(
 }
 
 /// Edits a thread message's text or media. Only its author may.
-#[tracing::instrument(skip_all, fields(organization_id = viewer.organization_id, message = %request.id))]
+#[tracing::instrument(skip_all, fields(organization_id = %viewer.organization_id, message = %request.id))]
 pub async fn edit_message(
     tx: &mut Tx<'_>,
     viewer: &Viewer,
@@ -249,7 +249,7 @@ pub async fn edit_message(
 
 /// Deletes a thread message; returns it as it was. Its author may, and so
 /// may api keys (they act for the organization).
-#[tracing::instrument(skip_all, fields(organization_id = viewer.organization_id, message = %id))]
+#[tracing::instrument(skip_all, fields(organization_id = %viewer.organization_id, message = %id))]
 pub async fn delete_message(tx: &mut Tx<'_>, viewer: &Viewer, id: &str) -> DomainResult<Message> {
     let (message, thread) = locked_message(tx, viewer, "id", id).await?;
     require_author(tx, viewer, &message, true).await?;
@@ -265,7 +265,7 @@ pub async fn delete_message(tx: &mut Tx<'_>, viewer: &Viewer, id: &str) -> Domai
 
 /// Adds (`add`) or removes the caller's reaction; the caller must be an
 /// active subscriber of the thread. An event is recorded only on a change.
-#[tracing::instrument(skip_all, fields(organization_id = viewer.organization_id, message = %message_id, add))]
+#[tracing::instrument(skip_all, fields(organization_id = %viewer.organization_id, message = %message_id, add))]
 pub async fn react(
     tx: &mut Tx<'_>,
     viewer: &Viewer,

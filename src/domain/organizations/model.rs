@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
-use crate::db::ids::IdKind;
+use crate::db::ids::{ApiKeyId, IdKind, OrganizationId, UserId};
 use crate::db::schema::{api_keys, organizations, user_tokens, users};
 use crate::domain::auth::{self, TokenKind};
 
@@ -11,7 +11,7 @@ use crate::domain::auth::{self, TokenKind};
 #[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
 #[diesel(table_name = organizations)]
 pub struct Organization {
-    pub id: i64,
+    pub id: OrganizationId,
     pub public_id: String,
     pub name: String,
     pub created_at: chrono::DateTime<chrono::Utc>,
@@ -28,8 +28,8 @@ struct NewOrganization<'a> {
 #[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
 #[diesel(table_name = users)]
 pub struct User {
-    pub id: i64,
-    pub organization_id: i64,
+    pub id: UserId,
+    pub organization_id: OrganizationId,
     pub public_id: String,
     pub name: String,
     pub email: String,
@@ -39,7 +39,7 @@ pub struct User {
 #[derive(Insertable)]
 #[diesel(table_name = users)]
 struct NewUser<'a> {
-    organization_id: i64,
+    organization_id: OrganizationId,
     public_id: String,
     name: &'a str,
     email: &'a str,
@@ -49,8 +49,8 @@ struct NewUser<'a> {
 #[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
 #[diesel(table_name = api_keys)]
 pub struct ApiKey {
-    pub id: i64,
-    pub organization_id: i64,
+    pub id: ApiKeyId,
+    pub organization_id: OrganizationId,
     pub public_id: String,
     pub name: String,
     pub created_at: chrono::DateTime<chrono::Utc>,
@@ -59,7 +59,7 @@ pub struct ApiKey {
 #[derive(Insertable)]
 #[diesel(table_name = api_keys)]
 struct NewApiKey<'a> {
-    organization_id: i64,
+    organization_id: OrganizationId,
     public_id: String,
     name: &'a str,
     token_hash: Vec<u8>,
@@ -68,8 +68,8 @@ struct NewApiKey<'a> {
 #[derive(Insertable)]
 #[diesel(table_name = user_tokens)]
 struct NewUserToken {
-    organization_id: i64,
-    user_id: i64,
+    organization_id: OrganizationId,
+    user_id: UserId,
     token_hash: Vec<u8>,
 }
 
@@ -134,7 +134,7 @@ pub async fn find_organization_by_name(
 /// Organizations by internal id.
 pub async fn organizations_by_ids(
     conn: &mut AsyncPgConnection,
-    ids: &[i64],
+    ids: &[OrganizationId],
 ) -> QueryResult<Vec<Organization>> {
     organizations::table
         .filter(organizations::id.eq_any(ids))
@@ -146,7 +146,7 @@ pub async fn organizations_by_ids(
 /// Issues a new api key for an organization.
 pub async fn create_api_key(
     conn: &mut AsyncPgConnection,
-    organization_id: i64,
+    organization_id: OrganizationId,
     name: &str,
 ) -> QueryResult<IssuedToken<ApiKey>> {
     let (token, token_hash) = auth::generate_token(TokenKind::ApiKey);
@@ -166,7 +166,7 @@ pub async fn create_api_key(
 /// Creates a user with a first token, in one transaction.
 pub async fn create_user(
     conn: &mut AsyncPgConnection,
-    organization_id: i64,
+    organization_id: OrganizationId,
     name: &str,
     email: &str,
 ) -> QueryResult<IssuedToken<User>> {
@@ -195,14 +195,14 @@ pub async fn create_user(
     .await
 }
 
-crate::tenant_rows!(users => User, id i64 { by_ids as users_by_ids, find as find_user });
-crate::tenant_rows!(api_keys => ApiKey, id i64 { by_ids as api_keys_by_ids, find as find_api_key });
+crate::tenant_rows!(users => User, id UserId { by_ids as users_by_ids, find as find_user });
+crate::tenant_rows!(api_keys => ApiKey, id ApiKeyId { by_ids as api_keys_by_ids, find as find_api_key });
 
 /// The organization and api key of an unrevoked api key token hash.
 pub async fn find_api_key_by_token_hash(
     conn: &mut AsyncPgConnection,
     token_hash: &[u8],
-) -> QueryResult<Option<(i64, i64)>> {
+) -> QueryResult<Option<(OrganizationId, ApiKeyId)>> {
     api_keys::table
         .filter(api_keys::token_hash.eq(token_hash))
         .filter(api_keys::revoked_at.is_null())
@@ -216,7 +216,7 @@ pub async fn find_api_key_by_token_hash(
 pub async fn find_user_by_token_hash(
     conn: &mut AsyncPgConnection,
     token_hash: &[u8],
-) -> QueryResult<Option<(i64, i64)>> {
+) -> QueryResult<Option<(OrganizationId, UserId)>> {
     user_tokens::table
         .filter(user_tokens::token_hash.eq(token_hash))
         .filter(user_tokens::revoked_at.is_null())

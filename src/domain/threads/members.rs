@@ -6,7 +6,7 @@ use diesel_async::AsyncPgConnection;
 
 use super::Thread;
 use super::subscribers::{self, Subscriber};
-use crate::db::ids::IdKind;
+use crate::db::ids::{IdKind, OrganizationId};
 use crate::domain::auth::Actor;
 use crate::domain::contacts;
 use crate::domain::events::{EventKind, EventPayload, NewEvent};
@@ -18,7 +18,7 @@ use crate::domain::tx::Tx;
 /// display name.
 pub async fn find_member(
     conn: &mut AsyncPgConnection,
-    organization_id: i64,
+    organization_id: OrganizationId,
     public_id: &str,
 ) -> QueryResult<Option<(Actor, String)>> {
     use crate::domain::organizations::model as orgs;
@@ -40,37 +40,18 @@ pub async fn find_member(
 /// no longer exist are left out. At most one query per kind of member.
 pub async fn describe_members(
     conn: &mut AsyncPgConnection,
-    organization_id: i64,
+    organization_id: OrganizationId,
     members: &[Actor],
 ) -> QueryResult<Vec<(Actor, String, String)>> {
     use crate::domain::organizations::model as orgs;
-    let ids = |kind: fn(Actor) -> Option<i64>| {
-        members
-            .iter()
-            .filter_map(|m| kind(*m))
-            .collect::<Vec<i64>>()
-    };
-    let users = ids(|m| {
-        if let Actor::User(id) = m {
-            Some(id)
-        } else {
-            None
+    let (mut users, mut keys, mut contacts) = (Vec::new(), Vec::new(), Vec::new());
+    for member in members {
+        match *member {
+            Actor::User(id) => users.push(id),
+            Actor::ApiKey(id) => keys.push(id),
+            Actor::Contact(id) => contacts.push(id),
         }
-    });
-    let keys = ids(|m| {
-        if let Actor::ApiKey(id) = m {
-            Some(id)
-        } else {
-            None
-        }
-    });
-    let contacts = ids(|m| {
-        if let Actor::Contact(id) = m {
-            Some(id)
-        } else {
-            None
-        }
-    });
+    }
     let mut described = std::collections::HashMap::new();
     if !users.is_empty() {
         for u in orgs::users_by_ids(conn, organization_id, &users).await? {
@@ -101,7 +82,7 @@ pub async fn describe_members(
 /// The display name of a member, for meta messages.
 pub async fn member_name(
     conn: &mut AsyncPgConnection,
-    organization_id: i64,
+    organization_id: OrganizationId,
     member: Actor,
 ) -> QueryResult<String> {
     let described = describe_members(conn, organization_id, &[member]).await?;

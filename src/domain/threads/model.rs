@@ -1,5 +1,6 @@
 //! Database access for threads.
 
+use crate::db::ids::{ContactId, OrganizationId, ThreadId};
 use crate::domain::channel_kind::ChannelKind;
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
@@ -19,8 +20,8 @@ pub const ORDER: SortOrder = SortOrder::Descending;
 #[derive(Queryable, QueryableByName, Selectable, Identifiable, Clone, Debug)]
 #[diesel(table_name = threads)]
 pub struct Thread {
-    pub id: i64,
-    pub organization_id: i64,
+    pub id: ThreadId,
+    pub organization_id: OrganizationId,
     pub public_id: String,
     pub name: Option<String>,
     pub subject: Option<String>,
@@ -31,17 +32,17 @@ pub struct Thread {
     pub is_resolved: bool,
     pub resource_id: Option<String>,
     pub location_id: Option<String>,
-    pub contact_id: Option<i64>,
+    pub contact_id: Option<ContactId>,
     pub last_message_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 /// A validated thread to insert.
-#[derive(Insertable, Debug, Default)]
+#[derive(Insertable, Debug)]
 #[diesel(table_name = threads)]
 pub struct NewThread {
-    pub organization_id: i64,
+    pub organization_id: OrganizationId,
     pub public_id: String,
     pub name: Option<String>,
     pub subject: Option<String>,
@@ -52,7 +53,7 @@ pub struct NewThread {
     pub is_resolved: bool,
     pub resource_id: Option<String>,
     pub location_id: Option<String>,
-    pub contact_id: Option<i64>,
+    pub contact_id: Option<ContactId>,
 }
 
 /// Validated changes: `None` leaves a column alone, `Some(None)` clears it.
@@ -66,15 +67,15 @@ pub struct ThreadChanges {
     pub chatbot_paused: Option<bool>,
     pub is_resolved: Option<bool>,
     pub location_id: Option<Option<String>>,
-    pub contact_id: Option<Option<i64>>,
+    pub contact_id: Option<Option<ContactId>>,
 }
 
 /// Which threads a caller may see: all of the organization's, or for a
 /// contact only those it is an active subscriber of.
 #[derive(Clone, Copy, Debug)]
 pub struct ThreadScope {
-    pub organization_id: i64,
-    pub only_contact: Option<i64>,
+    pub organization_id: OrganizationId,
+    pub only_contact: Option<ContactId>,
 }
 
 impl ThreadScope {
@@ -113,7 +114,7 @@ pub struct ThreadFilter {
     pub created_between: Option<Interval>,
     pub updated_between: Option<Interval>,
     pub channel: Option<ChannelKind>,
-    pub contact_id: Option<i64>,
+    pub contact_id: Option<ContactId>,
     pub is_resolved: Option<bool>,
     /// Only threads where this member has unread messages.
     pub unread_for: Option<Actor>,
@@ -173,8 +174,8 @@ pub async fn count(
 /// For each contact, a page of the threads linked to it, newest first.
 pub async fn page_per_contact(
     conn: &mut AsyncPgConnection,
-    organization_id: i64,
-    contact_ids: &[i64],
+    organization_id: OrganizationId,
+    contact_ids: &[ContactId],
     page: &PageRequest,
 ) -> QueryResult<Vec<Thread>> {
     let child = ChildTable {
@@ -227,7 +228,7 @@ pub async fn find_for_update(
 }
 
 /// Locks a thread by internal id until the transaction ends; returns it fresh.
-pub async fn lock(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Thread> {
+pub async fn lock(conn: &mut AsyncPgConnection, id: ThreadId) -> QueryResult<Thread> {
     threads::table
         .find(id)
         .for_update()
@@ -268,7 +269,7 @@ pub async fn find_by_resource(
         .optional()
 }
 
-crate::tenant_rows!(threads => Thread, id i64 { by_ids, insert(NewThread), update_stamped(ThreadChanges) as update, delete });
+crate::tenant_rows!(threads => Thread, id ThreadId { by_ids, insert(NewThread), update_stamped(ThreadChanges) as update, delete });
 
 /// Inserts a thread unless one with its public id exists; returns the
 /// thread and whether it was created. Safe under concurrent calls.
@@ -301,7 +302,7 @@ pub async fn insert_or_get(
 /// message arrived.
 pub async fn touch(
     conn: &mut AsyncPgConnection,
-    id: i64,
+    id: ThreadId,
     message_at: Option<DateTime<Utc>>,
 ) -> QueryResult<Thread> {
     let target = threads::table.find(id);

@@ -6,7 +6,7 @@ use diesel_async::AsyncPgConnection;
 use super::members::{find_member, join_thread, record, record_membership};
 use super::model::{self, NewThread, Thread, ThreadChanges, ThreadScope};
 use super::subscribers;
-use crate::db::ids::IdKind;
+use crate::db::ids::{ContactId, IdKind, OrganizationId};
 use crate::domain::auth::{Actor, Viewer};
 use crate::domain::channel_kind::ChannelKind;
 use crate::domain::contacts;
@@ -120,7 +120,7 @@ async fn check_contact_link(
     violations: &mut Violations,
     thread: &Thread,
     contact_id: &Change<String>,
-) -> DomainResult<Option<Option<i64>>> {
+) -> DomainResult<Option<Option<ContactId>>> {
     let immutable = |violations: &mut Violations| {
         violations.push(
             "contactId",
@@ -171,7 +171,7 @@ fn thread_write_error(error: diesel::result::Error) -> DomainError {
 /// Resolves member ids, recording `NOT_FOUND` for each unknown one.
 async fn find_members(
     conn: &mut AsyncPgConnection,
-    organization_id: i64,
+    organization_id: OrganizationId,
     field: &str,
     ids: &[String],
     violations: &mut Violations,
@@ -193,7 +193,7 @@ async fn find_members(
 
 /// Creates a thread with its first members, or returns the existing thread
 /// about `resource_id`; the second value is whether it was created.
-#[tracing::instrument(skip_all, fields(organization_id = viewer.organization_id))]
+#[tracing::instrument(skip_all, fields(organization_id = %viewer.organization_id))]
 pub async fn create_thread(
     tx: &mut Tx<'_>,
     viewer: &Viewer,
@@ -273,7 +273,7 @@ pub async fn create_thread(
 }
 
 /// Changes a thread. The contact can be set only while it is unset.
-#[tracing::instrument(skip_all, fields(organization_id = viewer.organization_id, thread = %request.id))]
+#[tracing::instrument(skip_all, fields(organization_id = %viewer.organization_id, thread = %request.id))]
 pub async fn update_thread(
     tx: &mut Tx<'_>,
     viewer: &Viewer,
@@ -331,7 +331,7 @@ pub async fn update_thread(
 }
 
 /// Deletes a thread with its messages; returns the deleted thread.
-#[tracing::instrument(skip_all, fields(organization_id = viewer.organization_id, thread = %id))]
+#[tracing::instrument(skip_all, fields(organization_id = %viewer.organization_id, thread = %id))]
 pub async fn delete_thread(tx: &mut Tx<'_>, viewer: &Viewer, id: &str) -> DomainResult<Thread> {
     let thread = locked_thread(tx, viewer, "id", id).await?;
     model::delete(tx, thread.id).await?;
@@ -345,7 +345,7 @@ pub async fn delete_thread(tx: &mut Tx<'_>, viewer: &Viewer, id: &str) -> Domain
 }
 
 /// Subscribes users, api keys or contacts; a meta message records each join.
-#[tracing::instrument(skip_all, fields(organization_id = viewer.organization_id, thread = %thread_id))]
+#[tracing::instrument(skip_all, fields(organization_id = %viewer.organization_id, thread = %thread_id))]
 pub async fn add_subscribers(
     tx: &mut Tx<'_>,
     viewer: &Viewer,
@@ -362,7 +362,7 @@ pub async fn add_subscribers(
 
 /// Removes subscribers by archiving them (their messages keep their
 /// author); a meta message records each leave.
-#[tracing::instrument(skip_all, fields(organization_id = viewer.organization_id, thread = %thread_id))]
+#[tracing::instrument(skip_all, fields(organization_id = %viewer.organization_id, thread = %thread_id))]
 pub async fn remove_subscribers(
     tx: &mut Tx<'_>,
     viewer: &Viewer,
@@ -394,7 +394,7 @@ pub async fn remove_subscribers(
 
 /// Marks the thread read (sets the caller's `viewed_at`) or unread for the
 /// caller, who must subscribe to it.
-#[tracing::instrument(skip_all, fields(organization_id = viewer.organization_id, thread = %id, read))]
+#[tracing::instrument(skip_all, fields(organization_id = %viewer.organization_id, thread = %id, read))]
 pub async fn set_read_state(
     tx: &mut Tx<'_>,
     viewer: &Viewer,

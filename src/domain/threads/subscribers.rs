@@ -6,7 +6,7 @@ use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::db::ids::IdKind;
+use crate::db::ids::{ApiKeyId, ContactId, IdKind, OrganizationId, SubscriberId, ThreadId, UserId};
 use crate::db::schema::thread_subscribers;
 use crate::domain::auth::Actor;
 
@@ -14,13 +14,13 @@ use crate::domain::auth::Actor;
 #[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
 #[diesel(table_name = thread_subscribers)]
 pub struct Subscriber {
-    pub id: i64,
-    pub organization_id: i64,
+    pub id: SubscriberId,
+    pub organization_id: OrganizationId,
     pub public_id: String,
-    pub thread_id: i64,
-    pub user_id: Option<i64>,
-    pub api_key_id: Option<i64>,
-    pub contact_id: Option<i64>,
+    pub thread_id: ThreadId,
+    pub user_id: Option<UserId>,
+    pub api_key_id: Option<ApiKeyId>,
+    pub contact_id: Option<ContactId>,
     pub viewed_at: Option<DateTime<Utc>>,
     pub unread_count: i32,
     pub is_archived: bool,
@@ -38,12 +38,12 @@ impl Subscriber {
 #[derive(Insertable)]
 #[diesel(table_name = thread_subscribers)]
 struct NewSubscriber {
-    organization_id: i64,
+    organization_id: OrganizationId,
     public_id: String,
-    thread_id: i64,
-    user_id: Option<i64>,
-    api_key_id: Option<i64>,
-    contact_id: Option<i64>,
+    thread_id: ThreadId,
+    user_id: Option<UserId>,
+    api_key_id: Option<ApiKeyId>,
+    contact_id: Option<ContactId>,
 }
 
 type SubscriberFilter =
@@ -60,7 +60,7 @@ fn is_member(member: Actor) -> SubscriberFilter {
 
 /// Subquery: ids of the threads `member` actively subscribes to.
 pub fn active_thread_ids_of(
-    organization_id: i64,
+    organization_id: OrganizationId,
     member: Actor,
 ) -> thread_subscribers::BoxedQuery<'static, Pg, diesel::sql_types::BigInt> {
     thread_subscribers::table
@@ -73,7 +73,7 @@ pub fn active_thread_ids_of(
 
 /// Subquery: ids of the threads where `member` has unread messages.
 pub fn unread_thread_ids_of(
-    organization_id: i64,
+    organization_id: OrganizationId,
     member: Actor,
 ) -> thread_subscribers::BoxedQuery<'static, Pg, diesel::sql_types::BigInt> {
     active_thread_ids_of(organization_id, member).filter(thread_subscribers::unread_count.gt(0))
@@ -82,8 +82,8 @@ pub fn unread_thread_ids_of(
 /// Every subscriber (archived too) of these threads, oldest first.
 pub async fn of_threads(
     conn: &mut AsyncPgConnection,
-    organization_id: i64,
-    thread_ids: &[i64],
+    organization_id: OrganizationId,
+    thread_ids: &[ThreadId],
 ) -> QueryResult<Vec<Subscriber>> {
     thread_subscribers::table
         .filter(thread_subscribers::organization_id.eq(organization_id))
@@ -94,12 +94,12 @@ pub async fn of_threads(
         .await
 }
 
-crate::tenant_rows!(thread_subscribers => Subscriber, id i64 { by_ids, find });
+crate::tenant_rows!(thread_subscribers => Subscriber, id SubscriberId { by_ids, find });
 
 /// The member's subscription to the thread, archived or not.
 pub async fn find_member(
     conn: &mut AsyncPgConnection,
-    thread_id: i64,
+    thread_id: ThreadId,
     member: Actor,
 ) -> QueryResult<Option<Subscriber>> {
     thread_subscribers::table
@@ -114,7 +114,7 @@ pub async fn find_member(
 /// Whether `member` actively subscribes to the thread.
 pub async fn is_active_member(
     conn: &mut AsyncPgConnection,
-    thread_id: i64,
+    thread_id: ThreadId,
     member: Actor,
 ) -> QueryResult<bool> {
     diesel::select(exists(
@@ -131,8 +131,8 @@ pub async fn is_active_member(
 /// the subscriber and whether it joined just now. Call with the thread locked.
 pub async fn join(
     conn: &mut AsyncPgConnection,
-    organization_id: i64,
-    thread_id: i64,
+    organization_id: OrganizationId,
+    thread_id: ThreadId,
     member: Actor,
 ) -> QueryResult<(Subscriber, bool)> {
     if let Some(existing) = find_member(conn, thread_id, member).await? {
@@ -166,7 +166,10 @@ pub async fn join(
 }
 
 /// Archives a subscription: the subscriber leaves but keeps authorship.
-pub async fn archive(conn: &mut AsyncPgConnection, subscriber_id: i64) -> QueryResult<Subscriber> {
+pub async fn archive(
+    conn: &mut AsyncPgConnection,
+    subscriber_id: SubscriberId,
+) -> QueryResult<Subscriber> {
     diesel::update(thread_subscribers::table.find(subscriber_id))
         .set((
             thread_subscribers::is_archived.eq(true),
@@ -180,7 +183,7 @@ pub async fn archive(conn: &mut AsyncPgConnection, subscriber_id: i64) -> QueryR
 /// Marks the thread read for a subscriber: `viewed_at` now, nothing unread.
 pub async fn mark_read(
     conn: &mut AsyncPgConnection,
-    subscriber_id: i64,
+    subscriber_id: SubscriberId,
 ) -> QueryResult<Subscriber> {
     diesel::update(thread_subscribers::table.find(subscriber_id))
         .set((
@@ -212,14 +215,17 @@ pub async fn mark_unread(
 /// author has seen everything up to it.
 pub async fn record_message(
     conn: &mut AsyncPgConnection,
-    thread_id: i64,
-    author_subscriber_id: Option<i64>,
+    thread_id: ThreadId,
+    author_subscriber_id: Option<SubscriberId>,
 ) -> QueryResult<()> {
-    let author = author_subscriber_id.unwrap_or(0);
     diesel::update(thread_subscribers::table)
         .filter(thread_subscribers::thread_id.eq(thread_id))
         .filter(not(thread_subscribers::is_archived))
-        .filter(thread_subscribers::id.ne(author))
+        .filter(
+            thread_subscribers::id
+                .nullable()
+                .is_distinct_from(author_subscriber_id),
+        )
         .set(thread_subscribers::unread_count.eq(thread_subscribers::unread_count + 1))
         .execute(conn)
         .await?;

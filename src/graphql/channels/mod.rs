@@ -11,6 +11,7 @@ use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 use sha2::{Digest, Sha256};
 
+use crate::db::ids::{ChannelId, OrganizationId, ThreadId};
 use crate::domain::auth::Actor;
 use crate::domain::channels::model::{self, Channel, ChannelMember, ChannelScope};
 use crate::domain::channels::service::{Target, publish_message};
@@ -27,19 +28,20 @@ use crate::graphql::mutation::mutate;
 use crate::graphql::pagination::{Cursor, PageRequest};
 use crate::graphql::threads::{SubscriberKind, member_details};
 
-fetch_by_ids!(Channel => model::by_ids);
+fetch_by_ids!(Channel: ChannelId => model::by_ids);
 
 /// Channel members, by channel id.
 pub struct MembersByChannel;
 
 impl FetchChildren for MembersByChannel {
     type Child = ChannelMember;
+    type Parent = ChannelId;
 
     async fn fetch(
         conn: &mut AsyncPgConnection,
-        organization_id: i64,
-        channel_ids: &[i64],
-    ) -> QueryResult<Vec<(i64, ChannelMember)>> {
+        organization_id: OrganizationId,
+        channel_ids: &[ChannelId],
+    ) -> QueryResult<Vec<(ChannelId, ChannelMember)>> {
         let members = model::members_of(conn, organization_id, channel_ids).await?;
         Ok(members.into_iter().map(|m| (m.channel_id, m)).collect())
     }
@@ -49,13 +51,14 @@ impl FetchChildren for MembersByChannel {
 pub struct PublishersByChannel;
 
 impl FetchChildren for PublishersByChannel {
-    type Child = i64;
+    type Child = ThreadId;
+    type Parent = ChannelId;
 
     async fn fetch(
         conn: &mut AsyncPgConnection,
-        organization_id: i64,
-        channel_ids: &[i64],
-    ) -> QueryResult<Vec<(i64, i64)>> {
+        organization_id: OrganizationId,
+        channel_ids: &[ChannelId],
+    ) -> QueryResult<Vec<(ChannelId, ThreadId)>> {
         model::publishers_of(conn, organization_id, channel_ids).await
     }
 }
@@ -65,12 +68,13 @@ pub struct PendingByChannel;
 
 impl FetchChildren for PendingByChannel {
     type Child = Message;
+    type Parent = ChannelId;
 
     async fn fetch(
         conn: &mut AsyncPgConnection,
-        organization_id: i64,
-        channel_ids: &[i64],
-    ) -> QueryResult<Vec<(i64, Message)>> {
+        organization_id: OrganizationId,
+        channel_ids: &[ChannelId],
+    ) -> QueryResult<Vec<(ChannelId, Message)>> {
         let pending = messages::pending_in_channels(conn, organization_id, channel_ids).await?;
         Ok(pending
             .into_iter()
@@ -141,7 +145,7 @@ impl ChannelSubscriber {
     }
 }
 
-async fn members(ctx: &Context<'_>, channel_id: i64) -> Result<Vec<ChannelMember>, ApiError> {
+async fn members(ctx: &Context<'_>, channel_id: ChannelId) -> Result<Vec<ChannelMember>, ApiError> {
     Ok(loader::<Children<MembersByChannel>>(ctx)?
         .load_one(channel_id)
         .await?

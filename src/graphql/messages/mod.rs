@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 
-use crate::db::ids::IdKind;
+use crate::db::ids::{IdKind, MessageId, OrganizationId, SubscriberId};
 use crate::domain::auth::Viewer;
 use crate::domain::channels::Channel;
 use crate::domain::conversations::Conversation;
@@ -34,33 +34,11 @@ impl FetchPages for Message {
 
     async fn fetch(
         conn: &mut AsyncPgConnection,
-        organization_id: i64,
+        organization_id: OrganizationId,
         containers: &[Container],
         page: &PageRequest,
     ) -> QueryResult<Vec<(Container, Self)>> {
-        // One statement per kind of container (the keys are usually one kind).
-        let mut rows = Vec::new();
-        for kind in [
-            Container::Thread(0),
-            Container::Conversation(0),
-            Container::Channel(0),
-        ] {
-            let same: Vec<Container> = containers
-                .iter()
-                .copied()
-                .filter(|c| std::mem::discriminant(c) == std::mem::discriminant(&kind))
-                .collect();
-            if !same.is_empty() {
-                let messages =
-                    model::page_per_container(conn, organization_id, &same, page).await?;
-                rows.extend(
-                    messages
-                        .into_iter()
-                        .filter_map(|m| Some((m.container_of_kind(kind)?, m))),
-                );
-            }
-        }
-        Ok(rows)
+        model::page_per_container(conn, organization_id, containers, page).await
     }
 }
 
@@ -104,7 +82,7 @@ pub async fn recent_messages(
 #[derive(Clone, Debug)]
 pub struct EmojiReactions {
     emoji: String,
-    subscriber_ids: Vec<i64>,
+    subscriber_ids: Vec<SubscriberId>,
 }
 
 /// Reactions on a message with one emoji.
@@ -112,7 +90,7 @@ pub struct EmojiReactions {
 pub struct ReactionGroup {
     message_public_id: String,
     emoji: String,
-    subscriber_ids: Vec<i64>,
+    subscriber_ids: Vec<SubscriberId>,
 }
 
 impl ReactionGroup {
@@ -179,12 +157,13 @@ pub struct ReactionsByMessage;
 
 impl FetchChildren for ReactionsByMessage {
     type Child = EmojiReactions;
+    type Parent = MessageId;
 
     async fn fetch(
         conn: &mut AsyncPgConnection,
-        organization_id: i64,
-        message_ids: &[i64],
-    ) -> QueryResult<Vec<(i64, EmojiReactions)>> {
+        organization_id: OrganizationId,
+        message_ids: &[MessageId],
+    ) -> QueryResult<Vec<(MessageId, EmojiReactions)>> {
         let groups = model::reaction_groups(conn, organization_id, message_ids).await?;
         Ok(groups
             .into_iter()

@@ -16,6 +16,7 @@ use chrono::{DateTime, Months, Utc};
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 
+use crate::db::ids::{ContactId, OrganizationId, SubscriberId, ThreadId};
 use crate::domain::auth::{Actor, Viewer};
 use crate::domain::contacts::{self, Contact};
 use crate::domain::errors::Change;
@@ -37,21 +38,21 @@ const MAX_FILTER_IDS: usize = 1000;
 /// Longest interval a date filter may span, in months.
 const MAX_INTERVAL_MONTHS: u32 = 3;
 
-fetch_by_ids!(Thread => model::by_ids, Subscriber => subscribers::by_ids);
+fetch_by_ids!(Thread: ThreadId => model::by_ids, Subscriber: SubscriberId => subscribers::by_ids);
 
 impl FetchPages for Thread {
-    type Parent = i64;
+    type Parent = ContactId;
 
     async fn fetch(
         conn: &mut AsyncPgConnection,
-        organization_id: i64,
-        contact_ids: &[i64],
+        organization_id: OrganizationId,
+        contact_ids: &[ContactId],
         page: &PageRequest,
-    ) -> QueryResult<Vec<(i64, Self)>> {
+    ) -> QueryResult<Vec<(ContactId, Self)>> {
         let threads = model::page_per_contact(conn, organization_id, contact_ids, page).await?;
         Ok(threads
             .into_iter()
-            .map(|t| (t.contact_id.unwrap_or_default(), t))
+            .filter_map(|t| Some((t.contact_id?, t)))
             .collect())
     }
 }
@@ -61,18 +62,22 @@ pub struct SubscribersByThread;
 
 impl FetchChildren for SubscribersByThread {
     type Child = Subscriber;
+    type Parent = ThreadId;
 
     async fn fetch(
         conn: &mut AsyncPgConnection,
-        organization_id: i64,
-        thread_ids: &[i64],
-    ) -> QueryResult<Vec<(i64, Subscriber)>> {
+        organization_id: OrganizationId,
+        thread_ids: &[ThreadId],
+    ) -> QueryResult<Vec<(ThreadId, Subscriber)>> {
         let subscribers = subscribers::of_threads(conn, organization_id, thread_ids).await?;
         Ok(subscribers.into_iter().map(|s| (s.thread_id, s)).collect())
     }
 }
 
-async fn subscribers_of(ctx: &Context<'_>, thread_id: i64) -> Result<Vec<Subscriber>, ApiError> {
+async fn subscribers_of(
+    ctx: &Context<'_>,
+    thread_id: ThreadId,
+) -> Result<Vec<Subscriber>, ApiError> {
     Ok(loader::<Children<SubscribersByThread>>(ctx)?
         .load_one(thread_id)
         .await?

@@ -2,6 +2,7 @@
 //! their filters (ids, intervals of at most three months) and connection fields.
 
 use super::*;
+use crate::db::ids::{ContactId, OrganizationId};
 use crate::domain::errors::Violations;
 use crate::domain::threads::service::check_identifier;
 
@@ -98,7 +99,7 @@ pub struct ThreadConnectionFields {
 
 impl ThreadConnectionFields {
     /// Fields of a connection over the threads linked to a contact.
-    pub fn of_contact(organization_id: i64, contact_id: i64) -> Self {
+    pub fn of_contact(organization_id: OrganizationId, contact_id: ContactId) -> Self {
         ThreadConnectionFields {
             scope: ThreadScope {
                 organization_id,
