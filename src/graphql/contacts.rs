@@ -1,7 +1,7 @@
 //! GraphQL types, queries and mutations for contacts.
 
 use async_graphql::connection::Connection;
-use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 
@@ -13,7 +13,7 @@ use crate::domain::threads::Thread;
 use crate::domain::validation::non_blank;
 use crate::graphql::context::{db, loader, may_see_details, staff_viewer, viewer};
 use crate::graphql::conversations::ConversationConnectionFields;
-use crate::graphql::errors::{ApiError, Payload, UserError, payload};
+use crate::graphql::errors::{ApiError, payload};
 use crate::graphql::loaders::{Pages, fetch_by_ids};
 use crate::graphql::mutation::mutate;
 use crate::graphql::pagination::{Cursor, PageRequest};
@@ -246,31 +246,13 @@ payload! {
     }
 }
 
-/// Result of `createContactToken`.
-#[derive(SimpleObject)]
-pub struct ContactTokenPayload {
-    /// A bearer token acting as the contact (`cfc_…`), shown only now. It
-    /// sees only the threads the contact subscribes to.
-    pub token: Option<String>,
-    pub contact: Option<Contact>,
-    pub user_errors: Vec<UserError>,
-}
-
-impl Payload<(String, Contact)> for ContactTokenPayload {
-    fn done((token, contact): (String, Contact)) -> Self {
-        ContactTokenPayload {
-            token: Some(token),
-            contact: Some(contact),
-            user_errors: Vec::new(),
-        }
-    }
-
-    fn failed(user_errors: Vec<UserError>) -> Self {
-        ContactTokenPayload {
-            token: None,
-            contact: None,
-            user_errors,
-        }
+payload! {
+    /// Result of `createContactToken`.
+    ContactTokenPayload {
+        /// A bearer token acting as the contact (`cfc_…`), shown only now. It
+        /// sees only the threads the contact subscribes to.
+        token: String,
+        contact: Contact,
     }
 }
 

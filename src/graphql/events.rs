@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject, Subscription};
+use async_graphql::{Context, ID, InputObject, Object, Subscription};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
@@ -21,7 +21,7 @@ use crate::domain::messages::Message;
 use crate::domain::threads::model::ThreadScope;
 use crate::domain::threads::{self, Subscriber, Thread, subscribers};
 use crate::graphql::context::{db, loader, staff_viewer, viewer};
-use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, UserErrorCode};
+use crate::graphql::errors::{ApiError, MutationError, UserErrorCode, payload};
 use crate::graphql::loaders::ByIds;
 use crate::graphql::mutation::mutate;
 
@@ -447,26 +447,10 @@ pub struct SetTypingInput {
     pub is_typing: bool,
 }
 
-/// Result of `setTyping`.
-#[derive(SimpleObject)]
-pub struct SetTypingPayload {
-    pub ok: bool,
-    pub user_errors: Vec<UserError>,
-}
-
-impl Payload<()> for SetTypingPayload {
-    fn done((): ()) -> Self {
-        SetTypingPayload {
-            ok: true,
-            user_errors: Vec::new(),
-        }
-    }
-
-    fn failed(user_errors: Vec<UserError>) -> Self {
-        SetTypingPayload {
-            ok: false,
-            user_errors,
-        }
+payload! {
+    /// Result of `setTyping`.
+    SetTypingPayload {
+        ok: bool = false,
     }
 }
 
@@ -508,7 +492,7 @@ impl TypingMutation {
                 NewEvent::thread(EventKind::Typing, &thread, payload),
             )
             .await?;
-            Ok(())
+            Ok(true)
         })
         .await
     }

@@ -113,7 +113,7 @@ pub async fn find_visible_thread_message(
 
 /// The visible thread message and its thread, the thread locked, or
 /// `NOT_FOUND` on `field`.
-async fn locked_message(
+pub async fn locked_message(
     tx: &mut Tx<'_>,
     viewer: &Viewer,
     field: &str,

@@ -5,7 +5,7 @@ mod mutations;
 pub use mutations::ChannelsMutation;
 
 use async_graphql::connection::Connection;
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
@@ -13,14 +13,14 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::auth::Actor;
 use crate::domain::channels::model::{self, Channel, ChannelMember, ChannelScope};
-use crate::domain::channels::service::{Target, publish_message};
+use crate::domain::channels::service;
 use crate::domain::contacts::Contact;
 use crate::domain::messages::Message;
 use crate::domain::messages::model::{self as messages, Container};
 use crate::domain::organizations::{ApiKey, User};
-use crate::domain::threads::{self, Thread};
+use crate::domain::threads::Thread;
 use crate::graphql::context::{db, loader, staff_viewer, viewer};
-use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, UserErrorCode};
+use crate::graphql::errors::{ApiError, payload};
 use crate::graphql::loaders::{ByIds, Children, FetchChildren, fetch_by_ids};
 use crate::graphql::messages::{message_page, recent_messages};
 use crate::graphql::mutation::mutate;

@@ -2,10 +2,10 @@
 
 mod mutations;
 
-pub use mutations::{MessagesMutation, check_text};
+pub use mutations::MessagesMutation;
 
 use async_graphql::connection::{Connection, EmptyFields};
-use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, Object};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
@@ -16,15 +16,13 @@ use crate::db::ids::IdKind;
 use crate::domain::auth::Viewer;
 use crate::domain::channels::Channel;
 use crate::domain::conversations::Conversation;
-use crate::domain::errors::Violations;
 use crate::domain::messages::model::{self, Container, Message};
 use crate::domain::messages::service;
 pub use crate::domain::messages::service::find_visible_thread_message;
 use crate::domain::threads::Thread;
 use crate::domain::threads::subscribers::Subscriber;
 use crate::graphql::context::{loader, viewer};
-use crate::graphql::errors::{ApiError, Payload, UserError, payload};
-use crate::graphql::input::InputErrors;
+use crate::graphql::errors::{ApiError, payload};
 use crate::graphql::loaders::{ByIds, Children, FetchChildren, FetchPages, Pages};
 use crate::graphql::mutation::mutate;
 use crate::graphql::pagination::{Cursor, PageRequest};

@@ -53,30 +53,12 @@ payload! {
     }
 }
 
-/// Result of `sendMessage`.
-#[derive(SimpleObject)]
-pub struct SendMessagePayload {
-    pub message: Option<Message>,
-    /// The thread after the send (its `updatedAt` and unread state moved).
-    pub thread: Option<Thread>,
-    pub user_errors: Vec<UserError>,
-}
-
-impl Payload<(Message, Thread)> for SendMessagePayload {
-    fn done((message, thread): (Message, Thread)) -> Self {
-        SendMessagePayload {
-            message: Some(message),
-            thread: Some(thread),
-            user_errors: Vec::new(),
-        }
-    }
-
-    fn failed(user_errors: Vec<UserError>) -> Self {
-        SendMessagePayload {
-            message: None,
-            thread: None,
-            user_errors,
-        }
+payload! {
+    /// Result of `sendMessage`.
+    SendMessagePayload {
+        message: Message,
+        /// The thread after the send (its `updatedAt` and unread state moved).
+        thread: Thread,
     }
 }
 
@@ -111,17 +93,6 @@ impl From<EditMessageInput> for service::EditMessage {
             media_urls: input.media_urls,
         }
     }
-}
-
-/// Validates a message text (required unless media is attached), recording
-/// the domain's violations as user errors.
-pub fn check_text(errors: &mut InputErrors, field: &str, text: &str, has_media: bool) -> String {
-    let mut violations = Violations::default();
-    let text = service::check_text(&mut violations, field, text, has_media);
-    for violation in violations.into_vec() {
-        errors.push_error(violation.into());
-    }
-    text
 }
 
 /// `Mutation.sendMessage` and the other message mutations.

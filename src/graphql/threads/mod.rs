@@ -11,7 +11,7 @@ pub use mutations::{
 pub use queries::{DateTimeInterval, ThreadConnectionFields, ThreadsFilter, ThreadsQuery};
 
 use async_graphql::connection::Connection;
-use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object};
 use chrono::{DateTime, Months, Utc};
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
@@ -26,7 +26,7 @@ use crate::domain::threads::service;
 use crate::domain::threads::subscribers::{self, Subscriber};
 use crate::graphql::context::{db, loader, may_see_details, staff_viewer, viewer};
 use crate::graphql::enums::ChannelKind;
-use crate::graphql::errors::{ApiError, Payload, UserError, UserErrorCode, payload};
+use crate::graphql::errors::{ApiError, UserErrorCode, payload};
 use crate::graphql::loaders::{ByIds, Children, FetchChildren, FetchPages, fetch_by_ids};
 use crate::graphql::messages::{message_page, recent_messages};
 use crate::graphql::mutation::mutate;

@@ -66,30 +66,12 @@ payload! {
     }
 }
 
-/// Result of `createThread`.
-#[derive(SimpleObject)]
-pub struct CreateThreadPayload {
-    pub thread: Option<Thread>,
-    /// False when a thread about the resource existed and was returned.
-    pub created: bool,
-    pub user_errors: Vec<UserError>,
-}
-
-impl Payload<(Thread, bool)> for CreateThreadPayload {
-    fn done((thread, created): (Thread, bool)) -> Self {
-        CreateThreadPayload {
-            thread: Some(thread),
-            created,
-            user_errors: Vec::new(),
-        }
-    }
-
-    fn failed(user_errors: Vec<UserError>) -> Self {
-        CreateThreadPayload {
-            thread: None,
-            created: false,
-            user_errors,
-        }
+payload! {
+    /// Result of `createThread`.
+    CreateThreadPayload {
+        thread: Thread,
+        /// False when a thread about the resource existed and was returned.
+        created: bool = false,
     }
 }
 
