@@ -15,7 +15,7 @@ use crate::graphql::context::{db, loader, may_see_details, staff_viewer, viewer}
 use crate::graphql::conversations::ConversationConnectionFields;
 use crate::graphql::errors::{ApiError, payload};
 use crate::graphql::loaders::{Pages, fetch_by_ids};
-use crate::graphql::mutation::mutate;
+use crate::graphql::mutation::mutations;
 use crate::graphql::pagination::{Cursor, PageRequest};
 use crate::graphql::threads::ThreadConnectionFields;
 
@@ -256,80 +256,56 @@ payload! {
     }
 }
 
-/// `Mutation.createContact`, `updateContact`, `deleteContact`, `createContactToken`.
-#[derive(Default)]
-pub struct ContactsMutation;
-
-#[Object]
-impl ContactsMutation {
-    /// Creates a contact.
-    async fn create_contact(
-        &self,
-        ctx: &Context<'_>,
-        input: CreateContactInput,
-    ) -> Result<ContactPayload, ApiError> {
-        let viewer = staff_viewer(ctx)?;
-        let request = service::CreateContact {
+impl From<CreateContactInput> for service::CreateContact {
+    fn from(input: CreateContactInput) -> Self {
+        service::CreateContact {
             first_name: input.first_name,
             last_name: input.last_name,
             nickname: input.nickname,
             email: input.email,
             phone: input.phone,
             avatar_url: input.avatar_url,
-        };
-        mutate(ctx, async |tx| {
-            Ok(service::create_contact(tx, &viewer, request).await?)
-        })
-        .await
+        }
     }
+}
 
-    /// Changes a contact's fields.
-    async fn update_contact(
-        &self,
-        ctx: &Context<'_>,
-        input: UpdateContactInput,
-    ) -> Result<ContactPayload, ApiError> {
-        let viewer = staff_viewer(ctx)?;
-        let request = service::UpdateContact {
-            id: input.id.to_string(),
+impl From<UpdateContactInput> for service::UpdateContact {
+    fn from(input: UpdateContactInput) -> Self {
+        service::UpdateContact {
+            id: input.id.0,
             first_name: input.first_name,
             last_name: input.last_name.into(),
             nickname: input.nickname.into(),
             email: input.email.into(),
             phone: input.phone.into(),
             avatar_url: input.avatar_url.into(),
-        };
-        mutate(ctx, async |tx| {
-            Ok(service::update_contact(tx, &viewer, request).await?)
-        })
-        .await
+        }
     }
+}
 
-    /// Deletes a contact; returns its id. Its conversations go with it;
-    /// threads linked to it keep their messages and lose the link.
-    async fn delete_contact(
-        &self,
-        ctx: &Context<'_>,
-        input: DeleteContactInput,
-    ) -> Result<DeleteContactPayload, ApiError> {
-        let viewer = staff_viewer(ctx)?;
-        mutate(ctx, async |tx| {
+mutations! {
+    /// `Mutation.createContact`, `updateContact`, `deleteContact`, `createContactToken`.
+    ContactsMutation as staff_viewer, |tx, viewer| {
+        /// Creates a contact.
+        fn create_contact(input: CreateContactInput) -> ContactPayload {
+            service::create_contact(tx, &viewer, input.into()).await?
+        }
+
+        /// Changes a contact's fields.
+        fn update_contact(input: UpdateContactInput) -> ContactPayload {
+            service::update_contact(tx, &viewer, input.into()).await?
+        }
+
+        /// Deletes a contact; returns its id. Its conversations go with it;
+        /// threads linked to it keep their messages and lose the link.
+        fn delete_contact(input: DeleteContactInput) -> DeleteContactPayload {
             service::delete_contact(tx, &viewer, &input.id).await?;
-            Ok(input.id.clone())
-        })
-        .await
-    }
+            input.id.clone()
+        }
 
-    /// Issues a bearer token that acts as the contact (for a chat widget).
-    async fn create_contact_token(
-        &self,
-        ctx: &Context<'_>,
-        input: CreateContactTokenInput,
-    ) -> Result<ContactTokenPayload, ApiError> {
-        let viewer = staff_viewer(ctx)?;
-        mutate(ctx, async |tx| {
-            Ok(service::issue_token(tx, &viewer, &input.contact_id).await?)
-        })
-        .await
+        /// Issues a bearer token that acts as the contact (for a chat widget).
+        fn create_contact_token(input: CreateContactTokenInput) -> ContactTokenPayload {
+            service::issue_token(tx, &viewer, &input.contact_id).await?
+        }
     }
 }

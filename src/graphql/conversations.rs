@@ -14,7 +14,7 @@ use crate::graphql::context::{db, loader, staff_viewer};
 use crate::graphql::enums::ChannelKind;
 use crate::graphql::errors::{ApiError, payload};
 use crate::graphql::loaders::{ByIds, FetchPages, fetch_by_ids};
-use crate::graphql::mutation::mutate;
+use crate::graphql::mutation::mutations;
 use crate::graphql::pagination::{Cursor, PageRequest};
 
 fetch_by_ids!(Conversation => model::by_ids);
@@ -235,111 +235,87 @@ payload! {
     }
 }
 
-/// `Mutation.createConversation` and the other conversation mutations.
-#[derive(Default)]
-pub struct ConversationsMutation;
-
-#[Object]
-impl ConversationsMutation {
-    /// Logs a conversation with a contact.
-    async fn create_conversation(
-        &self,
-        ctx: &Context<'_>,
-        input: CreateConversationInput,
-    ) -> Result<ConversationPayload, ApiError> {
-        let viewer = staff_viewer(ctx)?;
-        let request = service::CreateConversation {
+impl From<CreateConversationInput> for service::CreateConversation {
+    fn from(input: CreateConversationInput) -> Self {
+        service::CreateConversation {
             contact_id: input.contact_id.0,
             channel: input.channel.into(),
             happened_at: input.happened_at,
-        };
-        mutate(ctx, async |tx| {
-            Ok(service::create_conversation(tx, &viewer, request).await?)
-        })
-        .await
+        }
     }
+}
 
-    /// Changes when (or on which channel) a conversation happened.
-    async fn update_conversation(
-        &self,
-        ctx: &Context<'_>,
-        input: UpdateConversationInput,
-    ) -> Result<ConversationPayload, ApiError> {
-        let viewer = staff_viewer(ctx)?;
-        let request = service::UpdateConversation {
+impl From<UpdateConversationInput> for service::UpdateConversation {
+    fn from(input: UpdateConversationInput) -> Self {
+        service::UpdateConversation {
             id: input.id.0,
             happened_at: input.happened_at,
             channel: input.channel.map(Into::into),
-        };
-        mutate(ctx, async |tx| {
-            Ok(service::update_conversation(tx, &viewer, request).await?)
-        })
-        .await
+        }
     }
+}
 
-    /// Deletes a conversation with its messages; returns its id.
-    async fn delete_conversation(
-        &self,
-        ctx: &Context<'_>,
-        input: DeleteConversationInput,
-    ) -> Result<DeleteConversationPayload, ApiError> {
-        let viewer = staff_viewer(ctx)?;
-        mutate(ctx, async |tx| {
-            service::delete_conversation(tx, &viewer, &input.id).await?;
-            Ok(input.id.clone())
-        })
-        .await
-    }
-
-    /// Adds a message to a conversation.
-    async fn add_conversation_message(
-        &self,
-        ctx: &Context<'_>,
-        input: AddConversationMessageInput,
-    ) -> Result<ConversationMessagePayload, ApiError> {
-        let viewer = staff_viewer(ctx)?;
-        let request = service::AddMessage {
+impl From<AddConversationMessageInput> for service::AddMessage {
+    fn from(input: AddConversationMessageInput) -> Self {
+        service::AddMessage {
             conversation_id: input.conversation_id.0,
             content: input.content,
             written_at: input.written_at,
             written_by_me: input.written_by_me,
-        };
-        mutate(ctx, async |tx| {
-            Ok(service::add_message(tx, &viewer, request).await?)
-        })
-        .await
+        }
     }
+}
 
-    /// Changes a conversation message.
-    async fn update_conversation_message(
-        &self,
-        ctx: &Context<'_>,
-        input: UpdateConversationMessageInput,
-    ) -> Result<ConversationMessagePayload, ApiError> {
-        let viewer = staff_viewer(ctx)?;
-        let request = service::UpdateMessage {
+impl From<UpdateConversationMessageInput> for service::UpdateMessage {
+    fn from(input: UpdateConversationMessageInput) -> Self {
+        service::UpdateMessage {
             id: input.id.0,
             content: input.content,
             written_at: input.written_at,
             written_by_me: input.written_by_me,
-        };
-        mutate(ctx, async |tx| {
-            Ok(service::update_message(tx, &viewer, request).await?)
-        })
-        .await
+        }
     }
+}
 
-    /// Deletes a conversation message; returns its id.
-    async fn delete_conversation_message(
-        &self,
-        ctx: &Context<'_>,
-        input: DeleteConversationMessageInput,
-    ) -> Result<DeleteConversationMessagePayload, ApiError> {
-        let viewer = staff_viewer(ctx)?;
-        mutate(ctx, async |tx| {
+mutations! {
+    /// `Mutation.createConversation` and the other conversation mutations.
+    ConversationsMutation as staff_viewer, |tx, viewer| {
+        /// Logs a conversation with a contact.
+        fn create_conversation(input: CreateConversationInput) -> ConversationPayload {
+            service::create_conversation(tx, &viewer, input.into()).await?
+        }
+
+        /// Changes when (or on which channel) a conversation happened.
+        fn update_conversation(input: UpdateConversationInput) -> ConversationPayload {
+            service::update_conversation(tx, &viewer, input.into()).await?
+        }
+
+        /// Deletes a conversation with its messages; returns its id.
+        fn delete_conversation(input: DeleteConversationInput) -> DeleteConversationPayload {
+            service::delete_conversation(tx, &viewer, &input.id).await?;
+            input.id.clone()
+        }
+
+        /// Adds a message to a conversation.
+        fn add_conversation_message(
+            input: AddConversationMessageInput,
+        ) -> ConversationMessagePayload {
+            service::add_message(tx, &viewer, input.into()).await?
+        }
+
+        /// Changes a conversation message.
+        fn update_conversation_message(
+            input: UpdateConversationMessageInput,
+        ) -> ConversationMessagePayload {
+            service::update_message(tx, &viewer, input.into()).await?
+        }
+
+        /// Deletes a conversation message; returns its id.
+        fn delete_conversation_message(
+            input: DeleteConversationMessageInput,
+        ) -> DeleteConversationMessagePayload {
             let conversation = service::delete_message(tx, &viewer, &input.id).await?;
-            Ok((input.id.clone(), conversation))
-        })
-        .await
+            (input.id.clone(), conversation)
+        }
     }
 }

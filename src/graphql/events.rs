@@ -16,14 +16,14 @@ use crate::domain::channels::Channel;
 use crate::domain::channels::model::ChannelScope;
 use crate::domain::conversations::Conversation;
 use crate::domain::events::hub::EventHub;
-use crate::domain::events::model::{self, Event, EventFilter, EventKind, EventPayload, NewEvent};
+use crate::domain::events::model::{self, Event, EventFilter, EventKind};
 use crate::domain::messages::Message;
 use crate::domain::threads::model::ThreadScope;
-use crate::domain::threads::{self, Subscriber, Thread, subscribers};
+use crate::domain::threads::{self, Subscriber, Thread, service, subscribers};
 use crate::graphql::context::{db, loader, staff_viewer, viewer};
-use crate::graphql::errors::{ApiError, MutationError, UserErrorCode, payload};
+use crate::graphql::errors::{ApiError, UserErrorCode, payload};
 use crate::graphql::loaders::ByIds;
-use crate::graphql::mutation::mutate;
+use crate::graphql::mutation::mutations;
 
 /// Events replayed per query when resuming.
 const REPLAY_BATCH: i64 = 500;
@@ -454,46 +454,14 @@ payload! {
     }
 }
 
-/// `Mutation.setTyping`.
-#[derive(Default)]
-pub struct TypingMutation;
-
-#[Object]
-impl TypingMutation {
-    /// Tells the thread's live subscribers that the caller (a subscriber)
-    /// is typing. Ephemeral: fanned out to every server, never stored.
-    async fn set_typing(
-        &self,
-        ctx: &Context<'_>,
-        input: SetTypingInput,
-    ) -> Result<SetTypingPayload, ApiError> {
-        let viewer = viewer(ctx)?;
-        mutate(ctx, async |tx| {
-            let thread = threads::model::find(tx, ThreadScope::of(&viewer), &input.thread_id)
-                .await?
-                .ok_or_else(|| MutationError::not_found("threadId", &input.thread_id))?;
-            let subscriber = subscribers::find_member(tx, thread.id, viewer.actor)
-                .await?
-                .filter(|s| !s.is_archived)
-                .ok_or_else(|| {
-                    MutationError::on_input(
-                        "threadId",
-                        UserErrorCode::NotASubscriber,
-                        "only subscribers of the thread may type",
-                    )
-                })?;
-            let payload = EventPayload {
-                is_typing: Some(input.is_typing),
-                ..EventPayload::with_subscriber(&subscriber)
-            };
-            model::publish_ephemeral(
-                tx,
-                viewer.organization_id,
-                NewEvent::thread(EventKind::Typing, &thread, payload),
-            )
-            .await?;
-            Ok(true)
-        })
-        .await
+mutations! {
+    /// `Mutation.setTyping`.
+    TypingMutation as viewer, |tx, viewer| {
+        /// Tells the thread's live subscribers that the caller (a subscriber)
+        /// is typing. Ephemeral: fanned out to every server, never stored.
+        fn set_typing(input: SetTypingInput) -> SetTypingPayload {
+            service::set_typing(tx, &viewer, &input.thread_id, input.is_typing).await?;
+            true
+        }
     }
 }

@@ -19,11 +19,11 @@ use crate::domain::messages::Message;
 use crate::domain::messages::model::{self as messages, Container};
 use crate::domain::organizations::{ApiKey, User};
 use crate::domain::threads::Thread;
-use crate::graphql::context::{db, loader, staff_viewer, viewer};
+use crate::graphql::context::{db, loader, viewer};
 use crate::graphql::errors::{ApiError, payload};
 use crate::graphql::loaders::{ByIds, Children, FetchChildren, fetch_by_ids};
 use crate::graphql::messages::{message_page, recent_messages};
-use crate::graphql::mutation::mutate;
+use crate::graphql::mutation::mutations;
 use crate::graphql::pagination::{Cursor, PageRequest};
 use crate::graphql::threads::{SubscriberKind, member_details};
 

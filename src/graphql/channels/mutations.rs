@@ -31,44 +31,31 @@ payload! {
     }
 }
 
-/// `Mutation.publishMessage` and `Mutation.cancelPublish`.
-#[derive(Default)]
-pub struct ChannelsMutation;
-
-#[Object]
-impl ChannelsMutation {
-    /// Publishes a thread message to a channel now, or schedules it.
-    async fn publish_message(
-        &self,
-        ctx: &Context<'_>,
-        input: PublishMessageInput,
-    ) -> Result<PublishPayload, ApiError> {
-        let viewer = staff_viewer(ctx)?;
-        let request = service::PublishMessage {
+impl From<PublishMessageInput> for service::PublishMessage {
+    fn from(input: PublishMessageInput) -> Self {
+        service::PublishMessage {
             message_id: input.message_id.0,
             at: input.publish_to_channel_at,
             channel_id: input.channel_id.map(|id| id.0),
             member_ids: input
                 .member_ids
                 .map(|ids| ids.into_iter().map(|id| id.0).collect()),
-        };
-        mutate(ctx, async |tx| {
-            Ok(service::publish(tx, &viewer, request).await?)
-        })
-        .await
+        }
     }
+}
 
-    /// Takes a scheduled message off its channel before it goes out.
-    async fn cancel_publish(
-        &self,
-        ctx: &Context<'_>,
-        input: CancelPublishInput,
-    ) -> Result<PublishPayload, ApiError> {
-        let viewer = staff_viewer(ctx)?;
-        mutate(ctx, async |tx| {
+mutations! {
+    /// `Mutation.publishMessage` and `Mutation.cancelPublish`.
+    ChannelsMutation as staff_viewer, |tx, viewer| {
+        /// Publishes a thread message to a channel now, or schedules it.
+        fn publish_message(input: PublishMessageInput) -> PublishPayload {
+            service::publish(tx, &viewer, input.into()).await?
+        }
+
+        /// Takes a scheduled message off its channel before it goes out.
+        fn cancel_publish(input: CancelPublishInput) -> PublishPayload {
             let message = service::cancel_publish(tx, &viewer, &input.message_id).await?;
-            Ok((message, None))
-        })
-        .await
+            (message, None)
+        }
     }
 }

@@ -24,7 +24,7 @@ use crate::domain::threads::subscribers::Subscriber;
 use crate::graphql::context::{loader, viewer};
 use crate::graphql::errors::{ApiError, payload};
 use crate::graphql::loaders::{ByIds, Children, FetchChildren, FetchPages, Pages};
-use crate::graphql::mutation::mutate;
+use crate::graphql::mutation::mutations;
 use crate::graphql::pagination::{Cursor, PageRequest};
 
 impl FetchPages for Message {

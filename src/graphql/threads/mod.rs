@@ -5,8 +5,8 @@ mod mutations;
 mod queries;
 
 pub use mutations::{
-    CreateThreadInput, CreateThreadPayload, ThreadInput, ThreadSubscribersInput, ThreadsMutation,
-    UpdateThreadInput,
+    CreateThreadInput, CreateThreadPayload, ReadStateMutation, ThreadInput, ThreadSubscribersInput,
+    ThreadsMutation, UpdateThreadInput,
 };
 pub use queries::{DateTimeInterval, ThreadConnectionFields, ThreadsFilter, ThreadsQuery};
 
@@ -24,12 +24,12 @@ use crate::domain::organizations::{ApiKey, User};
 use crate::domain::threads::model::{self, Interval, Thread, ThreadFilter, ThreadScope};
 use crate::domain::threads::service;
 use crate::domain::threads::subscribers::{self, Subscriber};
-use crate::graphql::context::{db, loader, may_see_details, staff_viewer, viewer};
+use crate::graphql::context::{db, loader, may_see_details, viewer};
 use crate::graphql::enums::ChannelKind;
 use crate::graphql::errors::{ApiError, UserErrorCode, payload};
 use crate::graphql::loaders::{ByIds, Children, FetchChildren, FetchPages, fetch_by_ids};
 use crate::graphql::messages::{message_page, recent_messages};
-use crate::graphql::mutation::mutate;
+use crate::graphql::mutation::mutations;
 use crate::graphql::pagination::{Cursor, PageRequest};
 
 /// Most ids the `ids` filter takes.
