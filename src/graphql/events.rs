@@ -12,17 +12,17 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::db::DbPool;
 use crate::domain::auth::{Actor, Viewer};
-use crate::domain::channels::Channel;
 use crate::domain::channels::model::ChannelScope;
-use crate::domain::conversations::Conversation;
+use crate::domain::channels::{self, Channel};
+use crate::domain::conversations::{self, Conversation};
 use crate::domain::events::hub::EventHub;
 use crate::domain::events::model::{self, Event, EventFilter, EventKind};
 use crate::domain::messages::Message;
 use crate::domain::threads::model::ThreadScope;
 use crate::domain::threads::{self, Subscriber, Thread, service, subscribers};
-use crate::graphql::context::{db, loader, staff_viewer, viewer};
+use crate::graphql::context::{db, staff_viewer, viewer};
 use crate::graphql::errors::{ApiError, UserErrorCode, payload};
-use crate::graphql::loaders::ByIds;
+use crate::graphql::loaders::load_by_id;
 use crate::graphql::mutation::mutations;
 
 /// Events replayed per query when resuming.
@@ -77,10 +77,7 @@ impl LiveEvent {
     }
     /// The channel a message was published to, as it is now.
     async fn channel(&self, ctx: &Context<'_>) -> Result<Option<Channel>, ApiError> {
-        match self.0.channel_id {
-            Some(id) => loader::<ByIds<Channel>>(ctx)?.load_one(id).await,
-            None => Ok(None),
-        }
+        load_by_id(ctx, self.0.channel_id).await
     }
     /// The message concerned (also for deletions, where only the id remains valid).
     async fn message_id(&self) -> Option<ID> {
@@ -100,20 +97,16 @@ impl LiveEvent {
         if let Some(thread) = &self.0.payload.thread {
             return Ok(Some(Thread::from(thread.clone())));
         }
-        match (self.0.thread_id, self.0.kind) {
-            (_, EventKind::ThreadDeleted) | (None, _) => Ok(None),
-            (Some(id), _) => loader::<ByIds<Thread>>(ctx)?.load_one(id).await,
-        }
+        let deleted = self.0.kind == EventKind::ThreadDeleted;
+        load_by_id(ctx, self.0.thread_id.filter(|_| !deleted)).await
     }
     /// The conversation: as it was after a conversation change, else as it is now.
     async fn conversation(&self, ctx: &Context<'_>) -> Result<Option<Conversation>, ApiError> {
         if let Some(conversation) = &self.0.payload.conversation {
             return Ok(Some(Conversation::from(conversation.clone())));
         }
-        match (self.0.conversation_id, self.0.kind) {
-            (_, EventKind::ConversationDeleted) | (None, _) => Ok(None),
-            (Some(id), _) => loader::<ByIds<Conversation>>(ctx)?.load_one(id).await,
-        }
+        let deleted = self.0.kind == EventKind::ConversationDeleted;
+        load_by_id(ctx, self.0.conversation_id.filter(|_| !deleted)).await
     }
     /// Who joined, left, read, reacted or is typing.
     async fn subscriber(&self) -> Option<Subscriber> {
@@ -368,13 +361,7 @@ impl Subscription {
         thread_id: ID,
         after: Option<String>,
     ) -> Result<EventResults, ApiError> {
-        let viewer = viewer(ctx)?;
-        let mut conn = db(ctx).await?;
-        let thread = threads::model::find(&mut conn, ThreadScope::of(&viewer), &thread_id)
-            .await?
-            .ok_or_else(|| ApiError::NotFound("thread".to_string()))?;
-        drop(conn);
-        follow(ctx, viewer, Topic::Thread(thread.id), after).await
+        follow_one(ctx, Followed::Thread(thread_id), after).await
     }
 
     /// Everything that happens in one conversation.
@@ -384,17 +371,7 @@ impl Subscription {
         conversation_id: ID,
         after: Option<String>,
     ) -> Result<EventResults, ApiError> {
-        let viewer = staff_viewer(ctx)?;
-        let mut conn = db(ctx).await?;
-        let conversation = crate::domain::conversations::model::find(
-            &mut conn,
-            viewer.organization_id,
-            &conversation_id,
-        )
-        .await?
-        .ok_or_else(|| ApiError::NotFound("conversation".to_string()))?;
-        drop(conn);
-        follow(ctx, viewer, Topic::Conversation(conversation.id), after).await
+        follow_one(ctx, Followed::Conversation(conversation_id), after).await
     }
 
     /// Messages published to one channel, when they are published.
@@ -404,14 +381,7 @@ impl Subscription {
         channel_id: ID,
         after: Option<String>,
     ) -> Result<EventResults, ApiError> {
-        let viewer = viewer(ctx)?;
-        let mut conn = db(ctx).await?;
-        let channel =
-            crate::domain::channels::model::find(&mut conn, ChannelScope::of(&viewer), &channel_id)
-                .await?
-                .ok_or_else(|| ApiError::NotFound("channel".to_string()))?;
-        drop(conn);
-        follow(ctx, viewer, Topic::Channel(channel.id), after).await
+        follow_one(ctx, Followed::Channel(channel_id), after).await
     }
 
     /// The events of every thread the caller may see: for inbox lists and
@@ -424,6 +394,48 @@ impl Subscription {
         let viewer = viewer(ctx)?;
         follow(ctx, viewer, Topic::Inbox, after).await
     }
+}
+
+/// The one thread, conversation or channel (by public id) a subscription follows.
+enum Followed {
+    Thread(ID),
+    Conversation(ID),
+    Channel(ID),
+}
+
+/// The stream of one object's events, when the caller may see it (else
+/// `NOT_FOUND`; conversations are for staff only).
+async fn follow_one(
+    ctx: &Context<'_>,
+    followed: Followed,
+    after: Option<String>,
+) -> Result<EventResults, ApiError> {
+    let viewer = match followed {
+        Followed::Conversation(_) => staff_viewer(ctx)?,
+        Followed::Thread(_) | Followed::Channel(_) => viewer(ctx)?,
+    };
+    let mut conn = db(ctx).await?;
+    let (topic, what) = match &followed {
+        Followed::Thread(id) => {
+            let thread = threads::model::find(&mut conn, ThreadScope::of(&viewer), id).await?;
+            (thread.map(|t| Topic::Thread(t.id)), "thread")
+        }
+        Followed::Conversation(id) => {
+            let org = viewer.organization_id;
+            let conversation = conversations::model::find(&mut conn, org, id).await?;
+            (
+                conversation.map(|c| Topic::Conversation(c.id)),
+                "conversation",
+            )
+        }
+        Followed::Channel(id) => {
+            let channel = channels::model::find(&mut conn, ChannelScope::of(&viewer), id).await?;
+            (channel.map(|c| Topic::Channel(c.id)), "channel")
+        }
+    };
+    drop(conn);
+    let topic = topic.ok_or_else(|| ApiError::NotFound(what.to_string()))?;
+    follow(ctx, viewer, topic, after).await
 }
 
 /// The stream of `topic`'s events for the viewer, from `after` when given.

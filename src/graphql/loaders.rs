@@ -9,10 +9,12 @@ use std::hash::Hash;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 
+use async_graphql::Context;
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 
+use super::context::loader;
 use super::errors::ApiError;
 use super::pagination::PageRequest;
 use crate::db::DbPool;
@@ -168,6 +170,18 @@ impl<T: FetchByIds> Loader<i64> for ByIds<T> {
         let mut conn = self.pool.get().await?;
         let rows = T::fetch(&mut conn, self.organization_id, keys).await?;
         Ok(rows.into_iter().map(|row| (row.key(), row)).collect())
+    }
+}
+
+/// The `T` with this internal id (none without an id), through the
+/// request's `ByIds<T>` loader.
+pub async fn load_by_id<T: FetchByIds>(
+    ctx: &Context<'_>,
+    id: Option<i64>,
+) -> Result<Option<T>, ApiError> {
+    match id {
+        Some(id) => loader::<ByIds<T>>(ctx)?.load_one(id).await,
+        None => Ok(None),
     }
 }
 

@@ -21,7 +21,7 @@ use crate::domain::organizations::{ApiKey, User};
 use crate::domain::threads::Thread;
 use crate::graphql::context::{db, loader, viewer};
 use crate::graphql::errors::{ApiError, payload};
-use crate::graphql::loaders::{ByIds, Children, FetchChildren, fetch_by_ids};
+use crate::graphql::loaders::{ByIds, Children, FetchChildren, fetch_by_ids, load_by_id};
 use crate::graphql::messages::{message_page, recent_messages};
 use crate::graphql::mutation::mutations;
 use crate::graphql::pagination::{Cursor, PageRequest};
@@ -122,22 +122,13 @@ impl ChannelSubscriber {
             .and_then(|d| d.phone))
     }
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>, ApiError> {
-        match self.member.user_id {
-            Some(id) => loader::<ByIds<User>>(ctx)?.load_one(id).await,
-            None => Ok(None),
-        }
+        load_by_id(ctx, self.member.user_id).await
     }
     async fn api_key(&self, ctx: &Context<'_>) -> Result<Option<ApiKey>, ApiError> {
-        match self.member.api_key_id {
-            Some(id) => loader::<ByIds<ApiKey>>(ctx)?.load_one(id).await,
-            None => Ok(None),
-        }
+        load_by_id(ctx, self.member.api_key_id).await
     }
     async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>, ApiError> {
-        match self.member.contact_id {
-            Some(id) => loader::<ByIds<Contact>>(ctx)?.load_one(id).await,
-            None => Ok(None),
-        }
+        load_by_id(ctx, self.member.contact_id).await
     }
 }
 

@@ -23,7 +23,7 @@ use crate::domain::threads::Thread;
 use crate::domain::threads::subscribers::Subscriber;
 use crate::graphql::context::{loader, viewer};
 use crate::graphql::errors::{ApiError, payload};
-use crate::graphql::loaders::{ByIds, Children, FetchChildren, FetchPages, Pages};
+use crate::graphql::loaders::{ByIds, Children, FetchChildren, FetchPages, Pages, load_by_id};
 use crate::graphql::mutation::mutations;
 use crate::graphql::pagination::{Cursor, PageRequest};
 
@@ -267,10 +267,7 @@ impl Message {
     }
     /// Who wrote it; null for system messages and conversation messages.
     async fn author(&self, ctx: &Context<'_>) -> Result<Option<Subscriber>, ApiError> {
-        match self.author_subscriber_id {
-            Some(id) => loader::<ByIds<Subscriber>>(ctx)?.load_one(id).await,
-            None => Ok(None),
-        }
+        load_by_id(ctx, self.author_subscriber_id).await
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.created_at
@@ -300,16 +297,10 @@ impl Message {
         self.client_message_id.as_deref()
     }
     async fn thread(&self, ctx: &Context<'_>) -> Result<Option<Thread>, ApiError> {
-        match self.thread_id {
-            Some(id) => loader::<ByIds<Thread>>(ctx)?.load_one(id).await,
-            None => Ok(None),
-        }
+        load_by_id(ctx, self.thread_id).await
     }
     async fn conversation(&self, ctx: &Context<'_>) -> Result<Option<Conversation>, ApiError> {
-        match self.conversation_id {
-            Some(id) => loader::<ByIds<Conversation>>(ctx)?.load_one(id).await,
-            None => Ok(None),
-        }
+        load_by_id(ctx, self.conversation_id).await
     }
     /// When it is (or was) to be published to its channel.
     async fn publish_to_channel_at(&self) -> Option<DateTime<Utc>> {
@@ -321,10 +312,7 @@ impl Message {
     }
     /// The channel it is published (or scheduled) to.
     async fn channel(&self, ctx: &Context<'_>) -> Result<Option<Channel>, ApiError> {
-        match self.channel_id {
-            Some(id) => loader::<ByIds<Channel>>(ctx)?.load_one(id).await,
-            None => Ok(None),
-        }
+        load_by_id(ctx, self.channel_id).await
     }
     /// Conversation messages: when it was written.
     async fn written_at(&self) -> Option<DateTime<Utc>> {

@@ -27,7 +27,9 @@ use crate::domain::threads::subscribers::{self, Subscriber};
 use crate::graphql::context::{db, loader, may_see_details, viewer};
 use crate::graphql::enums::ChannelKind;
 use crate::graphql::errors::{ApiError, UserErrorCode, payload};
-use crate::graphql::loaders::{ByIds, Children, FetchChildren, FetchPages, fetch_by_ids};
+use crate::graphql::loaders::{
+    ByIds, Children, FetchChildren, FetchPages, fetch_by_ids, load_by_id,
+};
 use crate::graphql::messages::{message_page, recent_messages};
 use crate::graphql::mutation::mutations;
 use crate::graphql::pagination::{Cursor, PageRequest};
@@ -119,10 +121,7 @@ impl Thread {
     }
     /// The linked contact. Once set it cannot change.
     async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>, ApiError> {
-        match self.contact_id {
-            Some(id) => loader::<ByIds<Contact>>(ctx)?.load_one(id).await,
-            None => Ok(None),
-        }
+        load_by_id(ctx, self.contact_id).await
     }
     /// Subscribers, oldest first; archived (removed) ones only when asked for.
     async fn subscribers(
@@ -212,22 +211,13 @@ impl Subscriber {
         })
     }
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>, ApiError> {
-        match self.user_id {
-            Some(id) => loader::<ByIds<User>>(ctx)?.load_one(id).await,
-            None => Ok(None),
-        }
+        load_by_id(ctx, self.user_id).await
     }
     async fn api_key(&self, ctx: &Context<'_>) -> Result<Option<ApiKey>, ApiError> {
-        match self.api_key_id {
-            Some(id) => loader::<ByIds<ApiKey>>(ctx)?.load_one(id).await,
-            None => Ok(None),
-        }
+        load_by_id(ctx, self.api_key_id).await
     }
     async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>, ApiError> {
-        match self.contact_id {
-            Some(id) => loader::<ByIds<Contact>>(ctx)?.load_one(id).await,
-            None => Ok(None),
-        }
+        load_by_id(ctx, self.contact_id).await
     }
     /// The member's display name.
     async fn name(&self, ctx: &Context<'_>) -> Result<Option<String>, ApiError> {
