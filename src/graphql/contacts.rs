@@ -11,10 +11,10 @@ use crate::domain::contacts::service;
 use crate::domain::conversations::Conversation;
 use crate::domain::threads::Thread;
 use crate::domain::validation::non_blank;
-use crate::graphql::context::{db, loader, may_see_details, staff_viewer, viewer};
+use crate::graphql::context::{db, may_see_details, staff_viewer, viewer};
 use crate::graphql::conversations::ConversationConnectionFields;
 use crate::graphql::errors::{ApiError, payload};
-use crate::graphql::loaders::{Pages, fetch_by_ids};
+use crate::graphql::loaders::{fetch_by_ids, page_of};
 use crate::graphql::mutation::mutations;
 use crate::graphql::pagination::{Cursor, PageRequest};
 use crate::graphql::threads::ThreadConnectionFields;
@@ -102,11 +102,8 @@ impl Contact {
     ) -> Result<Connection<Cursor, Thread, ThreadConnectionFields>, ApiError> {
         staff_viewer(ctx)?;
         let page = PageRequest::new(first, after, last, before)?;
-        let rows = loader::<Pages<Thread>>(ctx)?
-            .load_one((self.id, page.clone()))
-            .await?;
         let fields = ThreadConnectionFields::of_contact(self.organization_id, self.id);
-        Ok(page.into_connection(rows.unwrap_or_default(), |thread| thread.id, fields))
+        page_of(ctx, self.id, page, |thread: &Thread| thread.id, fields).await
     }
 
     /// Conversations with this contact, newest first.
@@ -120,11 +117,8 @@ impl Contact {
     ) -> Result<Connection<Cursor, Conversation, ConversationConnectionFields>, ApiError> {
         staff_viewer(ctx)?;
         let page = PageRequest::new(first, after, last, before)?;
-        let rows = loader::<Pages<Conversation>>(ctx)?
-            .load_one((self.id, page.clone()))
-            .await?;
         let fields = ConversationConnectionFields::of_contact(self.organization_id, self.id);
-        Ok(page.into_connection(rows.unwrap_or_default(), |c| c.id, fields))
+        page_of(ctx, self.id, page, |c: &Conversation| c.id, fields).await
     }
 }
 

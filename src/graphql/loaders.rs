@@ -9,14 +9,15 @@ use std::hash::Hash;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 
-use async_graphql::Context;
+use async_graphql::connection::Connection;
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use async_graphql::{Context, ObjectType, OutputType};
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 
 use super::context::loader;
 use super::errors::ApiError;
-use super::pagination::PageRequest;
+use super::pagination::{Cursor, PageRequest};
 use crate::db::DbPool;
 
 /// How long a loader waits for more keys before it queries. Sibling fields
@@ -234,6 +235,26 @@ pub trait FetchPages: Sized + Clone + Send + Sync + 'static {
         parents: &[Self::Parent],
         page: &PageRequest,
     ) -> impl Future<Output = QueryResult<Vec<(Self::Parent, Self)>>> + Send;
+}
+
+/// One page of `parent`'s children as a connection, through the request's
+/// `Pages<T>` loader; `position` places a row for its cursor.
+pub async fn page_of<T, Fields, Place>(
+    ctx: &Context<'_>,
+    parent: T::Parent,
+    page: PageRequest,
+    position: impl Fn(&T) -> Place,
+    fields: Fields,
+) -> Result<Connection<Cursor, T, Fields>, ApiError>
+where
+    T: FetchPages + OutputType,
+    Fields: ObjectType,
+    Place: Into<Cursor>,
+{
+    let rows = loader::<Pages<T>>(ctx)?
+        .load_one((parent, page.clone()))
+        .await?;
+    Ok(page.into_connection(rows.unwrap_or_default(), position, fields))
 }
 
 /// What `Fetcher<PagesOf<T>>` loads: a page of `T` per parent.

@@ -23,7 +23,9 @@ use crate::domain::threads::Thread;
 use crate::domain::threads::subscribers::Subscriber;
 use crate::graphql::context::{loader, viewer};
 use crate::graphql::errors::{ApiError, payload};
-use crate::graphql::loaders::{ByIds, Children, FetchChildren, FetchPages, Pages, load_by_id};
+use crate::graphql::loaders::{
+    ByIds, Children, FetchChildren, FetchPages, Pages, load_by_id, page_of,
+};
 use crate::graphql::mutation::mutations;
 use crate::graphql::pagination::{Cursor, PageRequest};
 
@@ -71,14 +73,7 @@ pub async fn message_page(
     container: Container,
     page: PageRequest,
 ) -> Result<Connection<Cursor, Message>, ApiError> {
-    let rows = loader::<Pages<Message>>(ctx)?
-        .load_one((container, page.clone()))
-        .await?;
-    Ok(page.into_connection(
-        rows.unwrap_or_default(),
-        |m| container.key_of(m),
-        EmptyFields,
-    ))
+    page_of(ctx, container, page, |m| container.key_of(m), EmptyFields).await
 }
 
 /// The newest `RECENT_MESSAGES` messages of a container, oldest first, and
