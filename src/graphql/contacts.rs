@@ -1,7 +1,7 @@
 //! GraphQL types, queries and mutations for contacts.
 
 use async_graphql::connection::Connection;
-use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 
@@ -12,11 +12,11 @@ use crate::domain::contacts::service;
 use crate::domain::conversations::Conversation;
 use crate::domain::threads::Thread;
 use crate::domain::validation::non_blank;
-use crate::graphql::context::{db, loader, may_see_details, staff_viewer, viewer};
+use crate::graphql::context::{db, may_see_details, staff_viewer, viewer};
 use crate::graphql::conversations::ConversationConnectionFields;
-use crate::graphql::errors::{ApiError, Payload, UserError, payload};
-use crate::graphql::loaders::{Pages, fetch_by_ids};
-use crate::graphql::mutation::mutate;
+use crate::graphql::errors::{ApiError, payload};
+use crate::graphql::loaders::{fetch_by_ids, page_of};
+use crate::graphql::mutation::mutations;
 use crate::graphql::pagination::{Cursor, PageRequest};
 use crate::graphql::threads::ThreadConnectionFields;
 
@@ -103,11 +103,8 @@ impl Contact {
     ) -> Result<Connection<Cursor, Thread, ThreadConnectionFields>, ApiError> {
         staff_viewer(ctx)?;
         let page = PageRequest::new(first, after, last, before)?;
-        let rows = loader::<Pages<Thread>>(ctx)?
-            .load_one((self.id, page.clone()))
-            .await?;
         let fields = ThreadConnectionFields::of_contact(self.organization_id, self.id);
-        Ok(page.into_connection(rows.unwrap_or_default(), |thread| thread.id, fields))
+        page_of(ctx, self.id, page, |thread: &Thread| thread.id, fields).await
     }
 
     /// Conversations with this contact, newest first.
@@ -121,11 +118,8 @@ impl Contact {
     ) -> Result<Connection<Cursor, Conversation, ConversationConnectionFields>, ApiError> {
         staff_viewer(ctx)?;
         let page = PageRequest::new(first, after, last, before)?;
-        let rows = loader::<Pages<Conversation>>(ctx)?
-            .load_one((self.id, page.clone()))
-            .await?;
         let fields = ConversationConnectionFields::of_contact(self.organization_id, self.id);
-        Ok(page.into_connection(rows.unwrap_or_default(), |c| c.id, fields))
+        page_of(ctx, self.id, page, |c: &Conversation| c.id, fields).await
     }
 }
 
@@ -247,108 +241,66 @@ payload! {
     }
 }
 
-/// Result of `createContactToken`.
-#[derive(SimpleObject)]
-pub struct ContactTokenPayload {
-    /// A bearer token acting as the contact (`cfc_…`), shown only now. It
-    /// sees only the threads the contact subscribes to.
-    pub token: Option<String>,
-    pub contact: Option<Contact>,
-    pub user_errors: Vec<UserError>,
-}
-
-impl Payload<(String, Contact)> for ContactTokenPayload {
-    fn done((token, contact): (String, Contact)) -> Self {
-        ContactTokenPayload {
-            token: Some(token),
-            contact: Some(contact),
-            user_errors: Vec::new(),
-        }
-    }
-
-    fn failed(user_errors: Vec<UserError>) -> Self {
-        ContactTokenPayload {
-            token: None,
-            contact: None,
-            user_errors,
-        }
+payload! {
+    /// Result of `createContactToken`.
+    ContactTokenPayload {
+        /// A bearer token acting as the contact (`cfc_…`), shown only now. It
+        /// sees only the threads the contact subscribes to.
+        token: String,
+        contact: Contact,
     }
 }
 
-/// `Mutation.createContact`, `updateContact`, `deleteContact`, `createContactToken`.
-#[derive(Default)]
-pub struct ContactsMutation;
-
-#[Object]
-impl ContactsMutation {
-    /// Creates a contact.
-    async fn create_contact(
-        &self,
-        ctx: &Context<'_>,
-        input: CreateContactInput,
-    ) -> Result<ContactPayload, ApiError> {
-        let viewer = staff_viewer(ctx)?;
-        let request = service::CreateContact {
+impl From<CreateContactInput> for service::CreateContact {
+    fn from(input: CreateContactInput) -> Self {
+        service::CreateContact {
             first_name: input.first_name,
             last_name: input.last_name,
             nickname: input.nickname,
             email: input.email,
             phone: input.phone,
             avatar_url: input.avatar_url,
-        };
-        mutate(ctx, async |tx| {
-            Ok(service::create_contact(tx, &viewer, request).await?)
-        })
-        .await
+        }
     }
+}
 
-    /// Changes a contact's fields.
-    async fn update_contact(
-        &self,
-        ctx: &Context<'_>,
-        input: UpdateContactInput,
-    ) -> Result<ContactPayload, ApiError> {
-        let viewer = staff_viewer(ctx)?;
-        let request = service::UpdateContact {
-            id: input.id.to_string(),
+impl From<UpdateContactInput> for service::UpdateContact {
+    fn from(input: UpdateContactInput) -> Self {
+        service::UpdateContact {
+            id: input.id.0,
             first_name: input.first_name,
             last_name: input.last_name.into(),
             nickname: input.nickname.into(),
             email: input.email.into(),
             phone: input.phone.into(),
             avatar_url: input.avatar_url.into(),
-        };
-        mutate(ctx, async |tx| {
-            Ok(service::update_contact(tx, &viewer, request).await?)
-        })
-        .await
+        }
     }
+}
 
-    /// Deletes a contact; returns its id. Its conversations go with it;
-    /// threads linked to it keep their messages and lose the link.
-    async fn delete_contact(
-        &self,
-        ctx: &Context<'_>,
-        input: DeleteContactInput,
-    ) -> Result<DeleteContactPayload, ApiError> {
-        let viewer = staff_viewer(ctx)?;
-        mutate(ctx, async |tx| {
+mutations! {
+    /// `Mutation.createContact`, `updateContact`, `deleteContact`, `createContactToken`.
+    ContactsMutation as staff_viewer, |tx, viewer| {
+        /// Creates a contact.
+        fn create_contact(input: CreateContactInput) -> ContactPayload {
+            service::create_contact(tx, &viewer, input.into()).await?
+        }
+
+        /// Changes a contact's fields.
+        fn update_contact(input: UpdateContactInput) -> ContactPayload {
+            service::update_contact(tx, &viewer, input.into()).await?
+        }
+
+        /// Deletes a contact; returns its id. Its conversations go with it;
+        /// threads linked to it keep their messages and lose the link.
+        fn delete_contact(input: DeleteContactInput) -> DeleteContactPayload {
             service::delete_contact(tx, &viewer, &input.id).await?;
-            Ok(input.id.clone())
-        })
-        .await
-    }
+            input.id.clone()
+        }
 
-    /// Issues a bearer token that acts as the contact (for a chat widget).
-    async fn create_contact_token(
-        &self,
-        ctx: &Context<'_>,
-        input: CreateContactTokenInput,
-    ) -> Result<ContactTokenPayload, ApiError> {
-        let viewer = staff_viewer(ctx)?;
-        mutate(ctx, async |tx| {
-            Ok(service::issue_token(tx, &viewer, &input.contact_id).await?)
-        })
-        .await
+        /// Issues a bearer token that acts as the contact (for a chat widget).
+        fn create_contact_token(input: CreateContactTokenInput) -> ContactTokenPayload {
+            service::issue_token(tx, &viewer, &input.contact_id).await?
+        }
     }
 }

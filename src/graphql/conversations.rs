@@ -1,28 +1,21 @@
 //! GraphQL types, queries and mutations for conversations and their messages.
 
 use async_graphql::connection::Connection;
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 
 use crate::db::ids::{ContactId, ConversationId, OrganizationId};
 use crate::domain::contacts::{self, Contact};
-use crate::domain::conversations::model::{
-    self, Conversation, ConversationChanges, NewConversation,
-};
-use crate::domain::events::{EventKind, EventPayload, NewEvent};
-use crate::domain::messages::model::{
-    self as messages, Container, Message, MessageChanges, NewMessage, Owner,
-};
-use crate::domain::tx::Tx;
+use crate::domain::conversations::model::{self, Conversation};
+use crate::domain::conversations::service;
+use crate::domain::messages::model::{Container, Message};
 use crate::graphql::context::{db, loader, staff_viewer};
 use crate::graphql::enums::ChannelKind;
-use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, payload};
-use crate::graphql::input::InputErrors;
+use crate::graphql::errors::{ApiError, payload};
 use crate::graphql::loaders::{ByIds, FetchPages, fetch_by_ids};
-use crate::graphql::messages::check_text;
-use crate::graphql::mutation::mutate;
+use crate::graphql::mutation::mutations;
 use crate::graphql::pagination::{Cursor, PageRequest};
 
 fetch_by_ids!(Conversation: ConversationId => model::by_ids);
@@ -227,286 +220,103 @@ payload! {
     }
 }
 
-/// Result of `addConversationMessage` and `updateConversationMessage`.
-#[derive(SimpleObject)]
-pub struct ConversationMessagePayload {
-    pub message: Option<Message>,
-    pub conversation: Option<Conversation>,
-    pub user_errors: Vec<UserError>,
-}
-
-impl Payload<(Message, Conversation)> for ConversationMessagePayload {
-    fn done((message, conversation): (Message, Conversation)) -> Self {
-        ConversationMessagePayload {
-            message: Some(message),
-            conversation: Some(conversation),
-            user_errors: Vec::new(),
-        }
-    }
-
-    fn failed(user_errors: Vec<UserError>) -> Self {
-        ConversationMessagePayload {
-            message: None,
-            conversation: None,
-            user_errors,
-        }
+payload! {
+    /// Result of `addConversationMessage` and `updateConversationMessage`.
+    ConversationMessagePayload {
+        message: Message,
+        conversation: Conversation,
     }
 }
 
-/// Result of `deleteConversationMessage`.
-#[derive(SimpleObject)]
-pub struct DeleteConversationMessagePayload {
-    pub deleted_message_id: Option<ID>,
-    pub conversation: Option<Conversation>,
-    pub user_errors: Vec<UserError>,
+payload! {
+    /// Result of `deleteConversationMessage`.
+    DeleteConversationMessagePayload {
+        deleted_message_id: ID,
+        conversation: Conversation,
+    }
 }
 
-impl Payload<(ID, Conversation)> for DeleteConversationMessagePayload {
-    fn done((id, conversation): (ID, Conversation)) -> Self {
-        DeleteConversationMessagePayload {
-            deleted_message_id: Some(id),
-            conversation: Some(conversation),
-            user_errors: Vec::new(),
-        }
-    }
-
-    fn failed(user_errors: Vec<UserError>) -> Self {
-        DeleteConversationMessagePayload {
-            deleted_message_id: None,
-            conversation: None,
-            user_errors,
+impl From<CreateConversationInput> for service::CreateConversation {
+    fn from(input: CreateConversationInput) -> Self {
+        service::CreateConversation {
+            contact_id: input.contact_id.0,
+            channel: input.channel.into(),
+            happened_at: input.happened_at,
         }
     }
 }
 
-/// The organization's conversation message with this id, with its conversation.
-async fn find_conversation_message(
-    conn: &mut AsyncPgConnection,
-    organization_id: OrganizationId,
-    public_id: &str,
-) -> QueryResult<Option<(Message, Conversation)>> {
-    let Some(message) = messages::find(conn, organization_id, public_id).await? else {
-        return Ok(None);
-    };
-    let Some(conversation_id) = message.conversation_id else {
-        return Ok(None);
-    };
-    let conversation = model::by_ids(conn, organization_id, &[conversation_id])
-        .await?
-        .pop();
-    Ok(conversation.map(|c| (message, c)))
-}
-
-/// `Mutation.createConversation` and the other conversation mutations.
-#[derive(Default)]
-pub struct ConversationsMutation;
-
-/// Records an event about a conversation, appended when `tx` commits.
-fn record(tx: &mut Tx<'_>, conversation: &Conversation, kind: EventKind, payload: EventPayload) {
-    tx.record(
-        conversation.organization_id,
-        NewEvent::conversation(kind, conversation, payload),
-    );
-}
-
-fn snapshot(conversation: &Conversation) -> EventPayload {
-    EventPayload {
-        conversation: Some(conversation.into()),
-        ..EventPayload::default()
+impl From<UpdateConversationInput> for service::UpdateConversation {
+    fn from(input: UpdateConversationInput) -> Self {
+        service::UpdateConversation {
+            id: input.id.0,
+            happened_at: input.happened_at,
+            channel: input.channel.map(Into::into),
+        }
     }
 }
 
-fn message_snapshot(message: Option<&Message>, public_id: Option<&str>) -> EventPayload {
-    EventPayload {
-        message: message.map(Into::into),
-        message_public_id: public_id.map(str::to_string),
-        ..EventPayload::default()
+impl From<AddConversationMessageInput> for service::AddMessage {
+    fn from(input: AddConversationMessageInput) -> Self {
+        service::AddMessage {
+            conversation_id: input.conversation_id.0,
+            content: input.content,
+            written_at: input.written_at,
+            written_by_me: input.written_by_me,
+        }
     }
 }
 
-#[Object]
-impl ConversationsMutation {
-    /// Logs a conversation with a contact.
-    async fn create_conversation(
-        &self,
-        ctx: &Context<'_>,
-        input: CreateConversationInput,
-    ) -> Result<ConversationPayload, ApiError> {
-        let viewer = staff_viewer(ctx)?;
-        let org = viewer.organization_id;
-        mutate(ctx, async |tx| {
-            let contact = contacts::model::find(tx, org, &input.contact_id)
-                .await?
-                .ok_or_else(|| MutationError::not_found("contactId", &input.contact_id))?;
-            let new =
-                NewConversation::new(org, contact.id, input.channel.into(), input.happened_at);
-            let conversation = model::insert(tx, &new).await?;
-            record(
-                tx,
-                &conversation,
-                EventKind::ConversationCreated,
-                snapshot(&conversation),
-            );
-            Ok(conversation)
-        })
-        .await
+impl From<UpdateConversationMessageInput> for service::UpdateMessage {
+    fn from(input: UpdateConversationMessageInput) -> Self {
+        service::UpdateMessage {
+            id: input.id.0,
+            content: input.content,
+            written_at: input.written_at,
+            written_by_me: input.written_by_me,
+        }
     }
+}
 
-    /// Changes when (or on which channel) a conversation happened.
-    async fn update_conversation(
-        &self,
-        ctx: &Context<'_>,
-        input: UpdateConversationInput,
-    ) -> Result<ConversationPayload, ApiError> {
-        let viewer = staff_viewer(ctx)?;
-        mutate(ctx, async |tx| {
-            let conversation = model::find(tx, viewer.organization_id, &input.id)
-                .await?
-                .ok_or_else(|| MutationError::not_found("id", &input.id))?;
-            let changes = ConversationChanges {
-                happened_at: input.happened_at,
-                channel: input.channel.map(Into::into),
-            };
-            if changes.happened_at.is_none() && changes.channel.is_none() {
-                return Ok(conversation);
-            }
-            let conversation = model::update(tx, conversation.id, &changes).await?;
-            record(
-                tx,
-                &conversation,
-                EventKind::ConversationUpdated,
-                snapshot(&conversation),
-            );
-            Ok(conversation)
-        })
-        .await
-    }
+mutations! {
+    /// `Mutation.createConversation` and the other conversation mutations.
+    ConversationsMutation as staff_viewer, |tx, viewer| {
+        /// Logs a conversation with a contact.
+        fn create_conversation(input: CreateConversationInput) -> ConversationPayload {
+            service::create_conversation(tx, &viewer, input.into()).await?
+        }
 
-    /// Deletes a conversation with its messages; returns its id.
-    async fn delete_conversation(
-        &self,
-        ctx: &Context<'_>,
-        input: DeleteConversationInput,
-    ) -> Result<DeleteConversationPayload, ApiError> {
-        let viewer = staff_viewer(ctx)?;
-        mutate(ctx, async |tx| {
-            let conversation = model::find(tx, viewer.organization_id, &input.id)
-                .await?
-                .ok_or_else(|| MutationError::not_found("id", &input.id))?;
-            model::delete(tx, conversation.id).await?;
-            record(
-                tx,
-                &conversation,
-                EventKind::ConversationDeleted,
-                EventPayload::default(),
-            );
-            Ok(input.id.clone())
-        })
-        .await
-    }
+        /// Changes when (or on which channel) a conversation happened.
+        fn update_conversation(input: UpdateConversationInput) -> ConversationPayload {
+            service::update_conversation(tx, &viewer, input.into()).await?
+        }
 
-    /// Adds a message to a conversation.
-    async fn add_conversation_message(
-        &self,
-        ctx: &Context<'_>,
-        input: AddConversationMessageInput,
-    ) -> Result<ConversationMessagePayload, ApiError> {
-        let viewer = staff_viewer(ctx)?;
-        mutate(ctx, async |tx| {
-            let mut errors = InputErrors::default();
-            let content = check_text(&mut errors, "content", &input.content, false);
-            let conversation = model::find(tx, viewer.organization_id, &input.conversation_id)
-                .await?
-                .ok_or_else(|| {
-                    MutationError::not_found("conversationId", &input.conversation_id)
-                })?;
-            errors.finish()?;
-            let mut new = NewMessage::new(
-                viewer.organization_id,
-                Owner::Conversation(conversation.id),
-                crate::domain::messages::kind::MessageKind::Text,
-                content,
-            );
-            new.written_at = Some(input.written_at);
-            new.written_by_me = Some(input.written_by_me);
-            let message = messages::insert(tx, &new).await?;
-            let conversation = model::touch(tx, conversation.id).await?;
-            record(
-                tx,
-                &conversation,
-                EventKind::MessageAdded,
-                message_snapshot(Some(&message), None),
-            );
-            Ok((message, conversation))
-        })
-        .await
-    }
+        /// Deletes a conversation with its messages; returns its id.
+        fn delete_conversation(input: DeleteConversationInput) -> DeleteConversationPayload {
+            service::delete_conversation(tx, &viewer, &input.id).await?;
+            input.id.clone()
+        }
 
-    /// Changes a conversation message.
-    async fn update_conversation_message(
-        &self,
-        ctx: &Context<'_>,
-        input: UpdateConversationMessageInput,
-    ) -> Result<ConversationMessagePayload, ApiError> {
-        let viewer = staff_viewer(ctx)?;
-        mutate(ctx, async |tx| {
-            let (message, conversation) =
-                find_conversation_message(tx, viewer.organization_id, &input.id)
-                    .await?
-                    .ok_or_else(|| MutationError::not_found("id", &input.id))?;
-            let mut errors = InputErrors::default();
-            let body = input
-                .content
-                .as_ref()
-                .map(|c| check_text(&mut errors, "content", c, false));
-            errors.finish()?;
-            let changes = MessageChanges {
-                body,
-                written_at: input.written_at.map(Some),
-                written_by_me: input.written_by_me.map(Some),
-                ..MessageChanges::default()
-            };
-            if changes.body.is_none()
-                && changes.written_at.is_none()
-                && changes.written_by_me.is_none()
-            {
-                return Ok((message, conversation));
-            }
-            let message = messages::update(tx, message.id, &changes).await?;
-            let conversation = model::touch(tx, conversation.id).await?;
-            record(
-                tx,
-                &conversation,
-                EventKind::MessageEdited,
-                message_snapshot(Some(&message), None),
-            );
-            Ok((message, conversation))
-        })
-        .await
-    }
+        /// Adds a message to a conversation.
+        fn add_conversation_message(
+            input: AddConversationMessageInput,
+        ) -> ConversationMessagePayload {
+            service::add_message(tx, &viewer, input.into()).await?
+        }
 
-    /// Deletes a conversation message; returns its id.
-    async fn delete_conversation_message(
-        &self,
-        ctx: &Context<'_>,
-        input: DeleteConversationMessageInput,
-    ) -> Result<DeleteConversationMessagePayload, ApiError> {
-        let viewer = staff_viewer(ctx)?;
-        mutate(ctx, async |tx| {
-            let (message, conversation) =
-                find_conversation_message(tx, viewer.organization_id, &input.id)
-                    .await?
-                    .ok_or_else(|| MutationError::not_found("id", &input.id))?;
-            messages::delete(tx, message.id).await?;
-            let conversation = model::touch(tx, conversation.id).await?;
-            record(
-                tx,
-                &conversation,
-                EventKind::MessageDeleted,
-                message_snapshot(None, Some(&message.public_id)),
-            );
-            Ok((input.id.clone(), conversation))
-        })
-        .await
+        /// Changes a conversation message.
+        fn update_conversation_message(
+            input: UpdateConversationMessageInput,
+        ) -> ConversationMessagePayload {
+            service::update_message(tx, &viewer, input.into()).await?
+        }
+
+        /// Deletes a conversation message; returns its id.
+        fn delete_conversation_message(
+            input: DeleteConversationMessageInput,
+        ) -> DeleteConversationMessagePayload {
+            let conversation = service::delete_message(tx, &viewer, &input.id).await?;
+            (input.id.clone(), conversation)
+        }
     }
 }

@@ -375,29 +375,44 @@ pub fn sanitize_errors(errors: &mut [async_graphql::ServerError]) {
 
 pub use crate::domain::errors::is_unique_violation;
 
-/// Declares a mutation payload holding one result (null when the mutation
-/// was refused) beside its `userErrors`, with its `Payload` impl.
+/// Declares a mutation payload: its result fields beside `userErrors`, with
+/// its `Payload` impl. A field `name: T` is an `Option<T>`: the result on
+/// success, null when the mutation was refused. A field `name: T = value`
+/// is a plain `T`: the result on success, `value` when refused. With one
+/// field the result is a `T`, with several a tuple in field order.
 macro_rules! payload {
-    ($(#[$meta:meta])* $name:ident { $(#[$field_meta:meta])* $field:ident: $ty:ty }) => {
+    (@type $ty:ty) => { Option<$ty> };
+    (@type $ty:ty = $refused:expr) => { $ty };
+    (@done $value:ident) => { Some($value) };
+    (@done $value:ident = $refused:expr) => { $value };
+    (@refused) => { None };
+    (@refused = $refused:expr) => { $refused };
+    ($(#[$meta:meta])* $name:ident {
+        $($(#[$field_meta:meta])* $field:ident: $ty:ty $(= $refused:expr)?),+ $(,)?
+    }) => {
         $(#[$meta])*
         #[derive(async_graphql::SimpleObject)]
         pub struct $name {
-            $(#[$field_meta])*
-            pub $field: Option<$ty>,
+            $(
+                $(#[$field_meta])*
+                pub $field: $crate::graphql::errors::payload!(@type $ty $(= $refused)?),
+            )+
             pub user_errors: Vec<$crate::graphql::errors::UserError>,
         }
 
-        impl $crate::graphql::errors::Payload<$ty> for $name {
-            fn done(value: $ty) -> Self {
+        // One field: `(T)` is `T`, and the pattern `(value)` is `value`.
+        #[allow(unused_parens)]
+        impl $crate::graphql::errors::Payload<($($ty),+)> for $name {
+            fn done(($($field),+): ($($ty),+)) -> Self {
                 $name {
-                    $field: Some(value),
+                    $($field: $crate::graphql::errors::payload!(@done $field $(= $refused)?),)+
                     user_errors: Vec::new(),
                 }
             }
 
             fn failed(user_errors: Vec<$crate::graphql::errors::UserError>) -> Self {
                 $name {
-                    $field: None,
+                    $($field: $crate::graphql::errors::payload!(@refused $(= $refused)?),)+
                     user_errors,
                 }
             }

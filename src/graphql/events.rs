@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject, Subscription};
+use async_graphql::{Context, ID, InputObject, Object, Subscription};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
@@ -13,18 +13,18 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::db::DbPool;
 use crate::db::ids::{ChannelId, ContactId, ConversationId, OrganizationId, ThreadId};
 use crate::domain::auth::{Actor, Viewer};
-use crate::domain::channels::Channel;
 use crate::domain::channels::model::ChannelScope;
-use crate::domain::conversations::Conversation;
+use crate::domain::channels::{self, Channel};
+use crate::domain::conversations::{self, Conversation};
 use crate::domain::events::hub::EventHub;
-use crate::domain::events::model::{self, Event, EventFilter, EventKind, EventPayload, NewEvent};
+use crate::domain::events::model::{self, Event, EventFilter, EventKind};
 use crate::domain::messages::Message;
 use crate::domain::threads::model::ThreadScope;
-use crate::domain::threads::{self, Subscriber, Thread, subscribers};
-use crate::graphql::context::{db, loader, staff_viewer, viewer};
-use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, UserErrorCode};
-use crate::graphql::loaders::ByIds;
-use crate::graphql::mutation::mutate;
+use crate::domain::threads::{self, Subscriber, Thread, service, subscribers};
+use crate::graphql::context::{db, staff_viewer, viewer};
+use crate::graphql::errors::{ApiError, UserErrorCode, payload};
+use crate::graphql::loaders::load_by_id;
+use crate::graphql::mutation::mutations;
 
 /// Events replayed per query when resuming.
 const REPLAY_BATCH: i64 = 500;
@@ -78,10 +78,7 @@ impl LiveEvent {
     }
     /// The channel a message was published to, as it is now.
     async fn channel(&self, ctx: &Context<'_>) -> Result<Option<Channel>, ApiError> {
-        match self.0.channel_id {
-            Some(id) => loader::<ByIds<Channel>>(ctx)?.load_one(id).await,
-            None => Ok(None),
-        }
+        load_by_id(ctx, self.0.channel_id).await
     }
     /// The message concerned (also for deletions, where only the id remains valid).
     async fn message_id(&self) -> Option<ID> {
@@ -101,20 +98,16 @@ impl LiveEvent {
         if let Some(thread) = &self.0.payload.thread {
             return Ok(Some(Thread::from(thread.clone())));
         }
-        match (self.0.thread_id, self.0.kind) {
-            (_, EventKind::ThreadDeleted) | (None, _) => Ok(None),
-            (Some(id), _) => loader::<ByIds<Thread>>(ctx)?.load_one(id).await,
-        }
+        let deleted = self.0.kind == EventKind::ThreadDeleted;
+        load_by_id(ctx, self.0.thread_id.filter(|_| !deleted)).await
     }
     /// The conversation: as it was after a conversation change, else as it is now.
     async fn conversation(&self, ctx: &Context<'_>) -> Result<Option<Conversation>, ApiError> {
         if let Some(conversation) = &self.0.payload.conversation {
             return Ok(Some(Conversation::from(conversation.clone())));
         }
-        match (self.0.conversation_id, self.0.kind) {
-            (_, EventKind::ConversationDeleted) | (None, _) => Ok(None),
-            (Some(id), _) => loader::<ByIds<Conversation>>(ctx)?.load_one(id).await,
-        }
+        let deleted = self.0.kind == EventKind::ConversationDeleted;
+        load_by_id(ctx, self.0.conversation_id.filter(|_| !deleted)).await
     }
     /// Who joined, left, read, reacted or is typing.
     async fn subscriber(&self) -> Option<Subscriber> {
@@ -369,13 +362,7 @@ impl Subscription {
         thread_id: ID,
         after: Option<String>,
     ) -> Result<EventResults, ApiError> {
-        let viewer = viewer(ctx)?;
-        let mut conn = db(ctx).await?;
-        let thread = threads::model::find(&mut conn, ThreadScope::of(&viewer), &thread_id)
-            .await?
-            .ok_or_else(|| ApiError::NotFound("thread".to_string()))?;
-        drop(conn);
-        follow(ctx, viewer, Topic::Thread(thread.id), after).await
+        follow_one(ctx, Followed::Thread(thread_id), after).await
     }
 
     /// Everything that happens in one conversation.
@@ -385,17 +372,7 @@ impl Subscription {
         conversation_id: ID,
         after: Option<String>,
     ) -> Result<EventResults, ApiError> {
-        let viewer = staff_viewer(ctx)?;
-        let mut conn = db(ctx).await?;
-        let conversation = crate::domain::conversations::model::find(
-            &mut conn,
-            viewer.organization_id,
-            &conversation_id,
-        )
-        .await?
-        .ok_or_else(|| ApiError::NotFound("conversation".to_string()))?;
-        drop(conn);
-        follow(ctx, viewer, Topic::Conversation(conversation.id), after).await
+        follow_one(ctx, Followed::Conversation(conversation_id), after).await
     }
 
     /// Messages published to one channel, when they are published.
@@ -405,14 +382,7 @@ impl Subscription {
         channel_id: ID,
         after: Option<String>,
     ) -> Result<EventResults, ApiError> {
-        let viewer = viewer(ctx)?;
-        let mut conn = db(ctx).await?;
-        let channel =
-            crate::domain::channels::model::find(&mut conn, ChannelScope::of(&viewer), &channel_id)
-                .await?
-                .ok_or_else(|| ApiError::NotFound("channel".to_string()))?;
-        drop(conn);
-        follow(ctx, viewer, Topic::Channel(channel.id), after).await
+        follow_one(ctx, Followed::Channel(channel_id), after).await
     }
 
     /// The events of every thread the caller may see: for inbox lists and
@@ -425,6 +395,48 @@ impl Subscription {
         let viewer = viewer(ctx)?;
         follow(ctx, viewer, Topic::Inbox, after).await
     }
+}
+
+/// The one thread, conversation or channel (by public id) a subscription follows.
+enum Followed {
+    Thread(ID),
+    Conversation(ID),
+    Channel(ID),
+}
+
+/// The stream of one object's events, when the caller may see it (else
+/// `NOT_FOUND`; conversations are for staff only).
+async fn follow_one(
+    ctx: &Context<'_>,
+    followed: Followed,
+    after: Option<String>,
+) -> Result<EventResults, ApiError> {
+    let viewer = match followed {
+        Followed::Conversation(_) => staff_viewer(ctx)?,
+        Followed::Thread(_) | Followed::Channel(_) => viewer(ctx)?,
+    };
+    let mut conn = db(ctx).await?;
+    let (topic, what) = match &followed {
+        Followed::Thread(id) => {
+            let thread = threads::model::find(&mut conn, ThreadScope::of(&viewer), id).await?;
+            (thread.map(|t| Topic::Thread(t.id)), "thread")
+        }
+        Followed::Conversation(id) => {
+            let org = viewer.organization_id;
+            let conversation = conversations::model::find(&mut conn, org, id).await?;
+            (
+                conversation.map(|c| Topic::Conversation(c.id)),
+                "conversation",
+            )
+        }
+        Followed::Channel(id) => {
+            let channel = channels::model::find(&mut conn, ChannelScope::of(&viewer), id).await?;
+            (channel.map(|c| Topic::Channel(c.id)), "channel")
+        }
+    };
+    drop(conn);
+    let topic = topic.ok_or_else(|| ApiError::NotFound(what.to_string()))?;
+    follow(ctx, viewer, topic, after).await
 }
 
 /// The stream of `topic`'s events for the viewer, from `after` when given.
@@ -448,69 +460,21 @@ pub struct SetTypingInput {
     pub is_typing: bool,
 }
 
-/// Result of `setTyping`.
-#[derive(SimpleObject)]
-pub struct SetTypingPayload {
-    pub ok: bool,
-    pub user_errors: Vec<UserError>,
-}
-
-impl Payload<()> for SetTypingPayload {
-    fn done((): ()) -> Self {
-        SetTypingPayload {
-            ok: true,
-            user_errors: Vec::new(),
-        }
-    }
-
-    fn failed(user_errors: Vec<UserError>) -> Self {
-        SetTypingPayload {
-            ok: false,
-            user_errors,
-        }
+payload! {
+    /// Result of `setTyping`.
+    SetTypingPayload {
+        ok: bool = false,
     }
 }
 
-/// `Mutation.setTyping`.
-#[derive(Default)]
-pub struct TypingMutation;
-
-#[Object]
-impl TypingMutation {
-    /// Tells the thread's live subscribers that the caller (a subscriber)
-    /// is typing. Ephemeral: fanned out to every server, never stored.
-    async fn set_typing(
-        &self,
-        ctx: &Context<'_>,
-        input: SetTypingInput,
-    ) -> Result<SetTypingPayload, ApiError> {
-        let viewer = viewer(ctx)?;
-        mutate(ctx, async |tx| {
-            let thread = threads::model::find(tx, ThreadScope::of(&viewer), &input.thread_id)
-                .await?
-                .ok_or_else(|| MutationError::not_found("threadId", &input.thread_id))?;
-            let subscriber = subscribers::find_member(tx, thread.id, viewer.actor)
-                .await?
-                .filter(|s| !s.is_archived)
-                .ok_or_else(|| {
-                    MutationError::on_input(
-                        "threadId",
-                        UserErrorCode::NotASubscriber,
-                        "only subscribers of the thread may type",
-                    )
-                })?;
-            let payload = EventPayload {
-                is_typing: Some(input.is_typing),
-                ..EventPayload::with_subscriber(&subscriber)
-            };
-            model::publish_ephemeral(
-                tx,
-                viewer.organization_id,
-                NewEvent::thread(EventKind::Typing, &thread, payload),
-            )
-            .await?;
-            Ok(())
-        })
-        .await
+mutations! {
+    /// `Mutation.setTyping`.
+    TypingMutation as viewer, |tx, viewer| {
+        /// Tells the thread's live subscribers that the caller (a subscriber)
+        /// is typing. Ephemeral: fanned out to every server, never stored.
+        fn set_typing(input: SetTypingInput) -> SetTypingPayload {
+            service::set_typing(tx, &viewer, &input.thread_id, input.is_typing).await?;
+            true
+        }
     }
 }

@@ -9,12 +9,15 @@ use std::hash::Hash;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 
+use async_graphql::connection::Connection;
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use async_graphql::{Context, ObjectType, OutputType};
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 
+use super::context::loader;
 use super::errors::ApiError;
-use super::pagination::PageRequest;
+use super::pagination::{Cursor, PageRequest};
 use crate::db::DbPool;
 use crate::db::ids::OrganizationId;
 
@@ -177,6 +180,18 @@ impl<T: FetchByIds> Loader<T::Id> for ByIds<T> {
     }
 }
 
+/// The `T` with this internal id (none without an id), through the
+/// request's `ByIds<T>` loader.
+pub async fn load_by_id<T: FetchByIds>(
+    ctx: &Context<'_>,
+    id: Option<T::Id>,
+) -> Result<Option<T>, ApiError> {
+    match id {
+        Some(id) => loader::<ByIds<T>>(ctx)?.load_one(id).await,
+        None => Ok(None),
+    }
+}
+
 /// Children fetched for many parents in one statement, grouped by parent id
 /// by `Children<Self>`. Implemented by a marker type per kind of child.
 pub trait FetchChildren: Send + Sync + 'static {
@@ -231,6 +246,26 @@ pub trait FetchPages: Sized + Clone + Send + Sync + 'static {
         parents: &[Self::Parent],
         page: &PageRequest,
     ) -> impl Future<Output = QueryResult<Vec<(Self::Parent, Self)>>> + Send;
+}
+
+/// One page of `parent`'s children as a connection, through the request's
+/// `Pages<T>` loader; `position` places a row for its cursor.
+pub async fn page_of<T, Fields, Place>(
+    ctx: &Context<'_>,
+    parent: T::Parent,
+    page: PageRequest,
+    position: impl Fn(&T) -> Place,
+    fields: Fields,
+) -> Result<Connection<Cursor, T, Fields>, ApiError>
+where
+    T: FetchPages + OutputType,
+    Fields: ObjectType,
+    Place: Into<Cursor>,
+{
+    let rows = loader::<Pages<T>>(ctx)?
+        .load_one((parent, page.clone()))
+        .await?;
+    Ok(page.into_connection(rows.unwrap_or_default(), position, fields))
 }
 
 /// What `Fetcher<PagesOf<T>>` loads: a page of `T` per parent.

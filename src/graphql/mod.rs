@@ -30,7 +30,7 @@ use crate::graphql::conversations::{ConversationsMutation, ConversationsQuery};
 use crate::graphql::events::{Subscription, TypingMutation};
 use crate::graphql::messages::MessagesMutation;
 use crate::graphql::organizations::ViewerQuery;
-use crate::graphql::threads::{ThreadsMutation, ThreadsQuery};
+use crate::graphql::threads::{ReadStateMutation, ThreadsMutation, ThreadsQuery};
 pub use loaders::LoaderCache;
 use loaders::Loaders;
 use node::NodeQuery;
@@ -52,6 +52,7 @@ pub struct Mutation(
     TypingMutation,
     ContactsMutation,
     ThreadsMutation,
+    ReadStateMutation,
     MessagesMutation,
     ConversationsMutation,
     ChannelsMutation,

@@ -12,53 +12,49 @@ use crate::graphql::context::{self, loader, may_see_details};
 use crate::graphql::errors::ApiError;
 use crate::graphql::loaders::{ByIds, fetch_by_ids};
 
-#[Object]
-impl Organization {
-    /// Opaque id (`org_…`).
-    pub async fn id(&self) -> ID {
-        ID(self.public_id.clone())
-    }
-    async fn name(&self) -> &str {
-        &self.name
-    }
-    async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
-        self.created_at
-    }
+/// Declares the `#[Object]` of a named record: `id` (its public id,
+/// described by the doc attribute given), `name`, the extra fields given,
+/// then `createdAt`.
+macro_rules! named_object {
+    ($(#[$meta:meta])* $ty:ident, #[$id_doc:meta] { $($fields:tt)* }) => {
+        $(#[$meta])*
+        #[Object]
+        impl $ty {
+            #[$id_doc]
+            pub async fn id(&self) -> ID {
+                ID(self.public_id.clone())
+            }
+            async fn name(&self) -> &str {
+                &self.name
+            }
+            $($fields)*
+            async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
+                self.created_at
+            }
+        }
+    };
 }
 
-/// An internal member of the organization: an agent, a recruiter.
-#[Object]
-impl User {
-    /// Opaque id (`usr_…`).
-    pub async fn id(&self) -> ID {
-        ID(self.public_id.clone())
-    }
-    async fn name(&self) -> &str {
-        &self.name
-    }
-    /// Null for contact tokens: a chat widget sees staff by name only.
-    async fn email(&self, ctx: &Context<'_>) -> Option<&str> {
-        Some(self.email.as_str()).filter(|_| may_see_details(ctx, Actor::User(self.id)))
-    }
-    async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
-        self.created_at
-    }
-}
+named_object!(
+    Organization,
+    #[doc = "Opaque id (`org_…`)."]
+    {}
+);
 
-/// An organization-level credential. Its token is shown only when created.
-#[Object]
-impl ApiKey {
-    /// Opaque id (`key_…`).
-    pub async fn id(&self) -> ID {
-        ID(self.public_id.clone())
+named_object!(
+    /// An internal member of the organization: an agent, a recruiter.
+    User, #[doc = "Opaque id (`usr_…`)."] {
+        /// Null for contact tokens: a chat widget sees staff by name only.
+        async fn email(&self, ctx: &Context<'_>) -> Option<&str> {
+            Some(self.email.as_str()).filter(|_| may_see_details(ctx, Actor::User(self.id)))
+        }
     }
-    async fn name(&self) -> &str {
-        &self.name
-    }
-    async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
-        self.created_at
-    }
-}
+);
+
+named_object!(
+    /// An organization-level credential. Its token is shown only when created.
+    ApiKey, #[doc = "Opaque id (`key_…`)."] {}
+);
 
 /// The caller: its organization, and the user, api key or contact it acts as.
 #[Object(name = "Viewer")]

@@ -12,6 +12,7 @@ use crate::domain::auth::{Actor, Viewer};
 use crate::domain::errors::{Code, DomainError, DomainResult, Violation};
 use crate::domain::messages::Message;
 use crate::domain::messages::model as messages;
+use crate::domain::messages::service::locked_message;
 use crate::domain::threads::{Thread, members, subscribers};
 use crate::domain::tx::Tx;
 
@@ -27,6 +28,74 @@ pub enum Target {
     Members(Vec<String>),
     /// An existing channel (public id).
     Channel(String),
+}
+
+/// What `publish` is asked: ids are public ids.
+#[derive(Debug, Default)]
+pub struct PublishMessage {
+    /// A thread message.
+    pub message_id: String,
+    /// When to publish; `None` means now.
+    pub at: Option<DateTime<Utc>>,
+    /// Publish into this channel ...
+    pub channel_id: Option<String>,
+    /// ... or into the channel of exactly these members. With neither, the
+    /// channel of the thread's subscribers.
+    pub member_ids: Option<Vec<String>>,
+}
+
+/// Publishes a visible thread message (now or later) into the channel the
+/// request names; returns the message and that channel.
+#[tracing::instrument(skip_all, fields(organization_id = %viewer.organization_id, message = %request.message_id, scheduled = request.at.is_some()))]
+pub async fn publish(
+    tx: &mut Tx<'_>,
+    viewer: &Viewer,
+    request: PublishMessage,
+) -> DomainResult<(Message, Option<Channel>)> {
+    let target = match (request.channel_id, request.member_ids) {
+        (Some(_), Some(_)) => {
+            return Err(DomainError::on_input(
+                "channelId",
+                Code::InvalidValue,
+                "give channelId or memberIds, not both",
+            ));
+        }
+        (Some(channel), None) => Target::Channel(channel),
+        (None, Some(members)) => Target::Members(members),
+        (None, None) => Target::ThreadSubscribers,
+    };
+    let (message, thread) = locked_message(tx, viewer, "messageId", &request.message_id).await?;
+    let message = publish_message(tx, viewer, &message, &thread, target, request.at).await?;
+    let channel = match message.channel_id {
+        Some(id) => model::by_ids(tx, viewer.organization_id, &[id])
+            .await?
+            .pop(),
+        None => None,
+    };
+    Ok((message, channel))
+}
+
+/// Takes a scheduled message off its channel before it goes out.
+#[tracing::instrument(skip_all, fields(organization_id = %viewer.organization_id, message = %message_id))]
+pub async fn cancel_publish(
+    tx: &mut Tx<'_>,
+    viewer: &Viewer,
+    message_id: &str,
+) -> DomainResult<Message> {
+    let (message, _) = locked_message(tx, viewer, "messageId", message_id).await?;
+    // Locked by the scheduler means it is going out right now.
+    if !messages::unschedule(tx, message.id).await? {
+        return Err(DomainError::on_input(
+            "messageId",
+            Code::NotPending,
+            "the message is not waiting to be published",
+        ));
+    }
+    let message = messages::by_ids(tx, viewer.organization_id, &[message.id])
+        .await?
+        .pop();
+    // The row was just updated in this transaction: missing is a database fault.
+    message.ok_or(DomainError::Database(diesel::result::Error::NotFound))
 }
 
 /// Publishes a thread message to a channel now (`at` = None) or schedules

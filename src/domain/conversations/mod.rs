@@ -2,5 +2,6 @@
 //! kind and a date, and their messages.
 
 pub mod model;
+pub mod service;
 
 pub use model::Conversation;

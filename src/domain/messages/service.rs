@@ -13,6 +13,7 @@ use crate::domain::errors::{Code, DomainError, DomainResult, Violations};
 use crate::domain::events::{EventKind, EventPayload};
 use crate::domain::threads::members::{join_thread, member_name, record};
 use crate::domain::threads::model::ThreadScope;
+use crate::domain::threads::service::active_subscriber;
 use crate::domain::threads::{self, Thread, subscribers};
 use crate::domain::tx::Tx;
 use crate::domain::validation::MAX_SHORT_TEXT;
@@ -113,7 +114,7 @@ pub async fn find_visible_thread_message(
 
 /// The visible thread message and its thread, the thread locked, or
 /// `NOT_FOUND` on `field`.
-async fn locked_message(
+pub async fn locked_message(
     tx: &mut Tx<'_>,
     viewer: &Viewer,
     field: &str,
@@ -280,16 +281,8 @@ pub async fn react(
         .ok_or_else(|| DomainError::not_found("messageId", message_id))?;
     violations.finish()?;
     threads::model::lock(tx, thread.id).await?;
-    let subscriber = subscribers::find_member(tx, thread.id, viewer.actor)
-        .await?
-        .filter(|s| !s.is_archived)
-        .ok_or_else(|| {
-            DomainError::on_input(
-                "messageId",
-                Code::NotASubscriber,
-                "only subscribers of the thread may react",
-            )
-        })?;
+    let not_subscribed = "only subscribers of the thread may react";
+    let subscriber = active_subscriber(tx, &thread, viewer, "messageId", not_subscribed).await?;
     let (changed, kind) = if add {
         let added = model::add_reaction(
             tx,

@@ -5,7 +5,7 @@ use diesel_async::AsyncPgConnection;
 
 use super::members::{find_member, join_thread, record, record_membership};
 use super::model::{self, NewThread, Thread, ThreadChanges, ThreadScope};
-use super::subscribers;
+use super::subscribers::{self, Subscriber};
 use crate::db::ids::{ContactId, IdKind, OrganizationId};
 use crate::domain::auth::{Actor, Viewer};
 use crate::domain::channel_kind::ChannelKind;
@@ -13,7 +13,7 @@ use crate::domain::contacts;
 use crate::domain::errors::{
     Change, Code, DomainError, DomainResult, Violation, Violations, is_unique_violation,
 };
-use crate::domain::events::{EventKind, EventPayload};
+use crate::domain::events::{self, EventKind, EventPayload, NewEvent};
 use crate::domain::tx::Tx;
 use crate::domain::validation::{MAX_SHORT_TEXT, normalize_e164};
 
@@ -402,16 +402,8 @@ pub async fn set_read_state(
     read: bool,
 ) -> DomainResult<Thread> {
     let thread = locked_thread(tx, viewer, "id", id).await?;
-    let subscriber = subscribers::find_member(tx, thread.id, viewer.actor)
-        .await?
-        .filter(|s| !s.is_archived)
-        .ok_or_else(|| {
-            DomainError::on_input(
-                "id",
-                Code::NotASubscriber,
-                "you do not subscribe to this thread",
-            )
-        })?;
+    let not_subscribed = "you do not subscribe to this thread";
+    let subscriber = active_subscriber(tx, &thread, viewer, "id", not_subscribed).await?;
     let subscriber = if read {
         subscribers::mark_read(tx, subscriber.id).await?
     } else {
@@ -423,6 +415,44 @@ pub async fn set_read_state(
     };
     record(tx, &thread, EventKind::ReadReceipt, receipt);
     Ok(thread)
+}
+
+/// Tells the thread's live subscribers that the caller (an active
+/// subscriber) starts or stops typing. Ephemeral: fanned out, never stored.
+#[tracing::instrument(skip_all, fields(organization_id = %viewer.organization_id, thread = %thread_id, is_typing))]
+pub async fn set_typing(
+    tx: &mut Tx<'_>,
+    viewer: &Viewer,
+    thread_id: &str,
+    is_typing: bool,
+) -> DomainResult<()> {
+    let thread = model::find(tx, ThreadScope::of(viewer), thread_id)
+        .await?
+        .ok_or_else(|| DomainError::not_found("threadId", thread_id))?;
+    let not_subscribed = "only subscribers of the thread may type";
+    let subscriber = active_subscriber(tx, &thread, viewer, "threadId", not_subscribed).await?;
+    let payload = EventPayload {
+        is_typing: Some(is_typing),
+        ..EventPayload::with_subscriber(&subscriber)
+    };
+    let event = NewEvent::thread(EventKind::Typing, &thread, payload);
+    events::model::publish_ephemeral(tx, viewer.organization_id, event).await?;
+    Ok(())
+}
+
+/// The caller's active (not archived) subscriber in the thread, or
+/// `NOT_A_SUBSCRIBER` on `field` with `message`.
+pub async fn active_subscriber(
+    conn: &mut AsyncPgConnection,
+    thread: &Thread,
+    viewer: &Viewer,
+    field: &str,
+    message: &str,
+) -> DomainResult<Subscriber> {
+    subscribers::find_member(conn, thread.id, viewer.actor)
+        .await?
+        .filter(|s| !s.is_archived)
+        .ok_or_else(|| DomainError::on_input(field, Code::NotASubscriber, message))
 }
 
 /// The visible thread, locked, or `NOT_FOUND` on `field`.

@@ -5,7 +5,7 @@ mod mutations;
 pub use mutations::ChannelsMutation;
 
 use async_graphql::connection::Connection;
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
@@ -14,17 +14,17 @@ use sha2::{Digest, Sha256};
 use crate::db::ids::{ChannelId, OrganizationId, ThreadId};
 use crate::domain::auth::Actor;
 use crate::domain::channels::model::{self, Channel, ChannelMember, ChannelScope};
-use crate::domain::channels::service::{Target, publish_message};
+use crate::domain::channels::service;
 use crate::domain::contacts::Contact;
 use crate::domain::messages::Message;
 use crate::domain::messages::model::{self as messages, Container};
 use crate::domain::organizations::{ApiKey, User};
-use crate::domain::threads::{self, Thread};
-use crate::graphql::context::{db, loader, staff_viewer, viewer};
-use crate::graphql::errors::{ApiError, MutationError, Payload, UserError, UserErrorCode};
-use crate::graphql::loaders::{ByIds, Children, FetchChildren, fetch_by_ids};
+use crate::domain::threads::Thread;
+use crate::graphql::context::{db, loader, viewer};
+use crate::graphql::errors::{ApiError, payload};
+use crate::graphql::loaders::{ByIds, Children, FetchChildren, fetch_by_ids, load_by_id};
 use crate::graphql::messages::{message_page, recent_messages};
-use crate::graphql::mutation::mutate;
+use crate::graphql::mutation::mutations;
 use crate::graphql::pagination::{Cursor, PageRequest};
 use crate::graphql::threads::{SubscriberKind, member_details};
 
@@ -126,22 +126,13 @@ impl ChannelSubscriber {
             .and_then(|d| d.phone))
     }
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>, ApiError> {
-        match self.member.user_id {
-            Some(id) => loader::<ByIds<User>>(ctx)?.load_one(id).await,
-            None => Ok(None),
-        }
+        load_by_id(ctx, self.member.user_id).await
     }
     async fn api_key(&self, ctx: &Context<'_>) -> Result<Option<ApiKey>, ApiError> {
-        match self.member.api_key_id {
-            Some(id) => loader::<ByIds<ApiKey>>(ctx)?.load_one(id).await,
-            None => Ok(None),
-        }
+        load_by_id(ctx, self.member.api_key_id).await
     }
     async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>, ApiError> {
-        match self.member.contact_id {
-            Some(id) => loader::<ByIds<Contact>>(ctx)?.load_one(id).await,
-            None => Ok(None),
-        }
+        load_by_id(ctx, self.member.contact_id).await
     }
 }
 

@@ -23,118 +23,39 @@ pub struct CancelPublishInput {
     pub message_id: ID,
 }
 
-/// Result of `publishMessage` and `cancelPublish`.
-#[derive(SimpleObject)]
-pub struct PublishPayload {
-    pub message: Option<Message>,
-    pub channel: Option<Channel>,
-    pub user_errors: Vec<UserError>,
+payload! {
+    /// Result of `publishMessage` and `cancelPublish`.
+    PublishPayload {
+        message: Message,
+        channel: Option<Channel> = None,
+    }
 }
 
-impl Payload<(Message, Option<Channel>)> for PublishPayload {
-    fn done((message, channel): (Message, Option<Channel>)) -> Self {
-        PublishPayload {
-            message: Some(message),
-            channel,
-            user_errors: Vec::new(),
-        }
-    }
-
-    fn failed(user_errors: Vec<UserError>) -> Self {
-        PublishPayload {
-            message: None,
-            channel: None,
-            user_errors,
+impl From<PublishMessageInput> for service::PublishMessage {
+    fn from(input: PublishMessageInput) -> Self {
+        service::PublishMessage {
+            message_id: input.message_id.0,
+            at: input.publish_to_channel_at,
+            channel_id: input.channel_id.map(|id| id.0),
+            member_ids: input
+                .member_ids
+                .map(|ids| ids.into_iter().map(|id| id.0).collect()),
         }
     }
 }
 
-/// `Mutation.publishMessage` and `Mutation.cancelPublish`.
-#[derive(Default)]
-pub struct ChannelsMutation;
+mutations! {
+    /// `Mutation.publishMessage` and `Mutation.cancelPublish`.
+    ChannelsMutation as staff_viewer, |tx, viewer| {
+        /// Publishes a thread message to a channel now, or schedules it.
+        fn publish_message(input: PublishMessageInput) -> PublishPayload {
+            service::publish(tx, &viewer, input.into()).await?
+        }
 
-#[Object]
-impl ChannelsMutation {
-    /// Publishes a thread message to a channel now, or schedules it.
-    async fn publish_message(
-        &self,
-        ctx: &Context<'_>,
-        input: PublishMessageInput,
-    ) -> Result<PublishPayload, ApiError> {
-        let viewer = staff_viewer(ctx)?;
-        mutate(ctx, async |tx| {
-            let target = match (input.channel_id.clone(), input.member_ids.clone()) {
-                (Some(_), Some(_)) => {
-                    return Err(MutationError::on_input(
-                        "channelId",
-                        UserErrorCode::InvalidValue,
-                        "give channelId or memberIds, not both",
-                    ));
-                }
-                (Some(channel), None) => Target::Channel(channel.0),
-                (None, Some(members)) => {
-                    Target::Members(members.into_iter().map(|id| id.0).collect())
-                }
-                (None, None) => Target::ThreadSubscribers,
-            };
-            let (message, thread) = crate::graphql::messages::find_visible_thread_message(
-                tx,
-                &viewer,
-                &input.message_id,
-            )
-            .await?
-            .ok_or_else(|| MutationError::not_found("messageId", &input.message_id))?;
-            threads::model::lock(tx, thread.id).await?;
-            let message = publish_message(
-                tx,
-                &viewer,
-                &message,
-                &thread,
-                target,
-                input.publish_to_channel_at,
-            )
-            .await?;
-            let channel = match message.channel_id {
-                Some(id) => model::by_ids(tx, viewer.organization_id, &[id])
-                    .await?
-                    .pop(),
-                None => None,
-            };
-            Ok((message, channel))
-        })
-        .await
-    }
-
-    /// Takes a scheduled message off its channel before it goes out.
-    async fn cancel_publish(
-        &self,
-        ctx: &Context<'_>,
-        input: CancelPublishInput,
-    ) -> Result<PublishPayload, ApiError> {
-        let viewer = staff_viewer(ctx)?;
-        mutate(ctx, async |tx| {
-            let (message, thread) = crate::graphql::messages::find_visible_thread_message(
-                tx,
-                &viewer,
-                &input.message_id,
-            )
-            .await?
-            .ok_or_else(|| MutationError::not_found("messageId", &input.message_id))?;
-            threads::model::lock(tx, thread.id).await?;
-            // Locked by the scheduler means it is going out right now.
-            if !messages::unschedule(tx, message.id).await? {
-                return Err(MutationError::on_input(
-                    "messageId",
-                    UserErrorCode::NotPending,
-                    "the message is not waiting to be published",
-                ));
-            }
-            let message = messages::by_ids(tx, viewer.organization_id, &[message.id])
-                .await?
-                .pop()
-                .ok_or(MutationError::Api(ApiError::Internal))?;
-            Ok((message, None))
-        })
-        .await
+        /// Takes a scheduled message off its channel before it goes out.
+        fn cancel_publish(input: CancelPublishInput) -> PublishPayload {
+            let message = service::cancel_publish(tx, &viewer, &input.message_id).await?;
+            (message, None)
+        }
     }
 }

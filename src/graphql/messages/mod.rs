@@ -2,10 +2,10 @@
 
 mod mutations;
 
-pub use mutations::{MessagesMutation, check_text};
+pub use mutations::MessagesMutation;
 
 use async_graphql::connection::{Connection, EmptyFields};
-use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, Object};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
@@ -16,17 +16,17 @@ use crate::db::ids::{IdKind, MessageId, OrganizationId, SubscriberId};
 use crate::domain::auth::Viewer;
 use crate::domain::channels::Channel;
 use crate::domain::conversations::Conversation;
-use crate::domain::errors::Violations;
 use crate::domain::messages::model::{self, Container, Message};
 use crate::domain::messages::service;
 pub use crate::domain::messages::service::find_visible_thread_message;
 use crate::domain::threads::Thread;
 use crate::domain::threads::subscribers::Subscriber;
 use crate::graphql::context::{loader, viewer};
-use crate::graphql::errors::{ApiError, Payload, UserError, payload};
-use crate::graphql::input::InputErrors;
-use crate::graphql::loaders::{ByIds, Children, FetchChildren, FetchPages, Pages};
-use crate::graphql::mutation::mutate;
+use crate::graphql::errors::{ApiError, payload};
+use crate::graphql::loaders::{
+    ByIds, Children, FetchChildren, FetchPages, Pages, load_by_id, page_of,
+};
+use crate::graphql::mutation::mutations;
 use crate::graphql::pagination::{Cursor, PageRequest};
 
 impl FetchPages for Message {
@@ -51,14 +51,7 @@ pub async fn message_page(
     container: Container,
     page: PageRequest,
 ) -> Result<Connection<Cursor, Message>, ApiError> {
-    let rows = loader::<Pages<Message>>(ctx)?
-        .load_one((container, page.clone()))
-        .await?;
-    Ok(page.into_connection(
-        rows.unwrap_or_default(),
-        |m| container.key_of(m),
-        EmptyFields,
-    ))
+    page_of(ctx, container, page, |m| container.key_of(m), EmptyFields).await
 }
 
 /// The newest `RECENT_MESSAGES` messages of a container, oldest first, and
@@ -248,10 +241,7 @@ impl Message {
     }
     /// Who wrote it; null for system messages and conversation messages.
     async fn author(&self, ctx: &Context<'_>) -> Result<Option<Subscriber>, ApiError> {
-        match self.author_subscriber_id {
-            Some(id) => loader::<ByIds<Subscriber>>(ctx)?.load_one(id).await,
-            None => Ok(None),
-        }
+        load_by_id(ctx, self.author_subscriber_id).await
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.created_at
@@ -281,16 +271,10 @@ impl Message {
         self.client_message_id.as_deref()
     }
     async fn thread(&self, ctx: &Context<'_>) -> Result<Option<Thread>, ApiError> {
-        match self.thread_id {
-            Some(id) => loader::<ByIds<Thread>>(ctx)?.load_one(id).await,
-            None => Ok(None),
-        }
+        load_by_id(ctx, self.thread_id).await
     }
     async fn conversation(&self, ctx: &Context<'_>) -> Result<Option<Conversation>, ApiError> {
-        match self.conversation_id {
-            Some(id) => loader::<ByIds<Conversation>>(ctx)?.load_one(id).await,
-            None => Ok(None),
-        }
+        load_by_id(ctx, self.conversation_id).await
     }
     /// When it is (or was) to be published to its channel.
     async fn publish_to_channel_at(&self) -> Option<DateTime<Utc>> {
@@ -302,10 +286,7 @@ impl Message {
     }
     /// The channel it is published (or scheduled) to.
     async fn channel(&self, ctx: &Context<'_>) -> Result<Option<Channel>, ApiError> {
-        match self.channel_id {
-            Some(id) => loader::<ByIds<Channel>>(ctx)?.load_one(id).await,
-            None => Ok(None),
-        }
+        load_by_id(ctx, self.channel_id).await
     }
     /// Conversation messages: when it was written.
     async fn written_at(&self) -> Option<DateTime<Utc>> {

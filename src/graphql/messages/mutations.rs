@@ -53,30 +53,12 @@ payload! {
     }
 }
 
-/// Result of `sendMessage`.
-#[derive(SimpleObject)]
-pub struct SendMessagePayload {
-    pub message: Option<Message>,
-    /// The thread after the send (its `updatedAt` and unread state moved).
-    pub thread: Option<Thread>,
-    pub user_errors: Vec<UserError>,
-}
-
-impl Payload<(Message, Thread)> for SendMessagePayload {
-    fn done((message, thread): (Message, Thread)) -> Self {
-        SendMessagePayload {
-            message: Some(message),
-            thread: Some(thread),
-            user_errors: Vec::new(),
-        }
-    }
-
-    fn failed(user_errors: Vec<UserError>) -> Self {
-        SendMessagePayload {
-            message: None,
-            thread: None,
-            user_errors,
-        }
+payload! {
+    /// Result of `sendMessage`.
+    SendMessagePayload {
+        message: Message,
+        /// The thread after the send (its `updatedAt` and unread state moved).
+        thread: Thread,
     }
 }
 
@@ -113,90 +95,35 @@ impl From<EditMessageInput> for service::EditMessage {
     }
 }
 
-/// Validates a message text (required unless media is attached), recording
-/// the domain's violations as user errors.
-pub fn check_text(errors: &mut InputErrors, field: &str, text: &str, has_media: bool) -> String {
-    let mut violations = Violations::default();
-    let text = service::check_text(&mut violations, field, text, has_media);
-    for violation in violations.into_vec() {
-        errors.push_error(violation.into());
-    }
-    text
-}
+mutations! {
+    /// `Mutation.sendMessage` and the other message mutations.
+    MessagesMutation as viewer, |tx, viewer| {
+        /// Sends a message to a thread as the caller (subscribing it if needed).
+        /// Updates the thread's `updatedAt` and every other subscriber's unread state.
+        fn send_message(input: SendMessageInput) -> SendMessagePayload {
+            service::send_message(tx, &viewer, input.into()).await?
+        }
 
-/// `Mutation.sendMessage` and the other message mutations.
-#[derive(Default)]
-pub struct MessagesMutation;
+        /// Edits a thread message's text or media. Only its author may.
+        fn edit_message(input: EditMessageInput) -> MessagePayload {
+            service::edit_message(tx, &viewer, input.into()).await?
+        }
 
-#[Object]
-impl MessagesMutation {
-    /// Sends a message to a thread as the caller (subscribing it if needed).
-    /// Updates the thread's `updatedAt` and every other subscriber's unread state.
-    async fn send_message(
-        &self,
-        ctx: &Context<'_>,
-        input: SendMessageInput,
-    ) -> Result<SendMessagePayload, ApiError> {
-        let viewer = viewer(ctx)?;
-        let request = service::SendMessage::from(input);
-        mutate(ctx, async |tx| {
-            Ok(service::send_message(tx, &viewer, request).await?)
-        })
-        .await
-    }
-
-    /// Edits a thread message's text or media. Only its author may.
-    async fn edit_message(
-        &self,
-        ctx: &Context<'_>,
-        input: EditMessageInput,
-    ) -> Result<MessagePayload, ApiError> {
-        let viewer = viewer(ctx)?;
-        let request = service::EditMessage::from(input);
-        mutate(ctx, async |tx| {
-            Ok(service::edit_message(tx, &viewer, request).await?)
-        })
-        .await
-    }
-
-    /// Deletes a thread message; returns its id. Its author may, and so may
-    /// api keys (they act for the organization).
-    async fn delete_message(
-        &self,
-        ctx: &Context<'_>,
-        input: DeleteMessageInput,
-    ) -> Result<DeleteMessagePayload, ApiError> {
-        let viewer = viewer(ctx)?;
-        mutate(ctx, async |tx| {
+        /// Deletes a thread message; returns its id. Its author may, and so may
+        /// api keys (they act for the organization).
+        fn delete_message(input: DeleteMessageInput) -> DeleteMessagePayload {
             service::delete_message(tx, &viewer, &input.id).await?;
-            Ok(input.id.clone())
-        })
-        .await
-    }
+            input.id.clone()
+        }
 
-    /// Adds the caller's reaction (an active subscriber of the thread).
-    async fn add_reaction(
-        &self,
-        ctx: &Context<'_>,
-        input: ReactionInput,
-    ) -> Result<MessagePayload, ApiError> {
-        let viewer = viewer(ctx)?;
-        mutate(ctx, async |tx| {
-            Ok(service::react(tx, &viewer, &input.message_id, &input.emoji, true).await?)
-        })
-        .await
-    }
+        /// Adds the caller's reaction (an active subscriber of the thread).
+        fn add_reaction(input: ReactionInput) -> MessagePayload {
+            service::react(tx, &viewer, &input.message_id, &input.emoji, true).await?
+        }
 
-    /// Removes the caller's reaction.
-    async fn remove_reaction(
-        &self,
-        ctx: &Context<'_>,
-        input: ReactionInput,
-    ) -> Result<MessagePayload, ApiError> {
-        let viewer = viewer(ctx)?;
-        mutate(ctx, async |tx| {
-            Ok(service::react(tx, &viewer, &input.message_id, &input.emoji, false).await?)
-        })
-        .await
+        /// Removes the caller's reaction.
+        fn remove_reaction(input: ReactionInput) -> MessagePayload {
+            service::react(tx, &viewer, &input.message_id, &input.emoji, false).await?
+        }
     }
 }

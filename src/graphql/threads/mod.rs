@@ -5,13 +5,13 @@ mod mutations;
 mod queries;
 
 pub use mutations::{
-    CreateThreadInput, CreateThreadPayload, ThreadInput, ThreadSubscribersInput, ThreadsMutation,
-    UpdateThreadInput,
+    CreateThreadInput, CreateThreadPayload, ReadStateMutation, ThreadInput, ThreadSubscribersInput,
+    ThreadsMutation, UpdateThreadInput,
 };
 pub use queries::{DateTimeInterval, ThreadConnectionFields, ThreadsFilter, ThreadsQuery};
 
 use async_graphql::connection::Connection;
-use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object};
 use chrono::{DateTime, Months, Utc};
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
@@ -25,12 +25,14 @@ use crate::domain::organizations::{ApiKey, User};
 use crate::domain::threads::model::{self, Interval, Thread, ThreadFilter, ThreadScope};
 use crate::domain::threads::service;
 use crate::domain::threads::subscribers::{self, Subscriber};
-use crate::graphql::context::{db, loader, may_see_details, staff_viewer, viewer};
+use crate::graphql::context::{db, loader, may_see_details, viewer};
 use crate::graphql::enums::ChannelKind;
-use crate::graphql::errors::{ApiError, Payload, UserError, UserErrorCode, payload};
-use crate::graphql::loaders::{ByIds, Children, FetchChildren, FetchPages, fetch_by_ids};
+use crate::graphql::errors::{ApiError, UserErrorCode, payload};
+use crate::graphql::loaders::{
+    ByIds, Children, FetchChildren, FetchPages, fetch_by_ids, load_by_id,
+};
 use crate::graphql::messages::{message_page, recent_messages};
-use crate::graphql::mutation::mutate;
+use crate::graphql::mutation::mutations;
 use crate::graphql::pagination::{Cursor, PageRequest};
 
 /// Most ids the `ids` filter takes.
@@ -124,10 +126,7 @@ impl Thread {
     }
     /// The linked contact. Once set it cannot change.
     async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>, ApiError> {
-        match self.contact_id {
-            Some(id) => loader::<ByIds<Contact>>(ctx)?.load_one(id).await,
-            None => Ok(None),
-        }
+        load_by_id(ctx, self.contact_id).await
     }
     /// Subscribers, oldest first; archived (removed) ones only when asked for.
     async fn subscribers(
@@ -217,22 +216,13 @@ impl Subscriber {
         })
     }
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>, ApiError> {
-        match self.user_id {
-            Some(id) => loader::<ByIds<User>>(ctx)?.load_one(id).await,
-            None => Ok(None),
-        }
+        load_by_id(ctx, self.user_id).await
     }
     async fn api_key(&self, ctx: &Context<'_>) -> Result<Option<ApiKey>, ApiError> {
-        match self.api_key_id {
-            Some(id) => loader::<ByIds<ApiKey>>(ctx)?.load_one(id).await,
-            None => Ok(None),
-        }
+        load_by_id(ctx, self.api_key_id).await
     }
     async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>, ApiError> {
-        match self.contact_id {
-            Some(id) => loader::<ByIds<Contact>>(ctx)?.load_one(id).await,
-            None => Ok(None),
-        }
+        load_by_id(ctx, self.contact_id).await
     }
     /// The member's display name.
     async fn name(&self, ctx: &Context<'_>) -> Result<Option<String>, ApiError> {

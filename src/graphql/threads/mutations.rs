@@ -66,30 +66,12 @@ payload! {
     }
 }
 
-/// Result of `createThread`.
-#[derive(SimpleObject)]
-pub struct CreateThreadPayload {
-    pub thread: Option<Thread>,
-    /// False when a thread about the resource existed and was returned.
-    pub created: bool,
-    pub user_errors: Vec<UserError>,
-}
-
-impl Payload<(Thread, bool)> for CreateThreadPayload {
-    fn done((thread, created): (Thread, bool)) -> Self {
-        CreateThreadPayload {
-            thread: Some(thread),
-            created,
-            user_errors: Vec::new(),
-        }
-    }
-
-    fn failed(user_errors: Vec<UserError>) -> Self {
-        CreateThreadPayload {
-            thread: None,
-            created: false,
-            user_errors,
-        }
+payload! {
+    /// Result of `createThread`.
+    CreateThreadPayload {
+        thread: Thread,
+        /// False when a thread about the resource existed and was returned.
+        created: bool = false,
     }
 }
 
@@ -139,106 +121,52 @@ fn ids(ids: Vec<ID>) -> Vec<String> {
     ids.into_iter().map(|id| id.0).collect()
 }
 
-/// `Mutation.createThread` and the other thread mutations.
-#[derive(Default)]
-pub struct ThreadsMutation;
+mutations! {
+    /// `Mutation.createThread` and the other thread mutations.
+    ThreadsMutation as staff_viewer, |tx, viewer| {
+        /// Creates a thread, or returns the existing thread about `resourceId`.
+        fn create_thread(input: CreateThreadInput) -> CreateThreadPayload {
+            service::create_thread(tx, &viewer, input.into()).await?
+        }
 
-#[Object]
-impl ThreadsMutation {
-    /// Creates a thread, or returns the existing thread about `resourceId`.
-    async fn create_thread(
-        &self,
-        ctx: &Context<'_>,
-        input: CreateThreadInput,
-    ) -> Result<CreateThreadPayload, ApiError> {
-        let viewer = staff_viewer(ctx)?;
-        let request = service::CreateThread::from(input);
-        mutate(ctx, async |tx| {
-            Ok(service::create_thread(tx, &viewer, request).await?)
-        })
-        .await
-    }
+        /// Changes a thread. The contact can be set only while it is unset.
+        fn update_thread(input: UpdateThreadInput) -> ThreadPayload {
+            service::update_thread(tx, &viewer, input.into()).await?
+        }
 
-    /// Changes a thread. The contact can be set only while it is unset.
-    async fn update_thread(
-        &self,
-        ctx: &Context<'_>,
-        input: UpdateThreadInput,
-    ) -> Result<ThreadPayload, ApiError> {
-        let viewer = staff_viewer(ctx)?;
-        let request = service::UpdateThread::from(input);
-        mutate(ctx, async |tx| {
-            Ok(service::update_thread(tx, &viewer, request).await?)
-        })
-        .await
-    }
-
-    /// Deletes a thread with its messages; returns its id.
-    async fn delete_thread(
-        &self,
-        ctx: &Context<'_>,
-        input: ThreadInput,
-    ) -> Result<DeleteThreadPayload, ApiError> {
-        let viewer = staff_viewer(ctx)?;
-        mutate(ctx, async |tx| {
+        /// Deletes a thread with its messages; returns its id.
+        fn delete_thread(input: ThreadInput) -> DeleteThreadPayload {
             service::delete_thread(tx, &viewer, &input.id).await?;
-            Ok(input.id.clone())
-        })
-        .await
-    }
+            input.id.clone()
+        }
 
-    /// Subscribes users, api keys or contacts; a meta message records each join.
-    async fn add_thread_subscribers(
-        &self,
-        ctx: &Context<'_>,
-        input: ThreadSubscribersInput,
-    ) -> Result<ThreadPayload, ApiError> {
-        let viewer = staff_viewer(ctx)?;
-        let member_ids = ids(input.member_ids);
-        mutate(ctx, async |tx| {
-            Ok(service::add_subscribers(tx, &viewer, &input.thread_id, &member_ids).await?)
-        })
-        .await
-    }
+        /// Subscribes users, api keys or contacts; a meta message records each join.
+        fn add_thread_subscribers(input: ThreadSubscribersInput) -> ThreadPayload {
+            let member_ids = ids(input.member_ids);
+            service::add_subscribers(tx, &viewer, &input.thread_id, &member_ids).await?
+        }
 
-    /// Removes subscribers by archiving them (their messages keep their
-    /// author); a meta message records each leave.
-    async fn remove_thread_subscribers(
-        &self,
-        ctx: &Context<'_>,
-        input: ThreadSubscribersInput,
-    ) -> Result<ThreadPayload, ApiError> {
-        let viewer = staff_viewer(ctx)?;
-        let member_ids = ids(input.member_ids);
-        mutate(ctx, async |tx| {
-            Ok(service::remove_subscribers(tx, &viewer, &input.thread_id, &member_ids).await?)
-        })
-        .await
+        /// Removes subscribers by archiving them (their messages keep their
+        /// author); a meta message records each leave.
+        fn remove_thread_subscribers(input: ThreadSubscribersInput) -> ThreadPayload {
+            let member_ids = ids(input.member_ids);
+            service::remove_subscribers(tx, &viewer, &input.thread_id, &member_ids).await?
+        }
     }
+}
 
-    /// Marks the thread read for the caller (sets its `viewedAt`).
-    async fn mark_thread_read(
-        &self,
-        ctx: &Context<'_>,
-        input: ThreadInput,
-    ) -> Result<ThreadPayload, ApiError> {
-        let viewer = viewer(ctx)?;
-        mutate(ctx, async |tx| {
-            Ok(service::set_read_state(tx, &viewer, &input.id, true).await?)
-        })
-        .await
-    }
+mutations! {
+    /// `Mutation.markThreadRead` and `markThreadUnread`: the caller's own
+    /// read state, which contact tokens may change too.
+    ReadStateMutation as viewer, |tx, viewer| {
+        /// Marks the thread read for the caller (sets its `viewedAt`).
+        fn mark_thread_read(input: ThreadInput) -> ThreadPayload {
+            service::set_read_state(tx, &viewer, &input.id, true).await?
+        }
 
-    /// Marks the thread unread for the caller.
-    async fn mark_thread_unread(
-        &self,
-        ctx: &Context<'_>,
-        input: ThreadInput,
-    ) -> Result<ThreadPayload, ApiError> {
-        let viewer = viewer(ctx)?;
-        mutate(ctx, async |tx| {
-            Ok(service::set_read_state(tx, &viewer, &input.id, false).await?)
-        })
-        .await
+        /// Marks the thread unread for the caller.
+        fn mark_thread_unread(input: ThreadInput) -> ThreadPayload {
+            service::set_read_state(tx, &viewer, &input.id, false).await?
+        }
     }
 }
