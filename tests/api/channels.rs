@@ -6,8 +6,7 @@ use chrono::Utc;
 use serde_json::{Value, json};
 use sha2::Digest;
 
-use crate::helpers::TestApp;
-use crate::ws::{TRANSPORT_WS, WsClient};
+use crate::helpers::{TestApp, is_id};
 
 const SEND: &str = "mutation($input: SendMessageInput!) {
   sendMessage(input: $input) {
@@ -28,6 +27,10 @@ const CHANNEL: &str = "query($id: ID!) { channel(id: $id) {
   pendingMessages { text publishToChannelAt }
   scheduledPublishAt
 } }";
+
+const CHANNEL_EVENTS: &str = "subscription($id: ID!, $after: String) {
+  channelEvents(channelId: $id, after: $after) { kind cursor message { text publishedAt } }
+}";
 
 async fn send(app: &TestApp, input: Value) -> Value {
     let data = app.data(SEND, json!({ "input": input })).await;
@@ -78,11 +81,7 @@ async fn threads_with_the_same_subscribers_publish_into_one_channel() {
         .await["data"]["sendMessage"]
         .clone();
     let channel_id = one["message"]["channel"]["id"].clone();
-    assert!(
-        channel_id
-            .as_str()
-            .is_some_and(|id| id.starts_with("chan_"))
-    );
+    assert!(is_id(&channel_id, "chan_"), "{channel_id}");
     assert_eq!(
         two["message"]["channel"]["id"], channel_id,
         "one channel for one subscriber set"
@@ -202,13 +201,9 @@ async fn a_scheduled_message_is_published_once_on_time_by_one_of_several_servers
     assert!(data["scheduledPublishAt"].is_string());
 
     // A channel subscriber hears of it when it is published, not before.
-    let mut client = WsClient::connect_as(&second.ws_url(), TRANSPORT_WS, &second.token).await;
-    client
-        .subscribe(
-            "c",
-            "subscription($id: ID!, $after: String) { channelEvents(channelId: $id, after: $after) { kind cursor message { text publishedAt } } }",
-            json!({ "id": channel_id }),
-        )
+    let of_channel = json!({ "id": channel_id });
+    let mut client = second
+        .subscribe(&second.token, "c", CHANNEL_EVENTS, of_channel)
         .await;
     let event = client.next_data("c").await["channelEvents"].clone();
     assert_eq!(event["kind"], "MESSAGE_PUBLISHED");
@@ -229,13 +224,9 @@ async fn a_scheduled_message_is_published_once_on_time_by_one_of_several_servers
     let data = channel(&app, &channel_id).await;
     assert_eq!(texts(&data["messages"]["edges"]), vec!["now", "later"]);
     assert_eq!(data["pendingMessages"], json!([]));
-    let mut replay = WsClient::connect_as(&app.ws_url(), TRANSPORT_WS, &app.token).await;
-    replay
-        .subscribe(
-            "all",
-            "subscription { inboxEvents(after: \"ZTE6MA\") { kind message { text } } }",
-            json!({}),
-        )
+    let replay_all = "subscription { inboxEvents(after: \"ZTE6MA\") { kind message { text } } }";
+    let mut replay = app
+        .subscribe(&app.token, "all", replay_all, json!({}))
         .await;
     let mut published = Vec::new();
     loop {

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, user_errors};
+use crate::helpers::{TestApp, is_id, user_errors};
 
 const CREATE: &str = "mutation($input: CreateContactInput!) {
   createContact(input: $input) {
@@ -58,11 +58,7 @@ async fn create_normalises_and_derives_fields() {
     .await;
     assert_eq!(payload["userErrors"], json!([]));
     let contact = &payload["contact"];
-    assert!(
-        contact["id"]
-            .as_str()
-            .is_some_and(|id| id.starts_with("ctc_"))
-    );
+    assert!(is_id(&contact["id"], "ctc_"), "{contact}");
     assert_eq!(contact["firstName"], "Ada");
     assert_eq!(contact["completeName"], "Ada Lovelace");
     assert_eq!(contact["initials"], "AL");

@@ -25,13 +25,7 @@ fn reason(body: &Value) -> &str {
 }
 
 async fn assert_healthy(app: &TestApp) {
-    let health = app
-        .client
-        .get(format!("{}/healthz", app.address))
-        .timeout(Duration::from_secs(2))
-        .send()
-        .await
-        .expect("healthz answers");
+    let health = app.get_within("/healthz", Duration::from_secs(2)).await;
     assert_eq!(health.status(), 200);
     let data = app
         .data("{ viewer { organization { name } } }", json!({}))
@@ -79,26 +73,15 @@ async fn deeply_nested_values_and_selections_are_refused_before_parsing() {
         "[".repeat(3_000),
         "]".repeat(3_000)
     );
-    let response = app
+    let get = app
         .client
         .get(app.graphql_url())
-        .query(&[("query", query.as_str())])
-        .timeout(ANSWER_WITHIN)
-        .send()
-        .await
-        .expect("answered");
-    assert_eq!(response.status(), 401);
-    let response = app
-        .client
-        .get(app.graphql_url())
-        .bearer_auth(&app.token)
-        .header("accept", "application/graphql-response+json")
-        .query(&[("query", query.as_str())])
-        .timeout(ANSWER_WITHIN)
-        .send()
-        .await
-        .expect("answered");
-    assert_eq!(response.status(), 400);
+        .query(&[("query", &query)]);
+    let anonymous = get.try_clone().expect("clone").timeout(ANSWER_WITHIN);
+    assert_eq!(anonymous.send().await.expect("answered").status(), 401);
+    let with_token = get.bearer_auth(&app.token).timeout(ANSWER_WITHIN);
+    let with_token = with_token.header("accept", "application/graphql-response+json");
+    assert_eq!(with_token.send().await.expect("answered").status(), 400);
     assert_healthy(&app).await;
 }
 
@@ -352,13 +335,7 @@ async fn a_frozen_database_gets_a_coded_503_in_bounded_time() {
     // Idle pooled connections are checked before reuse.
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     let started = Instant::now();
-    let ready = app
-        .client
-        .get(format!("{}/readyz", app.address))
-        .timeout(Duration::from_secs(3))
-        .send()
-        .await
-        .expect("readyz answers");
+    let ready = app.get_within("/readyz", Duration::from_secs(3)).await;
     assert_eq!(ready.status(), 503);
     assert!(
         started.elapsed() < Duration::from_millis(1_500),
@@ -397,15 +374,7 @@ async fn a_frozen_database_gets_a_coded_503_in_bounded_time() {
         assert_eq!(status, 503, "{body}");
         assert_eq!(code(&body), "SERVICE_UNAVAILABLE", "{body}");
     }
-    assert_eq!(
-        app.client
-            .get(format!("{}/healthz", app.address))
-            .send()
-            .await
-            .expect("healthz")
-            .status(),
-        200
-    );
+    assert_eq!(app.get("/healthz").await.status(), 200);
 
     proxy.freeze(false);
     let mut recovered = false;
@@ -557,15 +526,9 @@ async fn client_mistakes_are_coded_client_errors() {
         );
     }
     // Over WebSocket the missing variable arrives coded too.
-    let mut client = WsClient::connect_as(&app.ws_url(), TRANSPORT_WS, &app.token).await;
-    client
-        .subscribe(
-            "1",
-            "subscription($id: ID!) { threadEvents(threadId: $id) { kind } }",
-            json!({}),
-        )
-        .await;
-    let errors = client.errors("1").await;
+    let mut client = app.ws_client(&app.token).await;
+    let subscription = "subscription($id: ID!) { threadEvents(threadId: $id) { kind } }";
+    let errors = client.refusal("1", subscription, json!({})).await;
     let code = errors[0]["extensions"]["code"].as_str().unwrap_or_default();
     assert!(
         code == "BAD_USER_INPUT" || code == "GRAPHQL_VALIDATION_FAILED",
@@ -584,7 +547,7 @@ async fn websocket_limits_and_close_codes() {
     let subscription = "subscription($id: ID!) { threadEvents(threadId: $id) { kind } }";
 
     // A cap on operations per socket, refused with a coded error.
-    let mut client = WsClient::connect_as(&app.ws_url(), TRANSPORT_WS, &app.token).await;
+    let mut client = app.ws_client(&app.token).await;
     for id in ["1", "2", "3"] {
         client
             .subscribe(id, subscription, json!({ "id": thread }))
@@ -631,13 +594,10 @@ async fn websocket_limits_and_close_codes() {
 
     // A message over the limit closes with 1009 and a reason, at 2 MB too.
     for size in [100 * 1024, 2 * 1024 * 1024] {
-        let mut big = WsClient::connect_as(&app.ws_url(), TRANSPORT_WS, &app.token).await;
-        big.subscribe(
-            "1",
-            &format!("{subscription} #{}", "x".repeat(size)),
-            json!({ "id": thread }),
-        )
-        .await;
+        let padded = format!("{subscription} #{}", "x".repeat(size));
+        let mut big = app
+            .subscribe(&app.token, "1", &padded, json!({ "id": thread }))
+            .await;
         let (code, reason) = big.closed().await;
         assert_eq!(code, 1009);
         assert!(!reason.is_empty());
@@ -658,11 +618,7 @@ async fn websocket_limits_and_close_codes() {
 
 #[tokio::test]
 async fn a_token_over_its_rate_gets_429_with_retry_after() {
-    let app = TestApp::spawn_with(|config| {
-        config.token_rate = 1;
-        config.token_burst = 5;
-    })
-    .await;
+    let app = TestApp::spawn_with_token_rate(1, 5).await;
     let other = app.create_organization("other").await;
     let query = json!({ "query": "{ viewer { organization { name } } }" }).to_string();
     let mut statuses = Vec::new();

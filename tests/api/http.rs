@@ -9,53 +9,29 @@ const QUERY: &str = "{ contacts(first: 1) { totalCount } }";
 #[tokio::test]
 async fn get_runs_queries_and_refuses_mutations() {
     let app = TestApp::spawn().await;
-    let response = app
-        .client
-        .get(app.graphql_url())
-        .bearer_auth(&app.token)
-        .query(&[("query", QUERY)])
-        .send()
-        .await
-        .expect("send");
+    let response = app.get_graphql(Some(&app.token), &[("query", QUERY)]).await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["data"]["contacts"]["totalCount"], 0);
 
     let mutation = "mutation { createContact(input: {firstName: \"X\"}) { contact { id } } }";
-    let response = app
-        .client
-        .get(app.graphql_url())
-        .bearer_auth(&app.token)
-        .query(&[("query", mutation)])
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(response.status(), 405);
-    assert_eq!(response.headers()["allow"], "POST");
     // Also when the mutation is picked by operationName from several.
     let doc = format!(
         "query Q {QUERY} mutation M {{ deleteContact(input: {{id: \"x\"}}) {{ deletedContactId }} }}"
     );
-    let response = app
-        .client
-        .get(app.graphql_url())
-        .bearer_auth(&app.token)
-        .query(&[("query", doc.as_str()), ("operationName", "M")])
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(response.status(), 405, "{:?}", response.text().await);
     // And when a lone named mutation runs without an operationName.
     let named = "mutation M { createContact(input: {firstName: \"X\"}) { contact { id } } }";
-    let response = app
-        .client
-        .get(app.graphql_url())
-        .bearer_auth(&app.token)
-        .query(&[("query", named)])
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(response.status(), 405, "{:?}", response.text().await);
+    let refused: [&[(&str, &str)]; 3] = [
+        &[("query", mutation)],
+        &[("query", doc.as_str()), ("operationName", "M")],
+        &[("query", named)],
+    ];
+    for params in refused {
+        let response = app.get_graphql(Some(&app.token), params).await;
+        let (status, allow) = (response.status(), response.headers().get("allow").cloned());
+        assert_eq!(status, 405, "{params:?}: {:?}", response.text().await);
+        assert_eq!(allow.expect("an Allow header"), "POST", "{params:?}");
+    }
     let count = app.data(QUERY, json!({})).await;
     assert_eq!(count["contacts"]["totalCount"], 0, "nothing was written");
 }
@@ -172,13 +148,7 @@ async fn malformed_requests_get_400_and_wrong_content_types_415() {
     .expect("send");
     assert_eq!(response.status(), 200);
 
-    let response = app
-        .client
-        .get(app.graphql_url())
-        .bearer_auth(&app.token)
-        .send()
-        .await
-        .expect("send");
+    let response = app.get_graphql(Some(&app.token), &[]).await;
     assert_eq!(response.status(), 400, "GET without a query");
 }
 
@@ -231,7 +201,7 @@ async fn overly_deep_queries_are_refused() {
 #[tokio::test]
 async fn graphiql_health_and_readiness() {
     let app = TestApp::spawn().await;
-    let page = app.client.get(&app.address).send().await.expect("send");
+    let page = app.get("").await;
     assert_eq!(page.status(), 200);
     assert!(
         page.headers()["content-type"]
@@ -243,12 +213,6 @@ async fn graphiql_health_and_readiness() {
     assert!(html.contains("/ws"), "with the subscription endpoint");
 
     for path in ["/healthz", "/readyz"] {
-        let response = app
-            .client
-            .get(format!("{}{path}", app.address))
-            .send()
-            .await
-            .expect("send");
-        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(app.get(path).await.status(), 200, "{path}");
     }
 }

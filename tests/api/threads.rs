@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, user_errors};
+use crate::helpers::{TestApp, is_id, user_errors};
 
 const THREAD_FIELDS: &str =
     "id name subject originalSender channel identifier chatbotPaused isResolved
@@ -75,11 +75,7 @@ async fn a_thread_carries_every_source_apis_fields() {
     assert_eq!(payload["userErrors"], json!([]));
     assert_eq!(payload["created"], true);
     let thread = &payload["thread"];
-    assert!(
-        thread["id"]
-            .as_str()
-            .is_some_and(|id| id.starts_with("thrd_"))
-    );
+    assert!(is_id(&thread["id"], "thrd_"), "{thread}");
     assert_eq!(thread["name"], "Shipment 42");
     assert_eq!(thread["subject"], "Where is my parcel?");
     assert_eq!(thread["originalSender"], "ada@example.com");
