@@ -7,14 +7,11 @@ use crate::helpers::{TestApp, is_id};
 const VIEWER: &str = "{ viewer { organization { id name } user { id email } apiKey { id name } } }";
 
 async fn post_viewer(app: &TestApp, authorization: Option<&str>) -> reqwest::Response {
-    let mut request = app
-        .client
-        .post(app.graphql_url())
-        .json(&json!({ "query": VIEWER }));
-    if let Some(value) = authorization {
-        request = request.header("Authorization", value);
-    }
-    request.send().await.expect("send")
+    let headers: Vec<_> = authorization
+        .map(|value| ("Authorization", value))
+        .into_iter()
+        .collect();
+    app.post_graphql(None, &headers, VIEWER).await
 }
 
 async fn assert_unauthenticated(response: reqwest::Response) {
@@ -106,10 +103,7 @@ async fn another_organizations_objects_read_as_not_found() {
 
     // Untouched for its owner.
     let own = app
-        .data(
-            "query($id: ID!) { contact(id: $id) { firstName } }",
-            json!({ "id": id }),
-        )
+        .data_of("query($id: ID!) { contact(id: $id) { firstName } }", &id)
         .await;
     assert_eq!(own["contact"]["firstName"], "Ada");
 }

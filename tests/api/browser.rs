@@ -117,15 +117,9 @@ async fn cors_allows_the_configured_origins_only() {
     );
 
     // The actual request carries the header for an allowed origin.
-    let response = app
-        .client
-        .post(app.graphql_url())
-        .header("origin", "https://app.example.com")
-        .bearer_auth(&app.token)
-        .json(&json!({ "query": "{ viewer { organization { name } } }" }))
-        .send()
-        .await
-        .expect("send");
+    let origin = [("origin", "https://app.example.com")];
+    let query = "{ viewer { organization { name } } }";
+    let response = app.post_graphql(Some(&app.token), &origin, query).await;
     assert_eq!(
         response.headers()["access-control-allow-origin"],
         "https://app.example.com"

@@ -38,7 +38,7 @@ async fn send(app: &TestApp, input: Value) -> Value {
 }
 
 async fn channel(app: &TestApp, id: &Value) -> Value {
-    app.data(CHANNEL, json!({ "id": id })).await["channel"].clone()
+    app.data_of(CHANNEL, &id).await["channel"].clone()
 }
 
 fn texts(list: &Value) -> Vec<String> {
@@ -273,8 +273,7 @@ async fn a_pending_message_can_be_edited_or_cancelled_before_it_goes_out() {
     .await;
     let edited_id = edited["message"]["id"].clone();
     let channel_id = edited["message"]["channel"]["id"].clone();
-    app.data("mutation($id: ID!) { editMessage(input: {id: $id, text: \"typo fixed\"}) { userErrors { code } } }", json!({ "id": edited_id }))
-        .await;
+    app.data_of("mutation($id: ID!) { editMessage(input: {id: $id, text: \"typo fixed\"}) { userErrors { code } } }", &edited_id).await;
     let later = (Utc::now() + chrono::Duration::milliseconds(1200)).to_rfc3339();
     let cancelled = send(
         &app,
@@ -283,7 +282,7 @@ async fn a_pending_message_can_be_edited_or_cancelled_before_it_goes_out() {
     .await;
     let cancelled_id = cancelled["message"]["id"].clone();
     let cancel = "mutation($id: ID!) { cancelPublish(input: {messageId: $id}) { message { publishToChannelAt channel { id } } userErrors { field code } } }";
-    let done = app.data(cancel, json!({ "id": cancelled_id })).await;
+    let done = app.data_of(cancel, &cancelled_id).await;
     assert_eq!(
         done["cancelPublish"],
         json!({ "message": { "publishToChannelAt": null, "channel": null }, "userErrors": [] })
@@ -299,12 +298,12 @@ async fn a_pending_message_can_be_edited_or_cancelled_before_it_goes_out() {
         "the cancelled one never went out"
     );
 
-    let again = app.data(cancel, json!({ "id": cancelled_id })).await;
+    let again = app.data_of(cancel, &cancelled_id).await;
     assert_eq!(
         again["cancelPublish"]["userErrors"],
         json!([{ "field": ["input", "messageId"], "code": "NOT_PENDING" }])
     );
-    let published = app.data(cancel, json!({ "id": edited_id })).await;
+    let published = app.data_of(cancel, &edited_id).await;
     assert_eq!(
         published["cancelPublish"]["userErrors"][0]["code"],
         "NOT_PENDING"
@@ -324,9 +323,9 @@ async fn bad_publish_requests_are_user_errors() {
     assert_eq!(sent["message"], Value::Null);
     assert_eq!(sent["userErrors"][0]["code"], "PUBLISH_TIME_IN_PAST");
     let count = app
-        .data(
+        .data_of(
             "query($id: ID!) { thread(id: $id) { messages { edges { node { text } } } } }",
-            json!({ "id": thread }),
+            &thread,
         )
         .await;
     assert_eq!(
@@ -381,9 +380,9 @@ async fn bad_publish_requests_are_user_errors() {
         json!([{ "field": ["input", "channelId"], "code": "NOT_FOUND" }])
     );
     let read = app
-        .data(
+        .data_of(
             "query($id: ID!) { channel(id: $id) { id } node(id: $id) { id } }",
-            json!({ "id": their_channel }),
+            &their_channel,
         )
         .await;
     assert_eq!(read, json!({ "channel": null, "node": null }));

@@ -67,12 +67,7 @@ async fn create_normalises_and_derives_fields() {
     assert_eq!(contact["avatarUrl"], "https://example.com/ada.png");
     assert_eq!(contact["createdAt"], contact["updatedAt"]);
 
-    let fetched = app
-        .data(
-            "query($id: ID!) { contact(id: $id) { id completeName } node(id: $id) { id ... on Contact { email } } }",
-            json!({ "id": contact["id"] }),
-        )
-        .await;
+    let fetched = app.data_of("query($id: ID!) { contact(id: $id) { id completeName } node(id: $id) { id ... on Contact { email } } }", &contact["id"]).await;
     assert_eq!(fetched["contact"]["completeName"], "Ada Lovelace");
     assert_eq!(fetched["node"]["email"], "ada@example.com");
 }
@@ -190,9 +185,9 @@ async fn update_changes_only_what_is_given_and_null_clears() {
         vec![("firstName".to_string(), "REQUIRED".to_string())]
     );
     let after = app
-        .data(
+        .data_of(
             "query($id: ID!) { contact(id: $id) { firstName lastName email updatedAt createdAt } }",
-            json!({ "id": id }),
+            &id,
         )
         .await;
     assert_eq!(after["contact"]["lastName"], "Lovelace");
@@ -217,21 +212,18 @@ async fn delete_returns_the_id_once() {
     let app = TestApp::spawn().await;
     let id = create_named(&app, "Ada").await;
     let delete = "mutation($id: ID!) { deleteContact(input: {id: $id}) { deletedContactId userErrors { field code } } }";
-    let first = app.data(delete, json!({ "id": id })).await;
+    let first = app.data_of(delete, &id).await;
     assert_eq!(
         first["deleteContact"],
         json!({ "deletedContactId": id, "userErrors": [] })
     );
-    let second = app.data(delete, json!({ "id": id })).await;
+    let second = app.data_of(delete, &id).await;
     assert_eq!(
         second["deleteContact"],
         json!({ "deletedContactId": null, "userErrors": [{ "field": ["input", "id"], "code": "NOT_FOUND" }] })
     );
     let gone = app
-        .data(
-            "query($id: ID!) { contact(id: $id) { id } }",
-            json!({ "id": id }),
-        )
+        .data_of("query($id: ID!) { contact(id: $id) { id } }", &id)
         .await;
     assert_eq!(gone["contact"], Value::Null);
 }

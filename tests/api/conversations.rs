@@ -159,7 +159,7 @@ async fn total_count(app: &TestApp) -> i64 {
 
 /// The messages of a conversation, as `(text, writtenAt, writtenByMe)`.
 async fn messages(app: &TestApp, conversation_id: &str) -> Vec<Value> {
-    let data = app.data(MESSAGES, json!({ "id": conversation_id })).await;
+    let data = app.data_of(MESSAGES, &conversation_id).await;
     data["conversation"]["messages"]["edges"]
         .as_array()
         .expect("edges")
@@ -275,12 +275,12 @@ async fn lists_newest_first_and_filters_by_contact() {
     );
 
     // `Contact.conversations` gives the same.
-    let through_contact = app.data(CONTACT_LIST, json!({ "id": ada })).await;
+    let through_contact = app.data_of(CONTACT_LIST, &ada).await;
     assert_eq!(
         through_contact["contact"]["conversations"],
         of_ada["conversations"]
     );
-    let through_grace = app.data(CONTACT_LIST, json!({ "id": grace })).await;
+    let through_grace = app.data_of(CONTACT_LIST, &grace).await;
     assert_eq!(
         through_grace["contact"]["conversations"],
         of_grace["conversations"]
@@ -294,7 +294,7 @@ async fn lists_newest_first_and_filters_by_contact() {
     });
     let of_lonely = app.data(LIST, json!({ "contactId": lonely })).await;
     assert_eq!(of_lonely["conversations"], empty);
-    let through_lonely = app.data(CONTACT_LIST, json!({ "id": lonely })).await;
+    let through_lonely = app.data_of(CONTACT_LIST, &lonely).await;
     assert_eq!(through_lonely["contact"]["conversations"], empty);
     for nobody in ["ctc_nobody", "garbage"] {
         let of_nobody = app.data(LIST, json!({ "contactId": nobody })).await;
@@ -416,9 +416,9 @@ async fn update_changes_happened_at_and_channel() {
     assert_eq!(unchanged, both);
 
     let read = app
-        .data(
+        .data_of(
             "query($id: ID!) { conversation(id: $id) { channel happenedAt contact { id } } }",
-            json!({ "id": id }),
+            &id,
         )
         .await;
     assert_eq!(
@@ -506,12 +506,7 @@ async fn messages_are_added_listed_updated_and_deleted() {
             json!(["Hi! Long time no see.", "2024-03-15T10:45:00+00:00", false]),
         ]
     );
-    let node = app
-        .data(
-            "query($id: ID!) { node(id: $id) { id ... on Message { text conversation { id } thread { id } } } }",
-            json!({ "id": first_id }),
-        )
-        .await;
+    let node = app.data_of("query($id: ID!) { node(id: $id) { id ... on Message { text conversation { id } thread { id } } } }", &first_id).await;
     assert_eq!(
         node["node"],
         json!({ "id": first_id, "text": "Hello Ada", "conversation": { "id": conversation_id }, "thread": null })
@@ -550,7 +545,7 @@ async fn messages_are_added_listed_updated_and_deleted() {
         ]
     );
 
-    let deleted = app.data(DELETE_MESSAGE, json!({ "id": second_id })).await;
+    let deleted = app.data_of(DELETE_MESSAGE, &second_id).await;
     assert_eq!(
         deleted["deleteConversationMessage"],
         json!({ "deletedMessageId": second_id, "conversation": { "id": conversation_id }, "userErrors": [] })
@@ -559,16 +554,13 @@ async fn messages_are_added_listed_updated_and_deleted() {
         messages(&app, &conversation_id).await,
         vec![json!(["Hello, Ada!", "2024-03-14T09:00:00+00:00", false])]
     );
-    let again = app.data(DELETE_MESSAGE, json!({ "id": second_id })).await;
+    let again = app.data_of(DELETE_MESSAGE, &second_id).await;
     assert_eq!(
         again["deleteConversationMessage"],
         json!({ "deletedMessageId": null, "conversation": null, "userErrors": not_found("id") })
     );
     let gone = app
-        .data(
-            "query($id: ID!) { node(id: $id) { id } }",
-            json!({ "id": second_id }),
-        )
+        .data_of("query($id: ID!) { node(id: $id) { id } }", &second_id)
         .await;
     assert_eq!(gone["node"], Value::Null);
 }
@@ -643,7 +635,7 @@ async fn unknown_and_thread_message_ids_are_not_found() {
             json!({ "message": null, "conversation": null, "userErrors": not_found("id") }),
             "{id}"
         );
-        let deleted = app.data(DELETE_MESSAGE, json!({ "id": id })).await;
+        let deleted = app.data_of(DELETE_MESSAGE, &id).await;
         assert_eq!(
             deleted["deleteConversationMessage"],
             json!({ "deletedMessageId": null, "conversation": null, "userErrors": not_found("id") }),
@@ -680,20 +672,13 @@ async fn unknown_and_thread_message_ids_are_not_found() {
         updated,
         json!({ "message": null, "conversation": null, "userErrors": not_found("id") })
     );
-    let deleted = app
-        .data(DELETE_MESSAGE, json!({ "id": thread_message }))
-        .await;
+    let deleted = app.data_of(DELETE_MESSAGE, &thread_message).await;
     assert_eq!(
         deleted["deleteConversationMessage"],
         json!({ "deletedMessageId": null, "conversation": null, "userErrors": not_found("id") })
     );
     // The thread message is untouched, and no conversation gained it.
-    let read = app
-        .data(
-            "query($id: ID!) { node(id: $id) { ... on Message { text writtenAt writtenByMe conversation { id } thread { id } } } }",
-            json!({ "id": thread_message }),
-        )
-        .await;
+    let read = app.data_of("query($id: ID!) { node(id: $id) { ... on Message { text writtenAt writtenByMe conversation { id } thread { id } } } }", &thread_message).await;
     assert_eq!(
         read["node"],
         json!({ "text": "in a thread", "writtenAt": null, "writtenByMe": null, "conversation": null, "thread": { "id": thread_id } })
@@ -711,7 +696,7 @@ async fn delete_removes_the_conversation_and_its_messages() {
     let second = add_message_id(&app, &doomed, "two").await;
     let survivor = add_message_id(&app, &kept, "kept").await;
 
-    let deleted = app.data(DELETE, json!({ "id": doomed })).await;
+    let deleted = app.data_of(DELETE, &doomed).await;
     assert_eq!(
         deleted["deleteConversation"],
         json!({ "deletedConversationId": doomed, "userErrors": [] })
@@ -742,7 +727,7 @@ async fn delete_removes_the_conversation_and_its_messages() {
         })
     );
 
-    let again = app.data(DELETE, json!({ "id": doomed })).await;
+    let again = app.data_of(DELETE, &doomed).await;
     assert_eq!(
         again["deleteConversation"],
         json!({ "deletedConversationId": null, "userErrors": not_found("id") })
@@ -763,12 +748,7 @@ async fn deleting_the_contact_deletes_its_conversations() {
     let message = add_message_id(&app, &conversation, "hello").await;
     let other = create_id(&app, &grace, "2024-03-15").await;
 
-    let deleted = app
-        .data(
-            "mutation($id: ID!) { deleteContact(input: {id: $id}) { deletedContactId userErrors { code } } }",
-            json!({ "id": ada }),
-        )
-        .await;
+    let deleted = app.data_of("mutation($id: ID!) { deleteContact(input: {id: $id}) { deletedContactId userErrors { code } } }", &ada).await;
     assert_eq!(
         deleted["deleteContact"],
         json!({ "deletedContactId": ada, "userErrors": [] })
@@ -859,12 +839,7 @@ async fn another_organization_sees_and_changes_nothing() {
     }
 
     // Untouched for its owner.
-    let own = app
-        .data(
-            "query($id: ID!) { conversation(id: $id) { happenedAt channel messages(first: 10) { nodes { text } } } conversations { totalCount } }",
-            json!({ "id": conversation }),
-        )
-        .await;
+    let own = app.data_of("query($id: ID!) { conversation(id: $id) { happenedAt channel messages(first: 10) { nodes { text } } } conversations { totalCount } }", &conversation).await;
     assert_eq!(
         own,
         json!({

@@ -197,7 +197,7 @@ async fn an_oversized_response_is_refused_while_it_is_built() {
     // A page that fits is served.
     let query =
         "query($id: ID!) { thread(id: $id) { messages(first: 3) { edges { node { text } } } } }";
-    let data = app.data(query, json!({ "id": thread })).await;
+    let data = app.data_of(query, &thread).await;
     assert_eq!(
         data["thread"]["messages"]["edges"].as_array().map(Vec::len),
         Some(3)

@@ -500,6 +500,25 @@ impl TestApp {
         request.send().await.expect("send GET")
     }
 
+    /// POSTs `{"query": query}` to `/graphql` with `token` (if any) and the
+    /// extra `headers`; returns the response as it came.
+    pub async fn post_graphql(
+        &self,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        query: &str,
+    ) -> reqwest::Response {
+        let mut request = self.client.post(self.graphql_url());
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let body = json!({ "query": query });
+        request.json(&body).send().await.expect("send POST")
+    }
+
     /// `/graphql` URL.
     pub fn graphql_url(&self) -> String {
         format!("{}/graphql", self.address)
@@ -554,6 +573,11 @@ impl TestApp {
             let answer = at(&body, pointer);
             assert_eq!(answer, &expected, "{pointer} of {query}: {body}");
         }
+    }
+
+    /// Like `data`, for a query whose one variable is `$id`.
+    pub async fn data_of(&self, query: &str, id: impl serde::Serialize) -> Value {
+        self.data(query, json!({ "id": id })).await
     }
 
     /// Like `graphql`, and also asserts that there are no errors; returns `data`.
@@ -706,6 +730,11 @@ impl Connection<'_> {
             assert!(pages < 100, "runaway pagination");
         }
     }
+}
+
+/// The one user error `code` on input field `field`, as `user_errors` lists it.
+pub fn input_error(field: &str, code: &str) -> Vec<(Value, String)> {
+    vec![(json!(["input", field]), code.to_string())]
 }
 
 /// A payload's `userErrors` as (field path, code) pairs.

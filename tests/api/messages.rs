@@ -59,12 +59,7 @@ async fn sending_writes_a_message_by_the_caller() {
     assert_eq!(sent["thread"]["updatedAt"], message["createdAt"]);
 
     // The sender joined the thread on its first message, recorded by a meta message.
-    let data = app
-        .data(
-            "query($id: ID!) { thread(id: $id) { subscribers { kind } recentMessages { type text author { kind } } } }",
-            json!({ "id": thread }),
-        )
-        .await;
+    let data = app.data_of("query($id: ID!) { thread(id: $id) { subscribers { kind } recentMessages { type text author { kind } } } }", &thread).await;
     assert_eq!(
         data["thread"]["subscribers"],
         json!([{ "kind": "API_KEY" }])
@@ -122,9 +117,9 @@ async fn bad_messages_are_user_errors_and_write_nothing() {
     .await;
     assert_eq!(media_only["userErrors"], json!([]));
     let count = app
-        .data(
+        .data_of(
             "query($id: ID!) { thread(id: $id) { messages { edges { node { type } } } } }",
-            json!({ "id": thread }),
+            &thread,
         )
         .await;
     assert_eq!(
@@ -167,9 +162,9 @@ async fn the_same_client_message_id_returns_the_first_message() {
     );
     assert_eq!(a["message"]["id"], b["message"]["id"]);
     let texts = app
-        .data(
+        .data_of(
             "query($id: ID!) { thread(id: $id) { messages { edges { node { text } } } } }",
-            json!({ "id": thread }),
+            &thread,
         )
         .await;
     let texts: Vec<&str> = texts["thread"]["messages"]["edges"]
@@ -192,9 +187,7 @@ async fn only_the_author_edits_and_deletes() {
     let message = send_text(&app, &ada, &thread, "frist").await;
 
     // Nobody authored the meta message recording Ada's join.
-    let meta = app
-        .data("query($id: ID!) { thread(id: $id) { messages(first: 1) { edges { node { id type } } } } }", json!({ "id": thread }))
-        .await;
+    let meta = app.data_of("query($id: ID!) { thread(id: $id) { messages(first: 1) { edges { node { id type } } } } }", &thread).await;
     let meta_id = meta["thread"]["messages"]["edges"][0]["node"]["id"].clone();
     let edit = |id: &Value, text: &str| json!({ "input": { "id": id, "text": text } });
     let message_id = json!(message);
@@ -323,7 +316,7 @@ const REACTION_IDS: &str =
     "query($id: ID!) { node(id: $id) { ... on Message { reactions { id emoji count } } } }";
 
 async fn reaction_ids(app: &TestApp, message: &str) -> Vec<(String, String)> {
-    let data = app.data(REACTION_IDS, json!({ "id": message })).await;
+    let data = app.data_of(REACTION_IDS, &message).await;
     data["node"]["reactions"]
         .as_array()
         .expect("reactions")
@@ -405,10 +398,10 @@ async fn reaction_groups_have_stable_ids_for_client_caches() {
     );
     react(&app, &ada, UNREACT, &first, "👍").await;
     react(&app, &bob, UNREACT, &first, "👍").await;
-    let gone = app.data(refetch, json!({ "id": thumbs })).await;
+    let gone = app.data_of(refetch, &thumbs).await;
     assert_eq!(gone["node"], Value::Null);
     for junk in ["rxn_", "rxn_!!!", "rxn_bXNnX3g", "rxn_Y3RjX3g6OmE"] {
-        let none = app.data(refetch, json!({ "id": junk })).await;
+        let none = app.data_of(refetch, &junk).await;
         assert_eq!(none["node"], Value::Null, "{junk}");
     }
     // Nor can a contact outside the thread, or another organization.
@@ -489,7 +482,7 @@ async fn messages_page_both_ways_and_recent_messages_holds_the_newest_150() {
 
     let small = new_thread(&app, json!([])).await;
     send_text(&app, &app.token, &small, "only").await;
-    let few = app.data(PAGE, json!({ "id": small })).await;
+    let few = app.data_of(PAGE, &small).await;
     assert_eq!(few["thread"]["hasMore"], false);
     assert_eq!(texts(&few, "recent"), vec!["default joined", "only"]);
 }

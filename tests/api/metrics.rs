@@ -255,27 +255,16 @@ async fn every_response_carries_a_request_id() {
     assert_ne!(id_of(&again), first, "a fresh id per request");
 
     // A client's id is echoed, on errors too.
-    let unauthenticated = app
-        .client
-        .post(app.graphql_url())
-        .header("x-request-id", "web-7f3a:42")
-        .json(&json!({ "query": "{ __typename }" }))
-        .send()
-        .await
-        .expect("send");
+    let client_id = [("x-request-id", "web-7f3a:42")];
+    let unauthenticated = app.post_graphql(None, &client_id, "{ __typename }").await;
     assert_eq!(unauthenticated.status(), 401);
     assert_eq!(id_of(&unauthenticated), "web-7f3a:42");
 
     // One that could disguise a log line is replaced.
+    let disguise = [("x-request-id", "x status=200")];
     let replaced = app
-        .client
-        .post(app.graphql_url())
-        .bearer_auth(&app.token)
-        .header("x-request-id", "x status=200")
-        .json(&json!({ "query": "{ __typename }" }))
-        .send()
-        .await
-        .expect("send");
+        .post_graphql(Some(&app.token), &disguise, "{ __typename }")
+        .await;
     assert_eq!(replaced.status(), 200);
     assert_eq!(id_of(&replaced).len(), 36);
 }
@@ -312,15 +301,9 @@ async fn each_graphql_request_logs_one_line_with_its_id_and_operation() {
     let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
     let _logging = tracing::subscriber::set_default(subscriber);
     let app = TestApp::spawn().await;
-    let response = app
-        .client
-        .post(app.graphql_url())
-        .bearer_auth(&app.token)
-        .header("x-request-id", "log-test-1")
-        .json(&json!({ "query": "query Inbox { viewer { organization { name } } }" }))
-        .send()
-        .await
-        .expect("send");
+    let request_id = [("x-request-id", "log-test-1")];
+    let query = "query Inbox { viewer { organization { name } } }";
+    let response = app.post_graphql(Some(&app.token), &request_id, query).await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["data"]["viewer"]["organization"]["name"], "acme");

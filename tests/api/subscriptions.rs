@@ -130,7 +130,7 @@ async fn every_change_to_a_thread_is_an_event_in_order() {
     for (token, mutation, id) in changes {
         match token {
             Some(token) => app.graphql_as(token, mutation, json!({ "id": id })).await,
-            None => app.data(mutation, json!({ "id": id })).await,
+            None => app.data_of(mutation, &id).await,
         };
     }
 
@@ -431,16 +431,8 @@ async fn conversation_events_follow_one_conversation() {
         .subscribe(&app.token, "c", CONVERSATION_EVENTS, of_conversation)
         .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    app.data(
-        "mutation($id: ID!) { addConversationMessage(input: {conversationId: $id, content: \"Called back\", writtenAt: \"2026-11-20T10:00:00Z\", writtenByMe: true}) { userErrors { code } } }",
-        json!({ "id": conversation }),
-    )
-    .await;
-    app.data(
-        "mutation($id: ID!) { updateConversation(input: {id: $id, happenedAt: \"2026-11-19\"}) { userErrors { code } } }",
-        json!({ "id": conversation }),
-    )
-    .await;
+    app.data_of("mutation($id: ID!) { addConversationMessage(input: {conversationId: $id, content: \"Called back\", writtenAt: \"2026-11-20T10:00:00Z\", writtenByMe: true}) { userErrors { code } } }", &conversation).await;
+    app.data_of("mutation($id: ID!) { updateConversation(input: {id: $id, happenedAt: \"2026-11-19\"}) { userErrors { code } } }", &conversation).await;
     let added = event(&mut client, "c", "conversationEvents").await;
     assert_eq!(added["kind"], "MESSAGE_ADDED");
     assert_eq!(added["conversationId"], conversation);

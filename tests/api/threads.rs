@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, is_id, user_errors};
+use crate::helpers::{TestApp, input_error, is_id, user_errors};
 
 const THREAD_FIELDS: &str =
     "id name subject originalSender channel identifier chatbotPaused isResolved
@@ -88,10 +88,10 @@ async fn a_thread_carries_every_source_apis_fields() {
     assert_eq!(thread["lastMessageAt"], Value::Null);
 
     let found = app
-        .data(
+        .data_of(
             "query($id: ID!) { thread(id: $id) { id } node(id: $id) { id ... on Thread { name } }
                threadByChannel(channel: WHATSAPP, identifier: \"+442079460958\") { id } }",
-            json!({ "id": thread["id"] }),
+            &thread["id"],
         )
         .await;
     assert_eq!(found["thread"]["id"], thread["id"]);
@@ -161,7 +161,7 @@ async fn phone_channels_need_e164_identifiers() {
         assert_eq!(payload["thread"], Value::Null);
         assert_eq!(
             user_errors(&payload),
-            vec![(json!(["input", "identifier"]), "INVALID_PHONE".to_string())]
+            input_error("identifier", "INVALID_PHONE")
         );
         let message = payload["userErrors"][0]["message"]
             .as_str()
@@ -178,13 +178,10 @@ async fn phone_channels_need_e164_identifiers() {
     .await;
     assert_eq!(
         user_errors(&email),
-        vec![(json!(["input", "identifier"]), "INVALID_EMAIL".to_string())]
+        input_error("identifier", "INVALID_EMAIL")
     );
     let orphan = create(&app, json!({ "identifier": "+14155550100" })).await;
-    assert_eq!(
-        user_errors(&orphan),
-        vec![(json!(["input", "channel"]), "REQUIRED".to_string())]
-    );
+    assert_eq!(user_errors(&orphan), input_error("channel", "REQUIRED"));
     let messenger = create(
         &app,
         json!({ "channel": "MESSENGER", "identifier": "profile-77" }),
@@ -214,7 +211,7 @@ async fn channel_and_identifier_are_unique_per_organization() {
     assert_eq!(duplicate["thread"], Value::Null);
     assert_eq!(
         user_errors(&duplicate),
-        vec![(json!(["input", "identifier"]), "DUPLICATE".to_string())]
+        input_error("identifier", "DUPLICATE")
     );
     // Same identifier on another channel is fine.
     create_thread(
@@ -235,14 +232,11 @@ async fn channel_and_identifier_are_unique_per_organization() {
         json!({ "id": third, "identifier": "+14155550100", "name": "renamed" }),
     )
     .await;
-    assert_eq!(
-        user_errors(&moved),
-        vec![(json!(["input", "identifier"]), "DUPLICATE".to_string())]
-    );
+    assert_eq!(user_errors(&moved), input_error("identifier", "DUPLICATE"));
     let unchanged = app
-        .data(
+        .data_of(
             "query($id: ID!) { thread(id: $id) { identifier name } }",
-            json!({ "id": third }),
+            &third,
         )
         .await;
     assert_eq!(
@@ -290,14 +284,14 @@ async fn updates_change_the_allowed_fields() {
     let to_email = update(&app, json!({ "id": id, "channel": "EMAIL" })).await;
     assert_eq!(
         user_errors(&to_email),
-        vec![(json!(["input", "identifier"]), "INVALID_EMAIL".to_string())]
+        input_error("identifier", "INVALID_EMAIL")
     );
     let to_whatsapp = update(&app, json!({ "id": id, "channel": "WHATSAPP" })).await;
     assert_eq!(to_whatsapp["thread"]["channel"], "WHATSAPP");
     let bad_phone = update(&app, json!({ "id": id, "identifier": "12345" })).await;
     assert_eq!(
         user_errors(&bad_phone),
-        vec![(json!(["input", "identifier"]), "INVALID_PHONE".to_string())]
+        input_error("identifier", "INVALID_PHONE")
     );
     let cleared = update(
         &app,
@@ -308,10 +302,7 @@ async fn updates_change_the_allowed_fields() {
     assert_eq!(cleared["thread"]["subject"], Value::Null);
 
     let missing = update(&app, json!({ "id": "thrd_nope", "name": "x" })).await;
-    assert_eq!(
-        user_errors(&missing),
-        vec![(json!(["input", "id"]), "NOT_FOUND".to_string())]
-    );
+    assert_eq!(user_errors(&missing), input_error("id", "NOT_FOUND"));
 }
 
 #[tokio::test]
@@ -334,20 +325,14 @@ async fn a_contact_is_linked_once_and_then_cannot_change() {
     assert_eq!(changed["thread"], Value::Null);
     assert_eq!(
         user_errors(&changed),
-        vec![(
-            json!(["input", "contactId"]),
-            "CONTACT_IMMUTABLE".to_string()
-        )]
+        input_error("contactId", "CONTACT_IMMUTABLE")
     );
     let unknown = update(&app, json!({ "id": id, "contactId": "ctc_unknown" })).await;
-    assert_eq!(
-        user_errors(&unknown),
-        vec![(json!(["input", "contactId"]), "NOT_FOUND".to_string())]
-    );
+    assert_eq!(user_errors(&unknown), input_error("contactId", "NOT_FOUND"));
     let after = app
-        .data(
+        .data_of(
             "query($id: ID!) { thread(id: $id) { name contact { id } } }",
-            json!({ "id": id }),
+            &id,
         )
         .await;
     assert_eq!(
@@ -357,9 +342,9 @@ async fn a_contact_is_linked_once_and_then_cannot_change() {
 
     // The contact lists its threads.
     let threads = app
-        .data(
+        .data_of(
             "query($id: ID!) { contact(id: $id) { threads { totalCount edges { node { id } } } } }",
-            json!({ "id": ada }),
+            &ada,
         )
         .await;
     assert_eq!(
@@ -383,9 +368,9 @@ async fn a_linked_contact_cannot_be_cleared_with_null() {
     let linked = update(&app, json!({ "id": id, "contactId": ada })).await;
     assert_eq!(linked["thread"]["contact"]["id"], ada.as_str());
     let before = app
-        .data(
+        .data_of(
             "query($id: ID!) { thread(id: $id) { name updatedAt contact { id } } }",
-            json!({ "id": id }),
+            &id,
         )
         .await;
 
@@ -397,15 +382,12 @@ async fn a_linked_contact_cannot_be_cleared_with_null() {
     assert_eq!(cleared["thread"], Value::Null);
     assert_eq!(
         user_errors(&cleared),
-        vec![(
-            json!(["input", "contactId"]),
-            "CONTACT_IMMUTABLE".to_string()
-        )]
+        input_error("contactId", "CONTACT_IMMUTABLE")
     );
     let after = app
-        .data(
+        .data_of(
             "query($id: ID!) { thread(id: $id) { name updatedAt contact { id } } }",
-            json!({ "id": id }),
+            &id,
         )
         .await;
     assert_eq!(after, before, "nothing was written");
@@ -446,7 +428,7 @@ async fn phone_identifiers_may_omit_the_plus_but_not_the_country_code() {
     .await;
     assert_eq!(
         user_errors(&duplicate),
-        vec![(json!(["input", "identifier"]), "DUPLICATE".to_string())]
+        input_error("identifier", "DUPLICATE")
     );
 
     // A national number has no country code.
@@ -454,7 +436,7 @@ async fn phone_identifiers_may_omit_the_plus_but_not_the_country_code() {
         let refused = create(&app, json!({ "channel": channel, "identifier": national })).await;
         assert_eq!(
             user_errors(&refused),
-            vec![(json!(["input", "identifier"]), "INVALID_PHONE".to_string())],
+            input_error("identifier", "INVALID_PHONE"),
             "{national}"
         );
     }
@@ -466,7 +448,7 @@ async fn phone_identifiers_may_omit_the_plus_but_not_the_country_code() {
     .await;
     assert_eq!(
         user_errors(&invalid),
-        vec![(json!(["input", "identifier"]), "INVALID_PHONE".to_string())]
+        input_error("identifier", "INVALID_PHONE")
     );
 
     let sms = create_thread(
@@ -491,7 +473,7 @@ async fn delete_returns_the_id_and_removes_the_messages() {
     let sent = send(&app, &app.token, &id, "hello").await;
     let message_id = sent["message"]["id"].clone();
     let delete = "mutation($id: ID!) { deleteThread(input: {id: $id}) { deletedThreadId userErrors { field code } } }";
-    let deleted = app.data(delete, json!({ "id": id })).await;
+    let deleted = app.data_of(delete, &id).await;
     assert_eq!(
         deleted["deleteThread"],
         json!({ "deletedThreadId": id, "userErrors": [] })
@@ -503,7 +485,7 @@ async fn delete_returns_the_id_and_removes_the_messages() {
         )
         .await;
     assert_eq!(gone, json!({ "thread": null, "node": null }));
-    let again = app.data(delete, json!({ "id": id })).await;
+    let again = app.data_of(delete, &id).await;
     assert_eq!(
         again["deleteThread"],
         json!({ "deletedThreadId": null, "userErrors": [{ "field": ["input", "id"], "code": "NOT_FOUND" }] })
@@ -534,7 +516,7 @@ async fn subscribers_join_and_leave_with_meta_messages() {
         .await;
     assert_eq!(added["addThreadSubscribers"]["userErrors"], json!([]));
 
-    let data = app.data(SUBSCRIBERS, json!({ "id": id })).await;
+    let data = app.data_of(SUBSCRIBERS, &id).await;
     assert_eq!(
         data["thread"]["subscribers"],
         json!([
@@ -578,7 +560,7 @@ async fn subscribers_join_and_leave_with_meta_messages() {
         )
         .await;
     assert_eq!(removed["removeThreadSubscribers"]["userErrors"], json!([]));
-    let data = app.data(SUBSCRIBERS, json!({ "id": id })).await;
+    let data = app.data_of(SUBSCRIBERS, &id).await;
     assert_eq!(
         data["thread"]["subscribers"].as_array().map(Vec::len),
         Some(1)
@@ -641,10 +623,7 @@ async fn sending_updates_unread_state_and_mark_read_clears_it() {
     let id = create_thread(&app, json!({ "name": "t", "memberIds": [agent_id] })).await;
 
     let before = app
-        .data(
-            "query($id: ID!) { thread(id: $id) { updatedAt } }",
-            json!({ "id": id }),
-        )
+        .data_of("query($id: ID!) { thread(id: $id) { updatedAt } }", &id)
         .await;
     send(&app, &app.token, &id, "one").await;
     send(&app, &app.token, &id, "two").await;
@@ -658,15 +637,15 @@ async fn sending_updates_unread_state_and_mark_read_clears_it() {
         thread["unreadBy"],
         json!([{ "name": "Test User", "unreadCount": 2 }])
     );
-    let as_key = app.data(READ_STATE, json!({ "id": id })).await;
+    let as_key = app.data_of(READ_STATE, &id).await;
     assert_eq!(
         as_key["thread"]["unreadCount"], 0,
         "the sender has read its own messages"
     );
     let after = app
-        .data(
+        .data_of(
             "query($id: ID!) { thread(id: $id) { updatedAt lastMessageAt } }",
-            json!({ "id": id }),
+            &id,
         )
         .await;
     assert!(after["thread"]["updatedAt"].as_str() > before["thread"]["updatedAt"].as_str());
@@ -749,7 +728,7 @@ async fn unread_by_names_staff_only_while_contacts_keep_their_read_state() {
     // The api key writes (and so subscribes); the agent and Ada have unread.
     send(&app, &app.token, &id, "one").await;
     send(&app, &app.token, &id, "two").await;
-    let state = app.data(UNREAD_BY, json!({ "id": id })).await;
+    let state = app.data_of(UNREAD_BY, &id).await;
     assert_eq!(
         kinds(&state["thread"]["unreadBy"]),
         vec![("USER".to_string(), 2)],
@@ -779,7 +758,7 @@ async fn unread_by_names_staff_only_while_contacts_keep_their_read_state() {
         marked["data"]["markThreadRead"],
         json!({ "thread": { "unreadCount": 0 }, "userErrors": [] })
     );
-    let read = app.data(UNREAD_BY, json!({ "id": id })).await;
+    let read = app.data_of(UNREAD_BY, &id).await;
     let contact = read["thread"]["subscribers"]
         .as_array()
         .expect("subscribers")
@@ -792,7 +771,7 @@ async fn unread_by_names_staff_only_while_contacts_keep_their_read_state() {
 
     // When Ada writes, the staff who have not read it are listed: the api key too.
     send(&app, &ada_token, &id, "thanks").await;
-    let after = app.data(UNREAD_BY, json!({ "id": id })).await;
+    let after = app.data_of(UNREAD_BY, &id).await;
     assert_eq!(
         kinds(&after["thread"]["unreadBy"]),
         vec![("API_KEY".to_string(), 1), ("USER".to_string(), 3)]
