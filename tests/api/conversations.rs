@@ -3,7 +3,9 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{BACKWARDS, Connection, FORWARDS, TestApp, at, error_code, node_strings};
+use crate::helpers::{
+    BACKWARDS, Connection, FORWARDS, TestApp, at, created_id, error_code, node_strings,
+};
 
 const CONVERSATION: &str = "id contact { id firstName } channel happenedAt createdAt updatedAt";
 
@@ -102,11 +104,7 @@ async fn create(app: &TestApp, contact_id: &str, channel: &str, happened_at: &st
 
 async fn create_id(app: &TestApp, contact_id: &str, happened_at: &str) -> String {
     let payload = create(app, contact_id, "PHONE", happened_at).await;
-    assert_eq!(payload["userErrors"], json!([]), "{payload}");
-    payload["conversation"]["id"]
-        .as_str()
-        .expect("conversation id")
-        .to_string()
+    created_id(&payload, "conversation")
 }
 
 async fn update(app: &TestApp, input: Value) -> Value {
@@ -143,11 +141,7 @@ async fn add_message(
 
 async fn add_message_id(app: &TestApp, conversation_id: &str, content: &str) -> String {
     let payload = add_message(app, conversation_id, content, "2024-03-15T10:00:00Z", true).await;
-    assert_eq!(payload["userErrors"], json!([]), "{payload}");
-    payload["message"]["id"]
-        .as_str()
-        .expect("message id")
-        .to_string()
+    created_id(&payload, "message")
 }
 
 async fn total_count(app: &TestApp) -> i64 {

@@ -279,25 +279,26 @@ async fn relay(
     upstream: &Upstream,
     frozen: std::sync::Arc<std::sync::atomic::AtomicBool>,
 ) -> std::io::Result<()> {
+    use tokio::io::{AsyncRead, AsyncWrite};
+    type Halves = (
+        Box<dyn AsyncRead + Unpin + Send>,
+        Box<dyn AsyncWrite + Unpin + Send>,
+    );
     let (client_read, client_write) = client.into_split();
-    match upstream {
+    let (server_read, server_write): Halves = match upstream {
         Upstream::Tcp(address) => {
-            let (server_read, server_write) =
-                tokio::net::TcpStream::connect(address).await?.into_split();
-            tokio::try_join!(
-                pump(client_read, server_write, frozen.clone()),
-                pump(server_read, client_write, frozen)
-            )?;
+            let (read, write) = tokio::net::TcpStream::connect(address).await?.into_split();
+            (Box::new(read), Box::new(write))
         }
         Upstream::Unix(path) => {
-            let (server_read, server_write) =
-                tokio::net::UnixStream::connect(path).await?.into_split();
-            tokio::try_join!(
-                pump(client_read, server_write, frozen.clone()),
-                pump(server_read, client_write, frozen)
-            )?;
+            let (read, write) = tokio::net::UnixStream::connect(path).await?.into_split();
+            (Box::new(read), Box::new(write))
         }
-    }
+    };
+    tokio::try_join!(
+        pump(client_read, server_write, frozen.clone()),
+        pump(server_read, client_write, frozen)
+    )?;
     Ok(())
 }
 
@@ -623,15 +624,8 @@ async fn a_token_over_its_rate_gets_429_with_retry_after() {
     let query = json!({ "query": "{ viewer { organization { name } } }" }).to_string();
     let mut statuses = Vec::new();
     for _ in 0..8 {
-        let response = app
-            .client
-            .post(app.graphql_url())
-            .bearer_auth(&app.token)
-            .header("content-type", "application/json")
-            .body(query.clone())
-            .send()
-            .await
-            .expect("send");
+        let request = post_body(&app.client, &app.graphql_url(), &app.token, &query);
+        let response = request.send().await.expect("send");
         let status = response.status().as_u16();
         if status == 429 {
             let retry_after: u64 = response.headers()["retry-after"]
@@ -650,6 +644,47 @@ async fn a_token_over_its_rate_gets_429_with_retry_after() {
     // Another tenant is not affected.
     let (status, _) = app.post_raw(Some(&other), query).await;
     assert_eq!(status, 200);
+}
+
+/// A POST of a raw JSON `body` to `url` with `token`, as a client outside the
+/// harness would send it.
+fn post_body(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: &str,
+) -> reqwest::RequestBuilder {
+    client
+        .post(url)
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+}
+
+/// Runs the future `client` makes on a thread of its own with its own
+/// single-threaded runtime, as a separate process would run it; `join` waits
+/// for its result.
+fn on_own_thread<T, F>(client: impl FnOnce() -> F + Send + 'static) -> std::thread::JoinHandle<T>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = T>,
+{
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("client runtime");
+        runtime.block_on(client())
+    })
+}
+
+/// The result of a thread from `on_own_thread`, waited for without blocking
+/// this runtime.
+async fn join<T: Send + 'static>(thread: std::thread::JoinHandle<T>) -> T {
+    tokio::task::spawn_blocking(move || thread.join())
+        .await
+        .expect("join")
+        .expect("client thread")
 }
 
 /// A latency measurement: `scripts/test` runs it alone, after the other
@@ -677,88 +712,58 @@ async fn one_tenant_hammering_leaves_another_fast() {
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let hammer = {
         let (url, token, stop) = (app.graphql_url(), app.token.clone(), stop.clone());
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("hammer runtime");
-            runtime.block_on(async move {
-                let client = reqwest::Client::new();
-                let loops = (0..16).map(|_| {
-                    let (client, url, token, body, stop) = (
-                        client.clone(),
-                        url.clone(),
-                        token.clone(),
-                        heavy.clone(),
-                        stop.clone(),
-                    );
-                    async move {
-                        let mut refused = 0u32;
-                        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                            let response = client
-                                .post(&url)
-                                .bearer_auth(&token)
-                                .header("content-type", "application/json")
-                                .body(body.clone())
-                                .send()
-                                .await;
-                            if response.is_ok_and(|r| r.status() == 429) {
-                                refused += 1;
-                            }
+        on_own_thread(move || async move {
+            let client = reqwest::Client::new();
+            let loops = (0..16).map(|_| {
+                let (client, url, token, body, stop) = (
+                    client.clone(),
+                    url.clone(),
+                    token.clone(),
+                    heavy.clone(),
+                    stop.clone(),
+                );
+                async move {
+                    let mut refused = 0u32;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let response = post_body(&client, &url, &token, &body).send().await;
+                        if response.is_ok_and(|r| r.status() == 429) {
+                            refused += 1;
                         }
-                        refused
                     }
-                });
-                futures_util::future::join_all(loops)
-                    .await
-                    .into_iter()
-                    .sum::<u32>()
-            })
+                    refused
+                }
+            });
+            futures_util::future::join_all(loops)
+                .await
+                .into_iter()
+                .sum::<u32>()
         })
     };
     let quiet_client = {
         let (url, token) = (app.graphql_url(), quiet.clone());
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("quiet runtime");
-            runtime.block_on(async move {
-                tokio::time::sleep(Duration::from_millis(300)).await;
-                let client = reqwest::Client::new();
-                let body = json!({ "query": "{ viewer { organization { name } } threads(first: 5) { totalCount } }" })
+        on_own_thread(move || async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let client = reqwest::Client::new();
+            let body = json!({ "query": "{ viewer { organization { name } } threads(first: 5) { totalCount } }" })
                     .to_string();
-                let mut latencies = Vec::new();
-                // 200 samples, so that the p99 is not simply the slowest one.
-                for _ in 0..200 {
-                    let started = Instant::now();
-                    let response = client
-                        .post(&url)
-                        .bearer_auth(&token)
-                        .header("content-type", "application/json")
-                        .body(body.clone())
-                        .send()
-                        .await
-                        .expect("quiet request");
-                    let status = response.status();
-                    let _ = response.bytes().await;
-                    latencies.push(started.elapsed());
-                    assert_eq!(status, 200);
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-                latencies
-            })
+            let mut latencies = Vec::new();
+            // 200 samples, so that the p99 is not simply the slowest one.
+            for _ in 0..200 {
+                let started = Instant::now();
+                let request = post_body(&client, &url, &token, &body);
+                let response = request.send().await.expect("quiet request");
+                let status = response.status();
+                let _ = response.bytes().await;
+                latencies.push(started.elapsed());
+                assert_eq!(status, 200);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            latencies
         })
     };
-    let mut latencies = tokio::task::spawn_blocking(move || quiet_client.join())
-        .await
-        .expect("join")
-        .expect("quiet client");
+    let mut latencies = join(quiet_client).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let refused = tokio::task::spawn_blocking(move || hammer.join())
-        .await
-        .expect("join")
-        .expect("hammer");
+    let refused = join(hammer).await;
     latencies.sort();
     let p99 = latencies[latencies.len() * 99 / 100 - 1];
     println!("quiet tenant p99 {p99:?} while the other got {refused} refusals");

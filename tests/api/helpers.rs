@@ -634,6 +634,42 @@ pub fn is_id(value: &Value, prefix: &str) -> bool {
     value.as_str().is_some_and(|id| id.starts_with(prefix))
 }
 
+/// Asserts that `object` has each field of `expected` with that value (its
+/// other fields are not looked at); a failure names the field.
+#[track_caller]
+pub fn assert_fields(object: &Value, expected: Value) {
+    for (field, value) in expected.as_object().expect("expected fields") {
+        assert_eq!(&object[field], value, "{field} of {object}");
+    }
+}
+
+/// Asserts that a mutation's payload has no user errors and that its `node`
+/// (such as `thread`) has an id starting with `prefix` and the `expected`
+/// fields (see `assert_fields`); returns the node.
+#[track_caller]
+pub fn assert_created<'a>(
+    payload: &'a Value,
+    node: &str,
+    prefix: &str,
+    expected: Value,
+) -> &'a Value {
+    assert_eq!(payload["userErrors"], json!([]), "{payload}");
+    let created = &payload[node];
+    assert!(is_id(&created["id"], prefix), "{created}");
+    assert_fields(created, expected);
+    created
+}
+
+/// Asserts that a mutation's payload has no user errors; returns the id of
+/// its `node` (such as `thread`).
+#[track_caller]
+pub fn created_id(payload: &Value, node: &str) -> String {
+    assert_eq!(payload["userErrors"], json!([]), "{payload}");
+    let id = payload[node]["id"].as_str();
+    id.unwrap_or_else(|| panic!("no {node} id in {payload}"))
+        .to_string()
+}
+
 /// The string `field` of each node of a connection's `edges`, in order.
 pub fn node_strings(connection: &Value, field: &str) -> Vec<String> {
     connection["edges"]

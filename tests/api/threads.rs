@@ -2,7 +2,9 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, input_error, is_id, user_errors};
+use crate::helpers::{
+    TestApp, assert_created, assert_fields, created_id, input_error, user_errors,
+};
 
 const THREAD_FIELDS: &str =
     "id name subject originalSender channel identifier chatbotPaused isResolved
@@ -27,12 +29,7 @@ async fn create(app: &TestApp, input: Value) -> Value {
 }
 
 async fn create_thread(app: &TestApp, input: Value) -> String {
-    let payload = create(app, input).await;
-    assert_eq!(payload["userErrors"], json!([]), "{payload}");
-    payload["thread"]["id"]
-        .as_str()
-        .expect("thread id")
-        .to_string()
+    created_id(&create(app, input).await, "thread")
 }
 
 async fn update(app: &TestApp, input: Value) -> Value {
@@ -72,20 +69,14 @@ async fn a_thread_carries_every_source_apis_fields() {
         }),
     )
     .await;
-    assert_eq!(payload["userErrors"], json!([]));
     assert_eq!(payload["created"], true);
-    let thread = &payload["thread"];
-    assert!(is_id(&thread["id"], "thrd_"), "{thread}");
-    assert_eq!(thread["name"], "Shipment 42");
-    assert_eq!(thread["subject"], "Where is my parcel?");
-    assert_eq!(thread["originalSender"], "ada@example.com");
-    assert_eq!(thread["channel"], "WHATSAPP");
+    let expected = json!({
+        "name": "Shipment 42", "subject": "Where is my parcel?", "originalSender": "ada@example.com",
+        "channel": "WHATSAPP", "chatbotPaused": true, "isResolved": false,
+        "locationId": "warehouse-1", "contact": { "id": contact }, "lastMessageAt": null,
+    });
+    let thread = assert_created(&payload, "thread", "thrd_", expected);
     assert_eq!(thread["identifier"], "+442079460958", "normalised to E.164");
-    assert_eq!(thread["chatbotPaused"], true);
-    assert_eq!(thread["isResolved"], false);
-    assert_eq!(thread["locationId"], "warehouse-1");
-    assert_eq!(thread["contact"]["id"], contact.as_str());
-    assert_eq!(thread["lastMessageAt"], Value::Null);
 
     let found = app
         .data_of(
@@ -272,12 +263,11 @@ async fn updates_change_the_allowed_fields() {
     .await;
     assert_eq!(payload["userErrors"], json!([]));
     let thread = &payload["thread"];
-    assert_eq!(thread["identifier"], "+14155550111");
-    assert_eq!(thread["chatbotPaused"], true);
-    assert_eq!(thread["subject"], "Hi");
-    assert_eq!(thread["name"], "B");
-    assert_eq!(thread["isResolved"], true);
-    assert_eq!(thread["locationId"], "dock-2");
+    assert_fields(
+        thread,
+        json!({ "identifier": "+14155550111", "chatbotPaused": true, "subject": "Hi",
+                "name": "B", "isResolved": true, "locationId": "dock-2" }),
+    );
     assert_ne!(thread["updatedAt"], thread["createdAt"]);
 
     // Changing the channel re-checks the identifier it keeps.
