@@ -209,16 +209,8 @@ async fn delete_returns_the_id_once() {
     let app = TestApp::spawn().await;
     let id = create_named(&app, "Ada").await;
     let delete = "mutation($id: ID!) { deleteContact(input: {id: $id}) { deletedContactId userErrors { field code } } }";
-    let first = app.data_of(delete, &id).await;
-    assert_eq!(
-        first["deleteContact"],
-        json!({ "deletedContactId": id, "userErrors": [] })
-    );
-    let second = app.data_of(delete, &id).await;
-    assert_eq!(
-        second["deleteContact"],
-        json!({ "deletedContactId": null, "userErrors": [{ "field": ["input", "id"], "code": "NOT_FOUND" }] })
-    );
+    app.assert_deleted_once(delete, &id, "deleteContact", "deletedContactId")
+        .await;
     let gone = app
         .data_of("query($id: ID!) { contact(id: $id) { id } }", &id)
         .await;

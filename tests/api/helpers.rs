@@ -575,6 +575,27 @@ impl TestApp {
         }
     }
 
+    /// Deletes `id` twice with the api key and `mutation` (whose one variable
+    /// is `$id`): its payload `field` must first name `id` as `deleted_id`
+    /// with no user errors, then be NOT_FOUND on `input.id`.
+    pub async fn assert_deleted_once(
+        &self,
+        mutation: &str,
+        id: &str,
+        field: &str,
+        deleted_id: &str,
+    ) {
+        let mut deleted = json!({ "userErrors": [] });
+        deleted[deleted_id] = json!(id);
+        let first = self.data_of(mutation, id).await;
+        assert_eq!(first[field], deleted, "deleting {id}");
+        let mut not_found =
+            json!({ "userErrors": [{ "field": ["input", "id"], "code": "NOT_FOUND" }] });
+        not_found[deleted_id] = Value::Null;
+        let again = self.data_of(mutation, id).await;
+        assert_eq!(again[field], not_found, "deleting {id} again");
+    }
+
     /// Like `data`, for a query whose one variable is `$id`.
     pub async fn data_of(&self, query: &str, id: impl serde::Serialize) -> Value {
         self.data(query, json!({ "id": id })).await
