@@ -38,6 +38,33 @@ async fn update(app: &TestApp, input: Value) -> Value {
         .clone()
 }
 
+/// Which mutation `assert_refused` sends.
+#[derive(Clone, Copy, Debug)]
+enum Mutation {
+    Create,
+    Update,
+}
+use Mutation::{Create, Update};
+
+/// Asserts that `mutation` with `input` is refused with the one user error
+/// `code` on input `field`, and returns no thread.
+async fn assert_refused(app: &TestApp, mutation: Mutation, input: Value, field: &str, code: &str) {
+    let payload = match mutation {
+        Create => create(app, input.clone()).await,
+        Update => update(app, input.clone()).await,
+    };
+    assert_eq!(
+        payload["thread"],
+        Value::Null,
+        "{mutation:?} {input}: {payload}"
+    );
+    assert_eq!(
+        user_errors(&payload),
+        input_error(field, code),
+        "{mutation:?} {input}"
+    );
+}
+
 async fn thread_count(app: &TestApp) -> i64 {
     app.data("{ threads { totalCount } }", json!({})).await["threads"]["totalCount"]
         .as_i64()
@@ -162,17 +189,20 @@ async fn phone_channels_need_e164_identifiers() {
             "{message}"
         );
     }
-    let email = create(
-        &app,
-        json!({ "channel": "EMAIL", "identifier": "not an address" }),
-    )
-    .await;
-    assert_eq!(
-        user_errors(&email),
-        input_error("identifier", "INVALID_EMAIL")
-    );
-    let orphan = create(&app, json!({ "identifier": "+14155550100" })).await;
-    assert_eq!(user_errors(&orphan), input_error("channel", "REQUIRED"));
+    for (input, field, code) in [
+        (
+            json!({ "channel": "EMAIL", "identifier": "not an address" }),
+            "identifier",
+            "INVALID_EMAIL",
+        ),
+        (
+            json!({ "identifier": "+14155550100" }),
+            "channel",
+            "REQUIRED",
+        ),
+    ] {
+        assert_refused(&app, Create, input, field, code).await;
+    }
     let messenger = create(
         &app,
         json!({ "channel": "MESSENGER", "identifier": "profile-77" }),
@@ -194,16 +224,8 @@ async fn channel_and_identifier_are_unique_per_organization() {
         json!({ "channel": "SMS", "identifier": "+14155550100" }),
     )
     .await;
-    let duplicate = create(
-        &app,
-        json!({ "channel": "SMS", "identifier": "+1 415 555 0100", "name": "dup" }),
-    )
-    .await;
-    assert_eq!(duplicate["thread"], Value::Null);
-    assert_eq!(
-        user_errors(&duplicate),
-        input_error("identifier", "DUPLICATE")
-    );
+    let input = json!({ "channel": "SMS", "identifier": "+1 415 555 0100", "name": "dup" });
+    assert_refused(&app, Create, input, "identifier", "DUPLICATE").await;
     // Same identifier on another channel is fine.
     create_thread(
         &app,
@@ -218,12 +240,8 @@ async fn channel_and_identifier_are_unique_per_organization() {
         json!({ "channel": "SMS", "identifier": "+14155550199" }),
     )
     .await;
-    let moved = update(
-        &app,
-        json!({ "id": third, "identifier": "+14155550100", "name": "renamed" }),
-    )
-    .await;
-    assert_eq!(user_errors(&moved), input_error("identifier", "DUPLICATE"));
+    let input = json!({ "id": third, "identifier": "+14155550100", "name": "renamed" });
+    assert_refused(&app, Update, input, "identifier", "DUPLICATE").await;
     let unchanged = app
         .data_of(
             "query($id: ID!) { thread(id: $id) { identifier name } }",
@@ -271,18 +289,12 @@ async fn updates_change_the_allowed_fields() {
     assert_ne!(thread["updatedAt"], thread["createdAt"]);
 
     // Changing the channel re-checks the identifier it keeps.
-    let to_email = update(&app, json!({ "id": id, "channel": "EMAIL" })).await;
-    assert_eq!(
-        user_errors(&to_email),
-        input_error("identifier", "INVALID_EMAIL")
-    );
+    let input = json!({ "id": id, "channel": "EMAIL" });
+    assert_refused(&app, Update, input, "identifier", "INVALID_EMAIL").await;
     let to_whatsapp = update(&app, json!({ "id": id, "channel": "WHATSAPP" })).await;
     assert_eq!(to_whatsapp["thread"]["channel"], "WHATSAPP");
-    let bad_phone = update(&app, json!({ "id": id, "identifier": "12345" })).await;
-    assert_eq!(
-        user_errors(&bad_phone),
-        input_error("identifier", "INVALID_PHONE")
-    );
+    let input = json!({ "id": id, "identifier": "12345" });
+    assert_refused(&app, Update, input, "identifier", "INVALID_PHONE").await;
     let cleared = update(
         &app,
         json!({ "id": id, "identifier": null, "subject": null }),
@@ -291,8 +303,8 @@ async fn updates_change_the_allowed_fields() {
     assert_eq!(cleared["thread"]["identifier"], Value::Null);
     assert_eq!(cleared["thread"]["subject"], Value::Null);
 
-    let missing = update(&app, json!({ "id": "thrd_nope", "name": "x" })).await;
-    assert_eq!(user_errors(&missing), input_error("id", "NOT_FOUND"));
+    let input = json!({ "id": "thrd_nope", "name": "x" });
+    assert_refused(&app, Update, input, "id", "NOT_FOUND").await;
 }
 
 #[tokio::test]
@@ -307,18 +319,15 @@ async fn a_contact_is_linked_once_and_then_cannot_change() {
     let same_again = update(&app, json!({ "id": id, "contactId": ada })).await;
     assert_eq!(same_again["userErrors"], json!([]));
 
-    let changed = update(
-        &app,
-        json!({ "id": id, "contactId": grace, "name": "renamed" }),
-    )
-    .await;
-    assert_eq!(changed["thread"], Value::Null);
-    assert_eq!(
-        user_errors(&changed),
-        input_error("contactId", "CONTACT_IMMUTABLE")
-    );
-    let unknown = update(&app, json!({ "id": id, "contactId": "ctc_unknown" })).await;
-    assert_eq!(user_errors(&unknown), input_error("contactId", "NOT_FOUND"));
+    for (input, code) in [
+        (
+            json!({ "id": id, "contactId": grace, "name": "renamed" }),
+            "CONTACT_IMMUTABLE",
+        ),
+        (json!({ "id": id, "contactId": "ctc_unknown" }), "NOT_FOUND"),
+    ] {
+        assert_refused(&app, Update, input, "contactId", code).await;
+    }
     let after = app
         .data_of(
             "query($id: ID!) { thread(id: $id) { name contact { id } } }",
@@ -364,16 +373,8 @@ async fn a_linked_contact_cannot_be_cleared_with_null() {
         )
         .await;
 
-    let cleared = update(
-        &app,
-        json!({ "id": id, "contactId": null, "name": "renamed" }),
-    )
-    .await;
-    assert_eq!(cleared["thread"], Value::Null);
-    assert_eq!(
-        user_errors(&cleared),
-        input_error("contactId", "CONTACT_IMMUTABLE")
-    );
+    let input = json!({ "id": id, "contactId": null, "name": "renamed" });
+    assert_refused(&app, Update, input, "contactId", "CONTACT_IMMUTABLE").await;
     let after = app
         .data_of(
             "query($id: ID!) { thread(id: $id) { name updatedAt contact { id } } }",
@@ -411,35 +412,17 @@ async fn phone_identifiers_may_omit_the_plus_but_not_the_country_code() {
         )
         .await;
     assert_eq!(found, json!({ "a": { "id": id }, "b": { "id": id } }));
-    let duplicate = create(
-        &app,
-        json!({ "channel": "WHATSAPP", "identifier": "+31 6 12345678" }),
-    )
-    .await;
-    assert_eq!(
-        user_errors(&duplicate),
-        input_error("identifier", "DUPLICATE")
-    );
+    let input = json!({ "channel": "WHATSAPP", "identifier": "+31 6 12345678" });
+    assert_refused(&app, Create, input, "identifier", "DUPLICATE").await;
 
     // A national number has no country code.
     for (channel, national) in [("SMS", "0612345678"), ("WHATSAPP", "06 1234 5678")] {
-        let refused = create(&app, json!({ "channel": channel, "identifier": national })).await;
-        assert_eq!(
-            user_errors(&refused),
-            input_error("identifier", "INVALID_PHONE"),
-            "{national}"
-        );
+        let input = json!({ "channel": channel, "identifier": national });
+        assert_refused(&app, Create, input, "identifier", "INVALID_PHONE").await;
     }
     // Right length, but not a number anywhere.
-    let invalid = create(
-        &app,
-        json!({ "channel": "SMS", "identifier": "+44 99 7946 0958" }),
-    )
-    .await;
-    assert_eq!(
-        user_errors(&invalid),
-        input_error("identifier", "INVALID_PHONE")
-    );
+    let input = json!({ "channel": "SMS", "identifier": "+44 99 7946 0958" });
+    assert_refused(&app, Create, input, "identifier", "INVALID_PHONE").await;
 
     let sms = create_thread(
         &app,
