@@ -2,19 +2,16 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, is_id};
 
 const VIEWER: &str = "{ viewer { organization { id name } user { id email } apiKey { id name } } }";
 
 async fn post_viewer(app: &TestApp, authorization: Option<&str>) -> reqwest::Response {
-    let mut request = app
-        .client
-        .post(app.graphql_url())
-        .json(&json!({ "query": VIEWER }));
-    if let Some(value) = authorization {
-        request = request.header("Authorization", value);
-    }
-    request.send().await.expect("send")
+    let headers: Vec<_> = authorization
+        .map(|value| ("Authorization", value))
+        .into_iter()
+        .collect();
+    app.post_graphql(None, &headers, VIEWER).await
 }
 
 async fn assert_unauthenticated(response: reqwest::Response) {
@@ -36,14 +33,7 @@ async fn requests_without_a_valid_token_are_refused_with_401() {
     assert_unauthenticated(post_viewer(&app, Some("Bearer something-else")).await).await;
     assert_unauthenticated(post_viewer(&app, Some(&format!("Basic {}", app.token))).await).await;
     // GET is authenticated the same way.
-    let response = app
-        .client
-        .get(app.graphql_url())
-        .query(&[("query", VIEWER)])
-        .send()
-        .await
-        .expect("send");
-    assert_unauthenticated(response).await;
+    assert_unauthenticated(app.get_graphql(None, &[("query", VIEWER)]).await).await;
 }
 
 #[tokio::test]
@@ -54,16 +44,8 @@ async fn an_api_key_acts_for_its_organization() {
     let body: Value = response.json().await.expect("json");
     let viewer = &body["data"]["viewer"];
     assert_eq!(viewer["organization"]["name"], "acme");
-    assert!(
-        viewer["organization"]["id"]
-            .as_str()
-            .is_some_and(|id| id.starts_with("org_"))
-    );
-    assert!(
-        viewer["apiKey"]["id"]
-            .as_str()
-            .is_some_and(|id| id.starts_with("key_"))
-    );
+    assert!(is_id(&viewer["organization"]["id"], "org_"), "{viewer}");
+    assert!(is_id(&viewer["apiKey"]["id"], "key_"), "{viewer}");
     assert_eq!(viewer["user"], Value::Null);
 }
 
@@ -75,11 +57,7 @@ async fn a_user_token_acts_as_its_user() {
     let data = app.graphql_as(&token, VIEWER, json!({})).await;
     let viewer = &data["data"]["viewer"];
     assert_eq!(viewer["user"]["email"], "agent@acme.test");
-    assert!(
-        viewer["user"]["id"]
-            .as_str()
-            .is_some_and(|id| id.starts_with("usr_"))
-    );
+    assert!(is_id(&viewer["user"]["id"], "usr_"), "{viewer}");
     assert_eq!(viewer["apiKey"], Value::Null);
     assert_eq!(viewer["organization"]["name"], "acme");
 }
@@ -88,62 +66,44 @@ async fn a_user_token_acts_as_its_user() {
 async fn another_organizations_objects_read_as_not_found() {
     let app = TestApp::spawn().await;
     let other = app.create_organization("globex").await;
-    let created = app
-        .data(
-            "mutation { createContact(input: {firstName: \"Ada\"}) { contact { id } } }",
-            json!({}),
-        )
-        .await;
-    let id = created["createContact"]["contact"]["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
+    let id = app.create_contact("Ada", None).await;
     let own_org = app
         .data("{ viewer { organization { id } } }", json!({}))
         .await;
     let own_org_id = own_org["viewer"]["organization"]["id"].clone();
 
-    let read = app
-        .graphql_as(
+    let read = "query($id: ID!, $org: ID!) { contact(id: $id) { id } node(id: $id) { id } org: node(id: $org) { id } nodes(ids: [$id]) { id } contacts { totalCount edges { node { id } } } }";
+    let update = "mutation($id: ID!) { updateContact(input: {id: $id, firstName: \"Eve\"}) { contact { id } userErrors { field code } } }";
+    let delete = "mutation($id: ID!) { deleteContact(input: {id: $id}) { deletedContactId userErrors { code } } }";
+    let by_id = json!({ "id": id });
+    app.assert_answers(vec![
+        (
             &other,
-            "query($id: ID!, $org: ID!) { contact(id: $id) { id } node(id: $id) { id } org: node(id: $org) { id } nodes(ids: [$id]) { id } contacts { totalCount edges { node { id } } } }",
+            read,
             json!({ "id": id, "org": own_org_id }),
-        )
-        .await;
-    assert_eq!(
-        read["data"],
-        json!({ "contact": null, "node": null, "org": null, "nodes": [null], "contacts": { "totalCount": 0, "edges": [] } })
-    );
-
-    let update = app
-        .graphql_as(
+            "/data",
+            json!({ "contact": null, "node": null, "org": null, "nodes": [null], "contacts": { "totalCount": 0, "edges": [] } }),
+        ),
+        (
             &other,
-            "mutation($id: ID!) { updateContact(input: {id: $id, firstName: \"Eve\"}) { contact { id } userErrors { field code } } }",
-            json!({ "id": id }),
-        )
-        .await;
-    assert_eq!(
-        update["data"]["updateContact"],
-        json!({ "contact": null, "userErrors": [{ "field": ["input", "id"], "code": "NOT_FOUND" }] })
-    );
-    let delete = app
-        .graphql_as(
+            update,
+            by_id.clone(),
+            "/data/updateContact",
+            json!({ "contact": null, "userErrors": [{ "field": ["input", "id"], "code": "NOT_FOUND" }] }),
+        ),
+        (
             &other,
-            "mutation($id: ID!) { deleteContact(input: {id: $id}) { deletedContactId userErrors { code } } }",
-            json!({ "id": id }),
-        )
-        .await;
-    assert_eq!(
-        delete["data"]["deleteContact"],
-        json!({ "deletedContactId": null, "userErrors": [{ "code": "NOT_FOUND" }] })
-    );
+            delete,
+            by_id,
+            "/data/deleteContact",
+            json!({ "deletedContactId": null, "userErrors": [{ "code": "NOT_FOUND" }] }),
+        ),
+    ])
+    .await;
 
     // Untouched for its owner.
     let own = app
-        .data(
-            "query($id: ID!) { contact(id: $id) { firstName } }",
-            json!({ "id": id }),
-        )
+        .data_of("query($id: ID!) { contact(id: $id) { firstName } }", &id)
         .await;
     assert_eq!(own["contact"]["firstName"], "Ada");
 }

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, run_to_success};
 
 /// Why the browser test cannot run here, if it cannot.
 fn missing_browser() -> Option<String> {
@@ -36,22 +36,9 @@ async fn graphiql_works_offline_and_another_origin_can_query_and_subscribe() {
     let app = TestApp::spawn().await;
     let thread = app.create_thread(json!({ "name": "Browser" })).await;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("web/browser-check.mjs");
-    let (address, token) = (app.address.clone(), app.token.clone());
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(script)
-            .args([&address, &token, &thread])
-            .output()
-    })
-    .await
-    .expect("join")
-    .expect("run node");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "browser check failed:\n{stdout}\n{stderr}"
-    );
+    let mut node = Command::new("node");
+    node.arg(script).args([&app.address, &app.token, &thread]);
+    let (stdout, _) = run_to_success(node, "browser check").await;
     let seen: Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
     assert_eq!(
         seen["outsideRequests"],
@@ -130,15 +117,9 @@ async fn cors_allows_the_configured_origins_only() {
     );
 
     // The actual request carries the header for an allowed origin.
-    let response = app
-        .client
-        .post(app.graphql_url())
-        .header("origin", "https://app.example.com")
-        .bearer_auth(&app.token)
-        .json(&json!({ "query": "{ viewer { organization { name } } }" }))
-        .send()
-        .await
-        .expect("send");
+    let origin = [("origin", "https://app.example.com")];
+    let query = "{ viewer { organization { name } } }";
+    let response = app.post_graphql(Some(&app.token), &origin, query).await;
     assert_eq!(
         response.headers()["access-control-allow-origin"],
         "https://app.example.com"

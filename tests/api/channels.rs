@@ -6,8 +6,7 @@ use chrono::Utc;
 use serde_json::{Value, json};
 use sha2::Digest;
 
-use crate::helpers::TestApp;
-use crate::ws::{TRANSPORT_WS, WsClient};
+use crate::helpers::{TestApp, is_id};
 
 const SEND: &str = "mutation($input: SendMessageInput!) {
   sendMessage(input: $input) {
@@ -29,13 +28,34 @@ const CHANNEL: &str = "query($id: ID!) { channel(id: $id) {
   scheduledPublishAt
 } }";
 
+const CHANNEL_EVENTS: &str = "subscription($id: ID!, $after: String) {
+  channelEvents(channelId: $id, after: $after) { kind cursor message { text publishedAt } }
+}";
+
 async fn send(app: &TestApp, input: Value) -> Value {
     let data = app.data(SEND, json!({ "input": input })).await;
     data["sendMessage"].clone()
 }
 
+/// Sends `text` to `thread` with the api key, to be published to its
+/// channel at `at` (RFC 3339); returns the payload.
+async fn schedule(app: &TestApp, thread: &str, text: &str, at: &str) -> Value {
+    send(
+        app,
+        json!({ "threadId": thread, "text": text, "publishToChannelAt": at }),
+    )
+    .await
+}
+
+/// Publishes a message with the api key (`input` as `publishMessage` takes
+/// it); returns the payload.
+async fn publish(app: &TestApp, input: Value) -> Value {
+    let data = app.data(PUBLISH, json!({ "input": input })).await;
+    data["publishMessage"].clone()
+}
+
 async fn channel(app: &TestApp, id: &Value) -> Value {
-    app.data(CHANNEL, json!({ "id": id })).await["channel"].clone()
+    app.data_of(CHANNEL, &id).await["channel"].clone()
 }
 
 fn texts(list: &Value) -> Vec<String> {
@@ -78,11 +98,7 @@ async fn threads_with_the_same_subscribers_publish_into_one_channel() {
         .await["data"]["sendMessage"]
         .clone();
     let channel_id = one["message"]["channel"]["id"].clone();
-    assert!(
-        channel_id
-            .as_str()
-            .is_some_and(|id| id.starts_with("chan_"))
-    );
+    assert!(is_id(&channel_id, "chan_"), "{channel_id}");
     assert_eq!(
         two["message"]["channel"]["id"], channel_id,
         "one channel for one subscriber set"
@@ -186,11 +202,7 @@ async fn a_scheduled_message_is_published_once_on_time_by_one_of_several_servers
     )
     .await;
     let at = Utc::now() + chrono::Duration::milliseconds(1500);
-    let scheduled = send(
-        &app,
-        json!({ "threadId": thread, "text": "later", "publishToChannelAt": at.to_rfc3339() }),
-    )
-    .await;
+    let scheduled = schedule(&app, &thread, "later", &at.to_rfc3339()).await;
     assert_eq!(scheduled["userErrors"], json!([]), "{scheduled}");
     assert_eq!(scheduled["message"]["publishedAt"], Value::Null);
     let channel_id = scheduled["message"]["channel"]["id"].clone();
@@ -202,13 +214,9 @@ async fn a_scheduled_message_is_published_once_on_time_by_one_of_several_servers
     assert!(data["scheduledPublishAt"].is_string());
 
     // A channel subscriber hears of it when it is published, not before.
-    let mut client = WsClient::connect_as(&second.ws_url(), TRANSPORT_WS, &second.token).await;
-    client
-        .subscribe(
-            "c",
-            "subscription($id: ID!, $after: String) { channelEvents(channelId: $id, after: $after) { kind cursor message { text publishedAt } } }",
-            json!({ "id": channel_id }),
-        )
+    let of_channel = json!({ "id": channel_id });
+    let mut client = second
+        .subscribe(&second.token, "c", CHANNEL_EVENTS, of_channel)
         .await;
     let event = client.next_data("c").await["channelEvents"].clone();
     assert_eq!(event["kind"], "MESSAGE_PUBLISHED");
@@ -229,13 +237,9 @@ async fn a_scheduled_message_is_published_once_on_time_by_one_of_several_servers
     let data = channel(&app, &channel_id).await;
     assert_eq!(texts(&data["messages"]["edges"]), vec!["now", "later"]);
     assert_eq!(data["pendingMessages"], json!([]));
-    let mut replay = WsClient::connect_as(&app.ws_url(), TRANSPORT_WS, &app.token).await;
-    replay
-        .subscribe(
-            "all",
-            "subscription { inboxEvents(after: \"ZTE6MA\") { kind message { text } } }",
-            json!({}),
-        )
+    let replay_all = "subscription { inboxEvents(after: \"ZTE6MA\") { kind message { text } } }";
+    let mut replay = app
+        .subscribe(&app.token, "all", replay_all, json!({}))
         .await;
     let mut published = Vec::new();
     loop {
@@ -256,11 +260,7 @@ async fn a_message_due_while_no_server_ran_goes_out_on_restart() {
     let mut app = TestApp::spawn().await;
     let thread = app.create_thread(json!({ "name": "t" })).await;
     let at = Utc::now() + chrono::Duration::milliseconds(800);
-    let scheduled = send(
-        &app,
-        json!({ "threadId": thread, "text": "while down", "publishToChannelAt": at.to_rfc3339() }),
-    )
-    .await;
+    let scheduled = schedule(&app, &thread, "while down", &at.to_rfc3339()).await;
     let channel_id = scheduled["message"]["channel"]["id"].clone();
     app.stop().await;
     tokio::time::sleep(Duration::from_millis(1200)).await;
@@ -275,24 +275,15 @@ async fn a_pending_message_can_be_edited_or_cancelled_before_it_goes_out() {
     let app = TestApp::spawn().await;
     let thread = app.create_thread(json!({ "name": "t" })).await;
     let soon = (Utc::now() + chrono::Duration::milliseconds(1200)).to_rfc3339();
-    let edited = send(
-        &app,
-        json!({ "threadId": thread, "text": "tpyo", "publishToChannelAt": soon }),
-    )
-    .await;
+    let edited = schedule(&app, &thread, "tpyo", &soon).await;
     let edited_id = edited["message"]["id"].clone();
     let channel_id = edited["message"]["channel"]["id"].clone();
-    app.data("mutation($id: ID!) { editMessage(input: {id: $id, text: \"typo fixed\"}) { userErrors { code } } }", json!({ "id": edited_id }))
-        .await;
+    app.data_of("mutation($id: ID!) { editMessage(input: {id: $id, text: \"typo fixed\"}) { userErrors { code } } }", &edited_id).await;
     let later = (Utc::now() + chrono::Duration::milliseconds(1200)).to_rfc3339();
-    let cancelled = send(
-        &app,
-        json!({ "threadId": thread, "text": "never mind", "publishToChannelAt": later }),
-    )
-    .await;
+    let cancelled = schedule(&app, &thread, "never mind", &later).await;
     let cancelled_id = cancelled["message"]["id"].clone();
     let cancel = "mutation($id: ID!) { cancelPublish(input: {messageId: $id}) { message { publishToChannelAt channel { id } } userErrors { field code } } }";
-    let done = app.data(cancel, json!({ "id": cancelled_id })).await;
+    let done = app.data_of(cancel, &cancelled_id).await;
     assert_eq!(
         done["cancelPublish"],
         json!({ "message": { "publishToChannelAt": null, "channel": null }, "userErrors": [] })
@@ -308,12 +299,12 @@ async fn a_pending_message_can_be_edited_or_cancelled_before_it_goes_out() {
         "the cancelled one never went out"
     );
 
-    let again = app.data(cancel, json!({ "id": cancelled_id })).await;
+    let again = app.data_of(cancel, &cancelled_id).await;
     assert_eq!(
         again["cancelPublish"]["userErrors"],
         json!([{ "field": ["input", "messageId"], "code": "NOT_PENDING" }])
     );
-    let published = app.data(cancel, json!({ "id": edited_id })).await;
+    let published = app.data_of(cancel, &edited_id).await;
     assert_eq!(
         published["cancelPublish"]["userErrors"][0]["code"],
         "NOT_PENDING"
@@ -325,17 +316,13 @@ async fn bad_publish_requests_are_user_errors() {
     let app = TestApp::spawn().await;
     let thread = app.create_thread(json!({ "name": "t" })).await;
     let past = (Utc::now() - chrono::Duration::minutes(5)).to_rfc3339();
-    let sent = send(
-        &app,
-        json!({ "threadId": thread, "text": "x", "publishToChannelAt": past }),
-    )
-    .await;
+    let sent = schedule(&app, &thread, "x", &past).await;
     assert_eq!(sent["message"], Value::Null);
     assert_eq!(sent["userErrors"][0]["code"], "PUBLISH_TIME_IN_PAST");
     let count = app
-        .data(
+        .data_of(
             "query($id: ID!) { thread(id: $id) { messages { edges { node { text } } } } }",
-            json!({ "id": thread }),
+            &thread,
         )
         .await;
     assert_eq!(
@@ -345,14 +332,9 @@ async fn bad_publish_requests_are_user_errors() {
     );
 
     let message = app.send_message(&app.token, &thread, "plain").await;
-    let empty = app
-        .data(
-            PUBLISH,
-            json!({ "input": { "messageId": message, "memberIds": [] } }),
-        )
-        .await;
+    let empty = publish(&app, json!({ "messageId": message, "memberIds": [] })).await;
     assert_eq!(
-        empty["publishMessage"]["userErrors"],
+        empty["userErrors"],
         json!([{ "field": ["input", "memberIds"], "code": "EMPTY_SUBSCRIBER_SET" }])
     );
 
@@ -379,35 +361,27 @@ async fn bad_publish_requests_are_user_errors() {
         )
         .await;
     let their_channel = theirs["data"]["sendMessage"]["message"]["channel"]["id"].clone();
-    let foreign = app
-        .data(
-            PUBLISH,
-            json!({ "input": { "messageId": message, "channelId": their_channel } }),
-        )
-        .await;
+    let foreign = publish(
+        &app,
+        json!({ "messageId": message, "channelId": their_channel }),
+    )
+    .await;
     assert_eq!(
-        foreign["publishMessage"]["userErrors"],
+        foreign["userErrors"],
         json!([{ "field": ["input", "channelId"], "code": "NOT_FOUND" }])
     );
     let read = app
-        .data(
+        .data_of(
             "query($id: ID!) { channel(id: $id) { id } node(id: $id) { id } }",
-            json!({ "id": their_channel }),
+            &their_channel,
         )
         .await;
     assert_eq!(read, json!({ "channel": null, "node": null }));
 
-    let now = app
-        .data(PUBLISH, json!({ "input": { "messageId": message } }))
-        .await;
-    assert_eq!(now["publishMessage"]["userErrors"], json!([]));
-    let twice = app
-        .data(PUBLISH, json!({ "input": { "messageId": message } }))
-        .await;
-    assert_eq!(
-        twice["publishMessage"]["userErrors"][0]["code"],
-        "INVALID_VALUE"
-    );
+    let now = publish(&app, json!({ "messageId": message })).await;
+    assert_eq!(now["userErrors"], json!([]));
+    let twice = publish(&app, json!({ "messageId": message })).await;
+    assert_eq!(twice["userErrors"][0]["code"], "INVALID_VALUE");
 }
 
 #[tokio::test]
@@ -415,13 +389,12 @@ async fn explicit_members_choose_the_channel_and_contacts_see_theirs() {
     let app = TestApp::spawn().await;
     let (_, contact, first, _) = two_threads(&app).await;
     let message = app.send_message(&app.token, &first, "to Bob only").await;
-    let published = app
-        .data(
-            PUBLISH,
-            json!({ "input": { "messageId": message, "memberIds": [contact] } }),
-        )
-        .await;
-    let channel_id = published["publishMessage"]["channel"]["id"].clone();
+    let published = publish(
+        &app,
+        json!({ "messageId": message, "memberIds": [contact] }),
+    )
+    .await;
+    let channel_id = published["channel"]["id"].clone();
     assert_eq!(channel(&app, &channel_id).await["name"], "Bob");
 
     let token = app.contact_token(&contact).await;

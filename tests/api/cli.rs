@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::helpers::succeeded;
+
 const BINARY: &str = env!("CARGO_BIN_EXE_confab");
 
 /// A free TCP port on loopback.
@@ -127,12 +129,7 @@ fn run_cli(data_dir: &Path, run_as: Option<(u32, u32)>, args: &[&str]) -> String
         .args(args)
         .output()
         .expect("run confab");
-    assert!(
-        output.status.success(),
-        "confab {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    succeeded(&output, &format!("confab {args:?}")).0
 }
 
 /// The README's first command, end to end, as whoever runs the tests.

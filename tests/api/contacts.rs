@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, user_errors};
+use crate::helpers::{TestApp, assert_created, user_errors};
 
 const CREATE: &str = "mutation($input: CreateContactInput!) {
   createContact(input: $input) {
@@ -56,27 +56,15 @@ async fn create_normalises_and_derives_fields() {
         }),
     )
     .await;
-    assert_eq!(payload["userErrors"], json!([]));
-    let contact = &payload["contact"];
-    assert!(
-        contact["id"]
-            .as_str()
-            .is_some_and(|id| id.starts_with("ctc_"))
-    );
-    assert_eq!(contact["firstName"], "Ada");
-    assert_eq!(contact["completeName"], "Ada Lovelace");
-    assert_eq!(contact["initials"], "AL");
-    assert_eq!(contact["email"], "ada@example.com");
-    assert_eq!(contact["phone"], "+442079460958");
-    assert_eq!(contact["avatarUrl"], "https://example.com/ada.png");
+    let expected = json!({
+        "firstName": "Ada", "completeName": "Ada Lovelace", "initials": "AL",
+        "email": "ada@example.com", "phone": "+442079460958",
+        "avatarUrl": "https://example.com/ada.png",
+    });
+    let contact = assert_created(&payload, "contact", "ctc_", expected);
     assert_eq!(contact["createdAt"], contact["updatedAt"]);
 
-    let fetched = app
-        .data(
-            "query($id: ID!) { contact(id: $id) { id completeName } node(id: $id) { id ... on Contact { email } } }",
-            json!({ "id": contact["id"] }),
-        )
-        .await;
+    let fetched = app.data_of("query($id: ID!) { contact(id: $id) { id completeName } node(id: $id) { id ... on Contact { email } } }", &contact["id"]).await;
     assert_eq!(fetched["contact"]["completeName"], "Ada Lovelace");
     assert_eq!(fetched["node"]["email"], "ada@example.com");
 }
@@ -194,9 +182,9 @@ async fn update_changes_only_what_is_given_and_null_clears() {
         vec![("firstName".to_string(), "REQUIRED".to_string())]
     );
     let after = app
-        .data(
+        .data_of(
             "query($id: ID!) { contact(id: $id) { firstName lastName email updatedAt createdAt } }",
-            json!({ "id": id }),
+            &id,
         )
         .await;
     assert_eq!(after["contact"]["lastName"], "Lovelace");
@@ -221,21 +209,10 @@ async fn delete_returns_the_id_once() {
     let app = TestApp::spawn().await;
     let id = create_named(&app, "Ada").await;
     let delete = "mutation($id: ID!) { deleteContact(input: {id: $id}) { deletedContactId userErrors { field code } } }";
-    let first = app.data(delete, json!({ "id": id })).await;
-    assert_eq!(
-        first["deleteContact"],
-        json!({ "deletedContactId": id, "userErrors": [] })
-    );
-    let second = app.data(delete, json!({ "id": id })).await;
-    assert_eq!(
-        second["deleteContact"],
-        json!({ "deletedContactId": null, "userErrors": [{ "field": ["input", "id"], "code": "NOT_FOUND" }] })
-    );
+    app.assert_deleted_once(delete, &id, "deleteContact", "deletedContactId")
+        .await;
     let gone = app
-        .data(
-            "query($id: ID!) { contact(id: $id) { id } }",
-            json!({ "id": id }),
-        )
+        .data_of("query($id: ID!) { contact(id: $id) { id } }", &id)
         .await;
     assert_eq!(gone["contact"], Value::Null);
 }

@@ -3,7 +3,10 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::helpers::{
+    BACKWARDS, Connection, FORWARDS, TestApp, assert_fields, at, created_id, error_code,
+    node_strings,
+};
 
 const CONVERSATION: &str = "id contact { id firstName } channel happenedAt createdAt updatedAt";
 
@@ -102,11 +105,26 @@ async fn create(app: &TestApp, contact_id: &str, channel: &str, happened_at: &st
 
 async fn create_id(app: &TestApp, contact_id: &str, happened_at: &str) -> String {
     let payload = create(app, contact_id, "PHONE", happened_at).await;
-    assert_eq!(payload["userErrors"], json!([]), "{payload}");
-    payload["conversation"]["id"]
-        .as_str()
-        .expect("conversation id")
-        .to_string()
+    created_id(&payload, "conversation")
+}
+
+/// A contact Ada, and a phone conversation with her on 2024-03-15; their ids.
+async fn ada_and_a_conversation(app: &TestApp) -> (String, String) {
+    let contact = app.create_contact("Ada", None).await;
+    let conversation = create_id(app, &contact, "2024-03-15").await;
+    (contact, conversation)
+}
+
+async fn update(app: &TestApp, input: Value) -> Value {
+    let data = app.data(&update_query(), json!({ "input": input })).await;
+    data["updateConversation"].clone()
+}
+
+async fn update_message(app: &TestApp, input: Value) -> Value {
+    let data = app
+        .data(&update_message_query(), json!({ "input": input }))
+        .await;
+    data["updateConversationMessage"].clone()
 }
 
 async fn add_message(
@@ -131,11 +149,7 @@ async fn add_message(
 
 async fn add_message_id(app: &TestApp, conversation_id: &str, content: &str) -> String {
     let payload = add_message(app, conversation_id, content, "2024-03-15T10:00:00Z", true).await;
-    assert_eq!(payload["userErrors"], json!([]), "{payload}");
-    payload["message"]["id"]
-        .as_str()
-        .expect("message id")
-        .to_string()
+    created_id(&payload, "message")
 }
 
 async fn total_count(app: &TestApp) -> i64 {
@@ -147,7 +161,7 @@ async fn total_count(app: &TestApp) -> i64 {
 
 /// The messages of a conversation, as `(text, writtenAt, writtenByMe)`.
 async fn messages(app: &TestApp, conversation_id: &str) -> Vec<Value> {
-    let data = app.data(MESSAGES, json!({ "id": conversation_id })).await;
+    let data = app.data_of(MESSAGES, &conversation_id).await;
     data["conversation"]["messages"]["edges"]
         .as_array()
         .expect("edges")
@@ -163,12 +177,7 @@ async fn messages(app: &TestApp, conversation_id: &str) -> Vec<Value> {
 }
 
 fn ids(connection: &Value) -> Vec<String> {
-    connection["edges"]
-        .as_array()
-        .expect("edges")
-        .iter()
-        .map(|e| e["node"]["id"].as_str().expect("id").to_string())
-        .collect()
+    node_strings(connection, "id")
 }
 
 #[tokio::test]
@@ -231,14 +240,12 @@ async fn create_for_an_unknown_contact_is_not_found_and_writes_nothing() {
 #[tokio::test]
 async fn lists_newest_first_and_filters_by_contact() {
     let app = TestApp::spawn().await;
-    let ada = app.create_contact("Ada", None).await;
-    let grace = app.create_contact("Grace", None).await;
-    let lonely = app.create_contact("Alan", None).await;
-    let a1 = create_id(&app, &ada, "2024-01-01").await;
-    let g1 = create_id(&app, &grace, "2024-01-02").await;
-    let a2 = create_id(&app, &ada, "2024-01-03").await;
-    let a3 = create_id(&app, &ada, "2024-01-04").await;
-    let g2 = create_id(&app, &grace, "2024-01-05").await;
+    let [ada, grace, lonely] = app.create_contacts(["Ada", "Grace", "Alan"]).await;
+    let mut created = Vec::new();
+    for (contact, day) in [(&ada, 1), (&grace, 2), (&ada, 3), (&ada, 4), (&grace, 5)] {
+        created.push(create_id(&app, contact, &format!("2024-01-0{day}")).await);
+    }
+    let [a1, g1, a2, a3, g2] = <[String; 5]>::try_from(created).expect("five");
 
     let all = app.data(LIST, json!({})).await;
     assert_eq!(all["conversations"]["totalCount"], 5);
@@ -270,12 +277,12 @@ async fn lists_newest_first_and_filters_by_contact() {
     );
 
     // `Contact.conversations` gives the same.
-    let through_contact = app.data(CONTACT_LIST, json!({ "id": ada })).await;
+    let through_contact = app.data_of(CONTACT_LIST, &ada).await;
     assert_eq!(
         through_contact["contact"]["conversations"],
         of_ada["conversations"]
     );
-    let through_grace = app.data(CONTACT_LIST, json!({ "id": grace })).await;
+    let through_grace = app.data_of(CONTACT_LIST, &grace).await;
     assert_eq!(
         through_grace["contact"]["conversations"],
         of_grace["conversations"]
@@ -289,7 +296,7 @@ async fn lists_newest_first_and_filters_by_contact() {
     });
     let of_lonely = app.data(LIST, json!({ "contactId": lonely })).await;
     assert_eq!(of_lonely["conversations"], empty);
-    let through_lonely = app.data(CONTACT_LIST, json!({ "id": lonely })).await;
+    let through_lonely = app.data_of(CONTACT_LIST, &lonely).await;
     assert_eq!(through_lonely["contact"]["conversations"], empty);
     for nobody in ["ctc_nobody", "garbage"] {
         let of_nobody = app.data(LIST, json!({ "contactId": nobody })).await;
@@ -297,73 +304,10 @@ async fn lists_newest_first_and_filters_by_contact() {
     }
 }
 
-/// Walks a connection forwards with `first: size`, then backwards with
-/// `last: size`; returns both orders of ids (backwards reassembled).
-async fn walk(
-    app: &TestApp,
-    query: &str,
-    variables: Value,
-    path: &[&str],
-    size: i64,
-    expected_total: i64,
-) -> (Vec<String>, usize, Vec<String>, usize) {
-    let connection = |data: &Value| {
-        let mut value = data.clone();
-        for key in path {
-            value = value[*key].clone();
-        }
-        value
-    };
-    let mut forwards = Vec::new();
-    let mut forward_pages = 0;
-    let mut after = Value::Null;
-    loop {
-        let mut vars = variables.clone();
-        vars["first"] = json!(size);
-        vars["after"] = after.clone();
-        let page = connection(&app.data(query, vars).await);
-        assert_eq!(page["totalCount"], expected_total, "{page}");
-        assert_eq!(page["pageInfo"]["hasPreviousPage"], forward_pages > 0);
-        let page_ids = ids(&page);
-        assert!(page_ids.len() as i64 <= size);
-        forwards.extend(page_ids);
-        forward_pages += 1;
-        if page["pageInfo"]["hasNextPage"] == false {
-            break;
-        }
-        after = page["pageInfo"]["endCursor"].clone();
-        assert!(forward_pages < 100, "runaway pagination");
-    }
-
-    let mut backwards: Vec<String> = Vec::new();
-    let mut backward_pages = 0;
-    let mut before = Value::Null;
-    loop {
-        let mut vars = variables.clone();
-        vars["last"] = json!(size);
-        vars["before"] = before.clone();
-        let page = connection(&app.data(query, vars).await);
-        assert_eq!(page["totalCount"], expected_total, "{page}");
-        assert_eq!(page["pageInfo"]["hasNextPage"], backward_pages > 0);
-        let mut page_ids = ids(&page);
-        assert!(page_ids.len() as i64 <= size);
-        page_ids.extend(backwards);
-        backwards = page_ids;
-        backward_pages += 1;
-        if page["pageInfo"]["hasPreviousPage"] == false {
-            break;
-        }
-        before = page["pageInfo"]["startCursor"].clone();
-        assert!(backward_pages < 100, "runaway pagination");
-    }
-    (forwards, forward_pages, backwards, backward_pages)
-}
-
 #[tokio::test]
 async fn pages_forwards_and_backwards() {
     let app = TestApp::spawn().await;
-    let ada = app.create_contact("Ada", None).await;
-    let grace = app.create_contact("Grace", None).await;
+    let [ada, grace] = app.create_contacts(["Ada", "Grace"]).await;
     let mut of_ada = Vec::new();
     let mut everything = Vec::new();
     for day in 1..=8 {
@@ -378,43 +322,41 @@ async fn pages_forwards_and_backwards() {
     everything.reverse();
     assert_eq!(everything.len(), 10);
 
-    // All conversations, 3 at a time.
-    let (forwards, forward_pages, backwards, backward_pages) =
-        walk(&app, LIST, json!({}), &["conversations"], 3, 10).await;
-    assert_eq!(forwards, everything);
-    assert_eq!(forward_pages, 4);
-    assert_eq!(backwards, everything);
-    assert_eq!(backward_pages, 4);
-
-    // One contact's, 3 at a time, through `conversations(contactId:)` …
-    let (forwards, forward_pages, backwards, backward_pages) = walk(
-        &app,
-        LIST,
-        json!({ "contactId": ada }),
-        &["conversations"],
-        3,
-        8,
-    )
-    .await;
-    assert_eq!(forwards, of_ada);
-    assert_eq!(forward_pages, 3);
-    assert_eq!(backwards, of_ada);
-    assert_eq!(backward_pages, 3);
-
-    // … and through `Contact.conversations`, 2 at a time.
-    let (forwards, forward_pages, backwards, backward_pages) = walk(
-        &app,
-        CONTACT_LIST,
-        json!({ "id": ada }),
-        &["contact", "conversations"],
-        2,
-        8,
-    )
-    .await;
-    assert_eq!(forwards, of_ada);
-    assert_eq!(forward_pages, 4);
-    assert_eq!(backwards, of_ada);
-    assert_eq!(backward_pages, 4);
+    // All conversations, 3 at a time; one contact's, 3 at a time, through
+    // `conversations(contactId:)`; and through `Contact.conversations`, 2 at a time.
+    let cases = [
+        (LIST, json!({}), &["conversations"][..], 3, &everything, 4),
+        (
+            LIST,
+            json!({ "contactId": ada }),
+            &["conversations"][..],
+            3,
+            &of_ada,
+            3,
+        ),
+        (
+            CONTACT_LIST,
+            json!({ "id": ada }),
+            &["contact", "conversations"][..],
+            2,
+            &of_ada,
+            4,
+        ),
+    ];
+    for (query, variables, path, size, expected, pages) in cases {
+        let connection = Connection {
+            query,
+            variables,
+            path,
+            field: "id",
+        };
+        for direction in [&FORWARDS, &BACKWARDS] {
+            let total = expected.len() as i64;
+            let (seen, pages_seen) = connection.walk(&app, direction, size, total).await;
+            assert_eq!(&seen, expected, "{path:?} {size} at a time");
+            assert_eq!(pages_seen, pages, "{path:?} {size} at a time");
+        }
+    }
 
     // An edge's cursor continues from that edge, both ways.
     let first = app
@@ -450,13 +392,7 @@ async fn update_changes_happened_at_and_channel() {
     let id = created["conversation"]["id"].as_str().expect("id");
     let created_at = created["conversation"]["createdAt"].clone();
 
-    let moved = app
-        .data(
-            &update_query(),
-            json!({ "input": { "id": id, "happenedAt": "2024-02-29" } }),
-        )
-        .await["updateConversation"]
-        .clone();
+    let moved = update(&app, json!({ "id": id, "happenedAt": "2024-02-29" })).await;
     assert_eq!(moved["userErrors"], json!([]));
     assert_eq!(moved["conversation"]["id"], id);
     assert_eq!(moved["conversation"]["happenedAt"], "2024-02-29");
@@ -464,38 +400,27 @@ async fn update_changes_happened_at_and_channel() {
     assert_eq!(moved["conversation"]["createdAt"], created_at);
     assert_ne!(moved["conversation"]["updatedAt"], created_at);
 
-    let rechanneled = app
-        .data(
-            &update_query(),
-            json!({ "input": { "id": id, "channel": "TELEGRAM" } }),
-        )
-        .await["updateConversation"]
-        .clone();
+    let rechanneled = update(&app, json!({ "id": id, "channel": "TELEGRAM" })).await;
     assert_eq!(rechanneled["userErrors"], json!([]));
     assert_eq!(rechanneled["conversation"]["channel"], "TELEGRAM");
     assert_eq!(rechanneled["conversation"]["happenedAt"], "2024-02-29");
 
-    let both = app
-        .data(
-            &update_query(),
-            json!({ "input": { "id": id, "channel": "EMAIL", "happenedAt": "2023-12-31" } }),
-        )
-        .await["updateConversation"]
-        .clone();
+    let both = update(
+        &app,
+        json!({ "id": id, "channel": "EMAIL", "happenedAt": "2023-12-31" }),
+    )
+    .await;
     assert_eq!(both["conversation"]["channel"], "EMAIL");
     assert_eq!(both["conversation"]["happenedAt"], "2023-12-31");
 
     // Nothing to change: returned as it is.
-    let unchanged = app
-        .data(&update_query(), json!({ "input": { "id": id } }))
-        .await["updateConversation"]
-        .clone();
+    let unchanged = update(&app, json!({ "id": id })).await;
     assert_eq!(unchanged, both);
 
     let read = app
-        .data(
+        .data_of(
             "query($id: ID!) { conversation(id: $id) { channel happenedAt contact { id } } }",
-            json!({ "id": id }),
+            &id,
         )
         .await;
     assert_eq!(
@@ -503,13 +428,11 @@ async fn update_changes_happened_at_and_channel() {
         json!({ "channel": "EMAIL", "happenedAt": "2023-12-31", "contact": { "id": contact } })
     );
 
-    let missing = app
-        .data(
-            &update_query(),
-            json!({ "input": { "id": "conv_doesnotexist", "happenedAt": "2024-01-01" } }),
-        )
-        .await["updateConversation"]
-        .clone();
+    let missing = update(
+        &app,
+        json!({ "id": "conv_doesnotexist", "happenedAt": "2024-01-01" }),
+    )
+    .await;
     assert_eq!(
         missing,
         json!({ "conversation": null, "userErrors": not_found("id") })
@@ -534,9 +457,8 @@ async fn messages_are_added_listed_updated_and_deleted() {
         true,
     )
     .await;
-    assert_eq!(first["userErrors"], json!([]));
+    let first_id = created_id(&first, "message");
     let message = &first["message"];
-    let first_id = message["id"].as_str().expect("message id").to_string();
     assert!(first_id.starts_with("msg_"), "{first_id}");
     assert_eq!(
         message,
@@ -561,21 +483,11 @@ async fn messages_are_added_listed_updated_and_deleted() {
     );
 
     // A time with an offset is kept as the same instant, in UTC.
-    let second = add_message(
-        &app,
-        &conversation_id,
-        "Hi! Long time no see.",
-        "2024-03-15T12:45:00+02:00",
-        false,
-    )
-    .await;
-    assert_eq!(second["userErrors"], json!([]));
+    let (text, at) = ("Hi! Long time no see.", "2024-03-15T12:45:00+02:00");
+    let second = add_message(&app, &conversation_id, text, at, false).await;
+    let second_id = created_id(&second, "message");
     assert_eq!(second["message"]["writtenAt"], "2024-03-15T10:45:00+00:00");
     assert_eq!(second["message"]["writtenByMe"], false);
-    let second_id = second["message"]["id"]
-        .as_str()
-        .expect("message id")
-        .to_string();
 
     // Listed in the order they were added.
     assert_eq!(
@@ -585,29 +497,17 @@ async fn messages_are_added_listed_updated_and_deleted() {
             json!(["Hi! Long time no see.", "2024-03-15T10:45:00+00:00", false]),
         ]
     );
-    let node = app
-        .data(
-            "query($id: ID!) { node(id: $id) { id ... on Message { text conversation { id } thread { id } } } }",
-            json!({ "id": first_id }),
-        )
-        .await;
+    let node = app.data_of("query($id: ID!) { node(id: $id) { id ... on Message { text conversation { id } thread { id } } } }", &first_id).await;
     assert_eq!(
         node["node"],
         json!({ "id": first_id, "text": "Hello Ada", "conversation": { "id": conversation_id }, "thread": null })
     );
 
     // Content only: the rest is left alone.
-    let edited = app
-        .data(
-            &update_message_query(),
-            json!({ "input": { "id": first_id, "content": "Hello, Ada!" } }),
-        )
-        .await["updateConversationMessage"]
-        .clone();
+    let edited = update_message(&app, json!({ "id": first_id, "content": "Hello, Ada!" })).await;
     assert_eq!(edited["userErrors"], json!([]));
-    assert_eq!(edited["message"]["text"], "Hello, Ada!");
-    assert_eq!(edited["message"]["writtenAt"], "2024-03-15T10:30:00+00:00");
-    assert_eq!(edited["message"]["writtenByMe"], true);
+    let kept = json!({ "text": "Hello, Ada!", "writtenAt": "2024-03-15T10:30:00+00:00", "writtenByMe": true });
+    assert_fields(&edited["message"], kept);
     assert_eq!(edited["conversation"]["id"], conversation_id);
     assert_ne!(
         edited["conversation"]["updatedAt"], second["conversation"]["updatedAt"],
@@ -615,20 +515,12 @@ async fn messages_are_added_listed_updated_and_deleted() {
     );
 
     // When and who, not the content.
-    let reattributed = app
-        .data(
-            &update_message_query(),
-            json!({ "input": { "id": first_id, "writtenAt": "2024-03-14T09:00:00Z", "writtenByMe": false } }),
-        )
-        .await["updateConversationMessage"]
-        .clone();
+    let when_and_who =
+        json!({ "id": first_id, "writtenAt": "2024-03-14T09:00:00Z", "writtenByMe": false });
+    let reattributed = update_message(&app, when_and_who).await;
     assert_eq!(reattributed["userErrors"], json!([]));
-    assert_eq!(reattributed["message"]["text"], "Hello, Ada!");
-    assert_eq!(
-        reattributed["message"]["writtenAt"],
-        "2024-03-14T09:00:00+00:00"
-    );
-    assert_eq!(reattributed["message"]["writtenByMe"], false);
+    let moved = json!({ "text": "Hello, Ada!", "writtenAt": "2024-03-14T09:00:00+00:00", "writtenByMe": false });
+    assert_fields(&reattributed["message"], moved);
     assert_eq!(
         messages(&app, &conversation_id).await,
         vec![
@@ -637,7 +529,7 @@ async fn messages_are_added_listed_updated_and_deleted() {
         ]
     );
 
-    let deleted = app.data(DELETE_MESSAGE, json!({ "id": second_id })).await;
+    let deleted = app.data_of(DELETE_MESSAGE, &second_id).await;
     assert_eq!(
         deleted["deleteConversationMessage"],
         json!({ "deletedMessageId": second_id, "conversation": { "id": conversation_id }, "userErrors": [] })
@@ -646,16 +538,13 @@ async fn messages_are_added_listed_updated_and_deleted() {
         messages(&app, &conversation_id).await,
         vec![json!(["Hello, Ada!", "2024-03-14T09:00:00+00:00", false])]
     );
-    let again = app.data(DELETE_MESSAGE, json!({ "id": second_id })).await;
+    let again = app.data_of(DELETE_MESSAGE, &second_id).await;
     assert_eq!(
         again["deleteConversationMessage"],
         json!({ "deletedMessageId": null, "conversation": null, "userErrors": not_found("id") })
     );
     let gone = app
-        .data(
-            "query($id: ID!) { node(id: $id) { id } }",
-            json!({ "id": second_id }),
-        )
+        .data_of("query($id: ID!) { node(id: $id) { id } }", &second_id)
         .await;
     assert_eq!(gone["node"], Value::Null);
 }
@@ -663,8 +552,7 @@ async fn messages_are_added_listed_updated_and_deleted() {
 #[tokio::test]
 async fn blank_message_content_is_required_and_writes_nothing() {
     let app = TestApp::spawn().await;
-    let contact = app.create_contact("Ada", None).await;
-    let conversation_id = create_id(&app, &contact, "2024-03-15").await;
+    let (_, conversation_id) = ada_and_a_conversation(&app).await;
 
     for blank in ["", "   \n\t"] {
         let payload =
@@ -683,13 +571,8 @@ async fn blank_message_content_is_required_and_writes_nothing() {
 
     // An update to blank content is refused too, and changes nothing.
     let id = add_message_id(&app, &conversation_id, "Hello").await;
-    let refused = app
-        .data(
-            &update_message_query(),
-            json!({ "input": { "id": id, "content": " ", "writtenByMe": false } }),
-        )
-        .await["updateConversationMessage"]
-        .clone();
+    let blank = json!({ "id": id, "content": " ", "writtenByMe": false });
+    let refused = update_message(&app, blank).await;
     assert_eq!(
         refused,
         json!({
@@ -707,8 +590,7 @@ async fn blank_message_content_is_required_and_writes_nothing() {
 #[tokio::test]
 async fn unknown_and_thread_message_ids_are_not_found() {
     let app = TestApp::spawn().await;
-    let contact = app.create_contact("Ada", None).await;
-    let conversation_id = create_id(&app, &contact, "2024-03-15").await;
+    let (_, conversation_id) = ada_and_a_conversation(&app).await;
 
     // Adding to a conversation that does not exist.
     let payload = add_message(
@@ -726,19 +608,13 @@ async fn unknown_and_thread_message_ids_are_not_found() {
 
     // A message id that names nothing.
     for id in ["msg_doesnotexist", "garbage"] {
-        let updated = app
-            .data(
-                &update_message_query(),
-                json!({ "input": { "id": id, "content": "x" } }),
-            )
-            .await["updateConversationMessage"]
-            .clone();
+        let updated = update_message(&app, json!({ "id": id, "content": "x" })).await;
         assert_eq!(
             updated,
             json!({ "message": null, "conversation": null, "userErrors": not_found("id") }),
             "{id}"
         );
-        let deleted = app.data(DELETE_MESSAGE, json!({ "id": id })).await;
+        let deleted = app.data_of(DELETE_MESSAGE, &id).await;
         assert_eq!(
             deleted["deleteConversationMessage"],
             json!({ "deletedMessageId": null, "conversation": null, "userErrors": not_found("id") }),
@@ -766,31 +642,19 @@ async fn unknown_and_thread_message_ids_are_not_found() {
         .as_str()
         .expect("message id")
         .to_string();
-    let updated = app
-        .data(
-            &update_message_query(),
-            json!({ "input": { "id": thread_message, "content": "hijacked", "writtenByMe": true } }),
-        )
-        .await["updateConversationMessage"]
-        .clone();
+    let hijack = json!({ "id": thread_message, "content": "hijacked", "writtenByMe": true });
+    let updated = update_message(&app, hijack).await;
     assert_eq!(
         updated,
         json!({ "message": null, "conversation": null, "userErrors": not_found("id") })
     );
-    let deleted = app
-        .data(DELETE_MESSAGE, json!({ "id": thread_message }))
-        .await;
+    let deleted = app.data_of(DELETE_MESSAGE, &thread_message).await;
     assert_eq!(
         deleted["deleteConversationMessage"],
         json!({ "deletedMessageId": null, "conversation": null, "userErrors": not_found("id") })
     );
     // The thread message is untouched, and no conversation gained it.
-    let read = app
-        .data(
-            "query($id: ID!) { node(id: $id) { ... on Message { text writtenAt writtenByMe conversation { id } thread { id } } } }",
-            json!({ "id": thread_message }),
-        )
-        .await;
+    let read = app.data_of("query($id: ID!) { node(id: $id) { ... on Message { text writtenAt writtenByMe conversation { id } thread { id } } } }", &thread_message).await;
     assert_eq!(
         read["node"],
         json!({ "text": "in a thread", "writtenAt": null, "writtenByMe": null, "conversation": null, "thread": { "id": thread_id } })
@@ -808,11 +672,13 @@ async fn delete_removes_the_conversation_and_its_messages() {
     let second = add_message_id(&app, &doomed, "two").await;
     let survivor = add_message_id(&app, &kept, "kept").await;
 
-    let deleted = app.data(DELETE, json!({ "id": doomed })).await;
-    assert_eq!(
-        deleted["deleteConversation"],
-        json!({ "deletedConversationId": doomed, "userErrors": [] })
-    );
+    app.assert_deleted_once(
+        DELETE,
+        &doomed,
+        "deleteConversation",
+        "deletedConversationId",
+    )
+    .await;
 
     let read = app
         .data(
@@ -839,19 +705,8 @@ async fn delete_removes_the_conversation_and_its_messages() {
         })
     );
 
-    let again = app.data(DELETE, json!({ "id": doomed })).await;
-    assert_eq!(
-        again["deleteConversation"],
-        json!({ "deletedConversationId": null, "userErrors": not_found("id") })
-    );
     // Its messages cannot be reached through the message mutations either.
-    let edit = app
-        .data(
-            &update_message_query(),
-            json!({ "input": { "id": first, "content": "back?" } }),
-        )
-        .await["updateConversationMessage"]
-        .clone();
+    let edit = update_message(&app, json!({ "id": first, "content": "back?" })).await;
     assert_eq!(edit["userErrors"], not_found("id"));
     let added = add_message(&app, &doomed, "late", "2024-03-15T10:00:00Z", true).await;
     assert_eq!(added["userErrors"], not_found("conversationId"));
@@ -866,12 +721,7 @@ async fn deleting_the_contact_deletes_its_conversations() {
     let message = add_message_id(&app, &conversation, "hello").await;
     let other = create_id(&app, &grace, "2024-03-15").await;
 
-    let deleted = app
-        .data(
-            "mutation($id: ID!) { deleteContact(input: {id: $id}) { deletedContactId userErrors { code } } }",
-            json!({ "id": ada }),
-        )
-        .await;
+    let deleted = app.data_of("mutation($id: ID!) { deleteContact(input: {id: $id}) { deletedContactId userErrors { code } } }", &ada).await;
     assert_eq!(
         deleted["deleteContact"],
         json!({ "deletedContactId": ada, "userErrors": [] })
@@ -882,13 +732,10 @@ async fn deleting_the_contact_deletes_its_conversations() {
             json!({ "id": conversation, "message": message }),
         )
         .await;
+    let left = json!({ "totalCount": 1, "nodes": [{ "id": other }] });
     assert_eq!(
         read,
-        json!({
-            "conversation": null,
-            "node": null,
-            "conversations": { "totalCount": 1, "nodes": [{ "id": other }] },
-        })
+        json!({ "conversation": null, "node": null, "conversations": left })
     );
 }
 
@@ -896,8 +743,7 @@ async fn deleting_the_contact_deletes_its_conversations() {
 async fn another_organization_sees_and_changes_nothing() {
     let app = TestApp::spawn().await;
     let other = app.create_organization("globex").await;
-    let contact = app.create_contact("Ada", None).await;
-    let conversation = create_id(&app, &contact, "2024-03-15").await;
+    let (contact, conversation) = ada_and_a_conversation(&app).await;
     let message = add_message_id(&app, &conversation, "private").await;
 
     let read = app
@@ -962,12 +808,7 @@ async fn another_organization_sees_and_changes_nothing() {
     }
 
     // Untouched for its owner.
-    let own = app
-        .data(
-            "query($id: ID!) { conversation(id: $id) { happenedAt channel messages(first: 10) { nodes { text } } } conversations { totalCount } }",
-            json!({ "id": conversation }),
-        )
-        .await;
+    let own = app.data_of("query($id: ID!) { conversation(id: $id) { happenedAt channel messages(first: 10) { nodes { text } } } conversations { totalCount } }", &conversation).await;
     assert_eq!(
         own,
         json!({
@@ -980,51 +821,49 @@ async fn another_organization_sees_and_changes_nothing() {
 #[tokio::test]
 async fn a_contact_token_is_forbidden() {
     let app = TestApp::spawn().await;
-    let contact = app.create_contact("Ada", None).await;
-    let conversation = create_id(&app, &contact, "2024-03-15").await;
+    let (contact, conversation) = ada_and_a_conversation(&app).await;
     let message = add_message_id(&app, &conversation, "about you").await;
     let token = app.contact_token(&contact).await;
 
-    let forbidden = |body: &Value, path: Value| {
-        assert_eq!(
-            body["errors"][0]["extensions"]["code"], "FORBIDDEN",
-            "{body}"
-        );
-        assert_eq!(body["errors"][0]["path"], path, "{body}");
-    };
-
-    let list = app
-        .graphql_as(
-            &token,
-            "{ conversations { totalCount edges { node { id } } } }",
-            json!({}),
-        )
-        .await;
     // async-graphql drops a field whose resolver fails (or all of `data` at
     // the root) rather than setting it to null: assert only that nothing leaks.
-    forbidden(&list, json!(["conversations"]));
-    assert_eq!(list["data"]["conversations"], Value::Null);
-
-    let one = app
-        .graphql_as(
-            &token,
-            "query($id: ID!) { conversation(id: $id) { id } }",
+    let add = json!({ "conversationId": conversation, "content": "hi", "writtenAt": "2024-01-01T00:00:00Z", "writtenByMe": false });
+    let create = json!({ "contactId": contact, "channel": "SMS", "happenedAt": "2024-01-01" });
+    let refused: [(String, Value, &[&str]); 5] = [
+        (
+            "{ conversations { totalCount edges { node { id } } } }".to_string(),
+            json!({}),
+            &["conversations"],
+        ),
+        (
+            "query($id: ID!) { conversation(id: $id) { id } }".to_string(),
             json!({ "id": conversation }),
-        )
-        .await;
-    forbidden(&one, json!(["conversation"]));
-    assert_eq!(one["data"]["conversation"], Value::Null);
-
-    // Not through its own contact either.
-    let own = app
-        .graphql_as(
-            &token,
-            "query($id: ID!) { contact(id: $id) { id conversations { totalCount } } }",
+            &["conversation"],
+        ),
+        // Not through its own contact either.
+        (
+            "query($id: ID!) { contact(id: $id) { id conversations { totalCount } } }".to_string(),
             json!({ "id": contact }),
-        )
-        .await;
-    forbidden(&own, json!(["contact", "conversations"]));
-    assert_eq!(own["data"]["contact"]["conversations"], Value::Null);
+            &["contact", "conversations"],
+        ),
+        (
+            create_query(),
+            json!({ "input": create }),
+            &["createConversation"],
+        ),
+        (
+            add_message_query(),
+            json!({ "input": add }),
+            &["addConversationMessage"],
+        ),
+    ];
+    for (query, variables, path) in refused {
+        let body = app.graphql_as(&token, &query, variables).await;
+        assert_eq!(error_code(&body), "FORBIDDEN", "{query}: {body}");
+        assert_eq!(body["errors"][0]["path"], json!(path), "{query}: {body}");
+        let field = format!("/data/{}", path.join("/"));
+        assert_eq!(at(&body, &field), &Value::Null, "{query}: {body}");
+    }
 
     // Nor as nodes.
     let nodes = app
@@ -1035,26 +874,6 @@ async fn a_contact_token_is_forbidden() {
         )
         .await;
     assert_eq!(nodes, json!({ "data": { "node": null, "message": null } }));
-
-    let create = app
-        .graphql_as(
-            &token,
-            &create_query(),
-            json!({ "input": { "contactId": contact, "channel": "SMS", "happenedAt": "2024-01-01" } }),
-        )
-        .await;
-    forbidden(&create, json!(["createConversation"]));
-    assert_eq!(create["data"]["createConversation"], Value::Null);
-
-    let add = app
-        .graphql_as(
-            &token,
-            &add_message_query(),
-            json!({ "input": { "conversationId": conversation, "content": "hi", "writtenAt": "2024-01-01T00:00:00Z", "writtenByMe": false } }),
-        )
-        .await;
-    forbidden(&add, json!(["addConversationMessage"]));
-    assert_eq!(add["data"]["addConversationMessage"], Value::Null);
 
     // Nothing was written.
     assert_eq!(total_count(&app).await, 1);

@@ -190,11 +190,7 @@ fn raw_body(rng: &mut StdRng) -> String {
 
 #[tokio::test]
 async fn no_request_is_a_server_error() {
-    let app = TestApp::spawn_with(|config| {
-        config.token_rate = 100_000;
-        config.token_burst = 100_000;
-    })
-    .await;
+    let app = TestApp::spawn_with_token_rate(100_000, 100_000).await;
     let thread = app.create_thread(json!({ "name": "Fuzz" })).await;
     let contact = app.create_contact("Ada", Some("+14155550100")).await;
     let operations = operations(&thread, &contact);

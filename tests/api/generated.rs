@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use crate::helpers::fresh_database;
+use crate::helpers::{fresh_database, run_to_success};
 
 #[test]
 fn schema_graphql_is_what_the_server_exports() {
@@ -18,17 +18,12 @@ fn schema_graphql_is_what_the_server_exports() {
 #[tokio::test]
 async fn schema_rs_is_what_diesel_prints_for_the_migrated_database() {
     let database_url = fresh_database().await;
-    let output = Command::new("diesel")
+    let mut diesel = Command::new("diesel");
+    diesel
         .args(["print-schema", "--database-url", &database_url])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run `diesel` (diesel_cli; scripts/test installs it)");
-    assert!(
-        output.status.success(),
-        "diesel print-schema: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let printed = String::from_utf8_lossy(&output.stdout);
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    let what = "`diesel print-schema` (diesel_cli; scripts/test installs it)";
+    let (printed, _) = run_to_success(diesel, what).await;
     let checked_in =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/db/schema.rs"))
             .unwrap_or_default();

@@ -25,13 +25,7 @@ fn reason(body: &Value) -> &str {
 }
 
 async fn assert_healthy(app: &TestApp) {
-    let health = app
-        .client
-        .get(format!("{}/healthz", app.address))
-        .timeout(Duration::from_secs(2))
-        .send()
-        .await
-        .expect("healthz answers");
+    let health = app.get_within("/healthz", Duration::from_secs(2)).await;
     assert_eq!(health.status(), 200);
     let data = app
         .data("{ viewer { organization { name } } }", json!({}))
@@ -79,26 +73,15 @@ async fn deeply_nested_values_and_selections_are_refused_before_parsing() {
         "[".repeat(3_000),
         "]".repeat(3_000)
     );
-    let response = app
+    let get = app
         .client
         .get(app.graphql_url())
-        .query(&[("query", query.as_str())])
-        .timeout(ANSWER_WITHIN)
-        .send()
-        .await
-        .expect("answered");
-    assert_eq!(response.status(), 401);
-    let response = app
-        .client
-        .get(app.graphql_url())
-        .bearer_auth(&app.token)
-        .header("accept", "application/graphql-response+json")
-        .query(&[("query", query.as_str())])
-        .timeout(ANSWER_WITHIN)
-        .send()
-        .await
-        .expect("answered");
-    assert_eq!(response.status(), 400);
+        .query(&[("query", &query)]);
+    let anonymous = get.try_clone().expect("clone").timeout(ANSWER_WITHIN);
+    assert_eq!(anonymous.send().await.expect("answered").status(), 401);
+    let with_token = get.bearer_auth(&app.token).timeout(ANSWER_WITHIN);
+    let with_token = with_token.header("accept", "application/graphql-response+json");
+    assert_eq!(with_token.send().await.expect("answered").status(), 400);
     assert_healthy(&app).await;
 }
 
@@ -214,7 +197,7 @@ async fn an_oversized_response_is_refused_while_it_is_built() {
     // A page that fits is served.
     let query =
         "query($id: ID!) { thread(id: $id) { messages(first: 3) { edges { node { text } } } } }";
-    let data = app.data(query, json!({ "id": thread })).await;
+    let data = app.data_of(query, &thread).await;
     assert_eq!(
         data["thread"]["messages"]["edges"].as_array().map(Vec::len),
         Some(3)
@@ -296,25 +279,26 @@ async fn relay(
     upstream: &Upstream,
     frozen: std::sync::Arc<std::sync::atomic::AtomicBool>,
 ) -> std::io::Result<()> {
+    use tokio::io::{AsyncRead, AsyncWrite};
+    type Halves = (
+        Box<dyn AsyncRead + Unpin + Send>,
+        Box<dyn AsyncWrite + Unpin + Send>,
+    );
     let (client_read, client_write) = client.into_split();
-    match upstream {
+    let (server_read, server_write): Halves = match upstream {
         Upstream::Tcp(address) => {
-            let (server_read, server_write) =
-                tokio::net::TcpStream::connect(address).await?.into_split();
-            tokio::try_join!(
-                pump(client_read, server_write, frozen.clone()),
-                pump(server_read, client_write, frozen)
-            )?;
+            let (read, write) = tokio::net::TcpStream::connect(address).await?.into_split();
+            (Box::new(read), Box::new(write))
         }
         Upstream::Unix(path) => {
-            let (server_read, server_write) =
-                tokio::net::UnixStream::connect(path).await?.into_split();
-            tokio::try_join!(
-                pump(client_read, server_write, frozen.clone()),
-                pump(server_read, client_write, frozen)
-            )?;
+            let (read, write) = tokio::net::UnixStream::connect(path).await?.into_split();
+            (Box::new(read), Box::new(write))
         }
-    }
+    };
+    tokio::try_join!(
+        pump(client_read, server_write, frozen.clone()),
+        pump(server_read, client_write, frozen)
+    )?;
     Ok(())
 }
 
@@ -352,13 +336,7 @@ async fn a_frozen_database_gets_a_coded_503_in_bounded_time() {
     // Idle pooled connections are checked before reuse.
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     let started = Instant::now();
-    let ready = app
-        .client
-        .get(format!("{}/readyz", app.address))
-        .timeout(Duration::from_secs(3))
-        .send()
-        .await
-        .expect("readyz answers");
+    let ready = app.get_within("/readyz", Duration::from_secs(3)).await;
     assert_eq!(ready.status(), 503);
     assert!(
         started.elapsed() < Duration::from_millis(1_500),
@@ -397,15 +375,7 @@ async fn a_frozen_database_gets_a_coded_503_in_bounded_time() {
         assert_eq!(status, 503, "{body}");
         assert_eq!(code(&body), "SERVICE_UNAVAILABLE", "{body}");
     }
-    assert_eq!(
-        app.client
-            .get(format!("{}/healthz", app.address))
-            .send()
-            .await
-            .expect("healthz")
-            .status(),
-        200
-    );
+    assert_eq!(app.get("/healthz").await.status(), 200);
 
     proxy.freeze(false);
     let mut recovered = false;
@@ -557,15 +527,9 @@ async fn client_mistakes_are_coded_client_errors() {
         );
     }
     // Over WebSocket the missing variable arrives coded too.
-    let mut client = WsClient::connect_as(&app.ws_url(), TRANSPORT_WS, &app.token).await;
-    client
-        .subscribe(
-            "1",
-            "subscription($id: ID!) { threadEvents(threadId: $id) { kind } }",
-            json!({}),
-        )
-        .await;
-    let errors = client.errors("1").await;
+    let mut client = app.ws_client(&app.token).await;
+    let subscription = "subscription($id: ID!) { threadEvents(threadId: $id) { kind } }";
+    let errors = client.refusal("1", subscription, json!({})).await;
     let code = errors[0]["extensions"]["code"].as_str().unwrap_or_default();
     assert!(
         code == "BAD_USER_INPUT" || code == "GRAPHQL_VALIDATION_FAILED",
@@ -584,7 +548,7 @@ async fn websocket_limits_and_close_codes() {
     let subscription = "subscription($id: ID!) { threadEvents(threadId: $id) { kind } }";
 
     // A cap on operations per socket, refused with a coded error.
-    let mut client = WsClient::connect_as(&app.ws_url(), TRANSPORT_WS, &app.token).await;
+    let mut client = app.ws_client(&app.token).await;
     for id in ["1", "2", "3"] {
         client
             .subscribe(id, subscription, json!({ "id": thread }))
@@ -631,13 +595,10 @@ async fn websocket_limits_and_close_codes() {
 
     // A message over the limit closes with 1009 and a reason, at 2 MB too.
     for size in [100 * 1024, 2 * 1024 * 1024] {
-        let mut big = WsClient::connect_as(&app.ws_url(), TRANSPORT_WS, &app.token).await;
-        big.subscribe(
-            "1",
-            &format!("{subscription} #{}", "x".repeat(size)),
-            json!({ "id": thread }),
-        )
-        .await;
+        let padded = format!("{subscription} #{}", "x".repeat(size));
+        let mut big = app
+            .subscribe(&app.token, "1", &padded, json!({ "id": thread }))
+            .await;
         let (code, reason) = big.closed().await;
         assert_eq!(code, 1009);
         assert!(!reason.is_empty());
@@ -658,24 +619,13 @@ async fn websocket_limits_and_close_codes() {
 
 #[tokio::test]
 async fn a_token_over_its_rate_gets_429_with_retry_after() {
-    let app = TestApp::spawn_with(|config| {
-        config.token_rate = 1;
-        config.token_burst = 5;
-    })
-    .await;
+    let app = TestApp::spawn_with_token_rate(1, 5).await;
     let other = app.create_organization("other").await;
     let query = json!({ "query": "{ viewer { organization { name } } }" }).to_string();
     let mut statuses = Vec::new();
     for _ in 0..8 {
-        let response = app
-            .client
-            .post(app.graphql_url())
-            .bearer_auth(&app.token)
-            .header("content-type", "application/json")
-            .body(query.clone())
-            .send()
-            .await
-            .expect("send");
+        let request = post_body(&app.client, &app.graphql_url(), &app.token, &query);
+        let response = request.send().await.expect("send");
         let status = response.status().as_u16();
         if status == 429 {
             let retry_after: u64 = response.headers()["retry-after"]
@@ -694,6 +644,47 @@ async fn a_token_over_its_rate_gets_429_with_retry_after() {
     // Another tenant is not affected.
     let (status, _) = app.post_raw(Some(&other), query).await;
     assert_eq!(status, 200);
+}
+
+/// A POST of a raw JSON `body` to `url` with `token`, as a client outside the
+/// harness would send it.
+fn post_body(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: &str,
+) -> reqwest::RequestBuilder {
+    client
+        .post(url)
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+}
+
+/// Runs the future `client` makes on a thread of its own with its own
+/// single-threaded runtime, as a separate process would run it; `join` waits
+/// for its result.
+fn on_own_thread<T, F>(client: impl FnOnce() -> F + Send + 'static) -> std::thread::JoinHandle<T>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = T>,
+{
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("client runtime");
+        runtime.block_on(client())
+    })
+}
+
+/// The result of a thread from `on_own_thread`, waited for without blocking
+/// this runtime.
+async fn join<T: Send + 'static>(thread: std::thread::JoinHandle<T>) -> T {
+    tokio::task::spawn_blocking(move || thread.join())
+        .await
+        .expect("join")
+        .expect("client thread")
 }
 
 /// A latency measurement: `scripts/test` runs it alone, after the other
@@ -721,88 +712,58 @@ async fn one_tenant_hammering_leaves_another_fast() {
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let hammer = {
         let (url, token, stop) = (app.graphql_url(), app.token.clone(), stop.clone());
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("hammer runtime");
-            runtime.block_on(async move {
-                let client = reqwest::Client::new();
-                let loops = (0..16).map(|_| {
-                    let (client, url, token, body, stop) = (
-                        client.clone(),
-                        url.clone(),
-                        token.clone(),
-                        heavy.clone(),
-                        stop.clone(),
-                    );
-                    async move {
-                        let mut refused = 0u32;
-                        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                            let response = client
-                                .post(&url)
-                                .bearer_auth(&token)
-                                .header("content-type", "application/json")
-                                .body(body.clone())
-                                .send()
-                                .await;
-                            if response.is_ok_and(|r| r.status() == 429) {
-                                refused += 1;
-                            }
+        on_own_thread(move || async move {
+            let client = reqwest::Client::new();
+            let loops = (0..16).map(|_| {
+                let (client, url, token, body, stop) = (
+                    client.clone(),
+                    url.clone(),
+                    token.clone(),
+                    heavy.clone(),
+                    stop.clone(),
+                );
+                async move {
+                    let mut refused = 0u32;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let response = post_body(&client, &url, &token, &body).send().await;
+                        if response.is_ok_and(|r| r.status() == 429) {
+                            refused += 1;
                         }
-                        refused
                     }
-                });
-                futures_util::future::join_all(loops)
-                    .await
-                    .into_iter()
-                    .sum::<u32>()
-            })
+                    refused
+                }
+            });
+            futures_util::future::join_all(loops)
+                .await
+                .into_iter()
+                .sum::<u32>()
         })
     };
     let quiet_client = {
         let (url, token) = (app.graphql_url(), quiet.clone());
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("quiet runtime");
-            runtime.block_on(async move {
-                tokio::time::sleep(Duration::from_millis(300)).await;
-                let client = reqwest::Client::new();
-                let body = json!({ "query": "{ viewer { organization { name } } threads(first: 5) { totalCount } }" })
+        on_own_thread(move || async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let client = reqwest::Client::new();
+            let body = json!({ "query": "{ viewer { organization { name } } threads(first: 5) { totalCount } }" })
                     .to_string();
-                let mut latencies = Vec::new();
-                // 200 samples, so that the p99 is not simply the slowest one.
-                for _ in 0..200 {
-                    let started = Instant::now();
-                    let response = client
-                        .post(&url)
-                        .bearer_auth(&token)
-                        .header("content-type", "application/json")
-                        .body(body.clone())
-                        .send()
-                        .await
-                        .expect("quiet request");
-                    let status = response.status();
-                    let _ = response.bytes().await;
-                    latencies.push(started.elapsed());
-                    assert_eq!(status, 200);
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-                latencies
-            })
+            let mut latencies = Vec::new();
+            // 200 samples, so that the p99 is not simply the slowest one.
+            for _ in 0..200 {
+                let started = Instant::now();
+                let request = post_body(&client, &url, &token, &body);
+                let response = request.send().await.expect("quiet request");
+                let status = response.status();
+                let _ = response.bytes().await;
+                latencies.push(started.elapsed());
+                assert_eq!(status, 200);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            latencies
         })
     };
-    let mut latencies = tokio::task::spawn_blocking(move || quiet_client.join())
-        .await
-        .expect("join")
-        .expect("quiet client");
+    let mut latencies = join(quiet_client).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let refused = tokio::task::spawn_blocking(move || hammer.join())
-        .await
-        .expect("join")
-        .expect("hammer");
+    let refused = join(hammer).await;
     latencies.sort();
     let p99 = latencies[latencies.len() * 99 / 100 - 1];
     println!("quiet tenant p99 {p99:?} while the other got {refused} refusals");

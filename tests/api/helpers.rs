@@ -9,10 +9,29 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Once, OnceLock};
+use std::time::Duration;
 
 use confab::postgres::{Cluster, ClusterOptions};
 use confab::{Application, Config};
 use serde_json::{Value, json};
+
+use crate::ws::{TRANSPORT_WS, WsClient};
+
+const CREATE_CONTACT: &str = "mutation($input: CreateContactInput!) {
+  createContact(input: $input) { contact { id } userErrors { code } }
+}";
+
+const CONTACT_TOKEN: &str = "mutation($id: ID!) {
+  createContactToken(input: {contactId: $id}) { token userErrors { code } }
+}";
+
+const CREATE_THREAD: &str = "mutation($input: CreateThreadInput!) {
+  createThread(input: $input) { thread { id } userErrors { code } }
+}";
+
+const SEND_MESSAGE: &str = "mutation($input: SendMessageInput!) {
+  sendMessage(input: $input) { message { id } userErrors { code } }
+}";
 
 struct TestDatabases {
     /// URL of the maintenance database `postgres`.
@@ -232,6 +251,16 @@ impl TestApp {
         app
     }
 
+    /// Like `spawn`, with each token allowed `rate` requests a second after a
+    /// burst of `burst`.
+    pub async fn spawn_with_token_rate(rate: u32, burst: u32) -> TestApp {
+        Self::spawn_with(|config| {
+            config.token_rate = rate;
+            config.token_burst = burst;
+        })
+        .await
+    }
+
     /// Another server instance over this one's database (same organization
     /// and key): what a load balancer would send some clients to.
     pub async fn second_instance(&self) -> TestApp {
@@ -302,32 +331,70 @@ impl TestApp {
             .token
     }
 
+    /// Runs `mutation` as `token` and asserts it succeeded: no errors, and no
+    /// user errors in the payload `field`. Returns the string at `id` (a JSON
+    /// pointer into the payload, such as `/thread/id`).
+    async fn created(
+        &self,
+        token: &str,
+        mutation: &str,
+        variables: Value,
+        field: &str,
+        id: &str,
+    ) -> String {
+        let body = self.graphql_as(token, mutation, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        let payload = &body["data"][field];
+        assert_eq!(payload["userErrors"], json!([]), "{body}");
+        at(payload, id)
+            .as_str()
+            .unwrap_or_else(|| panic!("no {field}{id} in {body}"))
+            .to_string()
+    }
+
+    /// Creates a user in `acme` per email; returns their tokens in order.
+    pub async fn create_users<const N: usize>(&self, emails: [&str; N]) -> [String; N] {
+        let mut tokens = Vec::new();
+        for email in emails {
+            tokens.push(self.create_user("acme", email).await);
+        }
+        tokens.try_into().expect("one token per email")
+    }
+
     /// Creates a contact through the API; returns its id.
     pub async fn create_contact(&self, first_name: &str, phone: Option<&str>) -> String {
-        let data = self
-            .data(
-                "mutation($input: CreateContactInput!) { createContact(input: $input) { contact { id } userErrors { code } } }",
-                json!({ "input": { "firstName": first_name, "phone": phone } }),
-            )
-            .await;
-        data["createContact"]["contact"]["id"]
-            .as_str()
-            .expect("contact id")
-            .to_string()
+        let input = json!({ "firstName": first_name, "phone": phone });
+        let (mutation, variables) = (CREATE_CONTACT, json!({ "input": input }));
+        self.created(
+            &self.token,
+            mutation,
+            variables,
+            "createContact",
+            "/contact/id",
+        )
+        .await
+    }
+
+    /// Creates a contact (without a phone) per first name; returns their ids in order.
+    pub async fn create_contacts<const N: usize>(&self, first_names: [&str; N]) -> [String; N] {
+        let mut ids = Vec::new();
+        for first_name in first_names {
+            ids.push(self.create_contact(first_name, None).await);
+        }
+        ids.try_into().expect("one id per name")
     }
 
     /// Issues a contact token through the API.
     pub async fn contact_token(&self, contact_id: &str) -> String {
-        let data = self
-            .data(
-                "mutation($id: ID!) { createContactToken(input: {contactId: $id}) { token userErrors { code } } }",
-                json!({ "id": contact_id }),
-            )
-            .await;
-        data["createContactToken"]["token"]
-            .as_str()
-            .expect("token")
-            .to_string()
+        let (mutation, variables) = (CONTACT_TOKEN, json!({ "id": contact_id }));
+        self.created(
+            &self.token,
+            mutation,
+            variables,
+            "createContactToken",
+            "/token",
+        )
+        .await
     }
 
     /// The public id of a user token's user, through the API.
@@ -343,31 +410,23 @@ impl TestApp {
 
     /// Creates a thread through the API; returns its id.
     pub async fn create_thread(&self, input: Value) -> String {
-        let data = self
-            .data(
-                "mutation($input: CreateThreadInput!) { createThread(input: $input) { thread { id } userErrors { code } } }",
-                json!({ "input": input }),
-            )
-            .await;
-        data["createThread"]["thread"]["id"]
-            .as_str()
-            .expect("thread id")
-            .to_string()
+        let (mutation, variables) = (CREATE_THREAD, json!({ "input": input }));
+        self.created(
+            &self.token,
+            mutation,
+            variables,
+            "createThread",
+            "/thread/id",
+        )
+        .await
     }
 
     /// Sends a message through the API as `token`; returns its id.
     pub async fn send_message(&self, token: &str, thread_id: &str, text: &str) -> String {
-        let body = self
-            .graphql_as(
-                token,
-                "mutation($input: SendMessageInput!) { sendMessage(input: $input) { message { id } userErrors { code } } }",
-                json!({ "input": { "threadId": thread_id, "text": text } }),
-            )
-            .await;
-        body["data"]["sendMessage"]["message"]["id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("message sent: {body}"))
-            .to_string()
+        let input = json!({ "threadId": thread_id, "text": text });
+        let (mutation, variables) = (SEND_MESSAGE, json!({ "input": input }));
+        self.created(token, mutation, variables, "sendMessage", "/message/id")
+            .await
     }
 
     /// Cuts every LISTEN connection to this app's database (the servers reconnect).
@@ -394,6 +453,70 @@ impl TestApp {
     /// `ws://…/ws`.
     pub fn ws_url(&self) -> String {
         format!("{}/ws", self.address.replacen("http", "ws", 1))
+    }
+
+    /// A graphql-transport-ws client connected and initialised as `token`.
+    pub async fn ws_client(&self, token: &str) -> WsClient {
+        WsClient::connect_as(&self.ws_url(), TRANSPORT_WS, token).await
+    }
+
+    /// A graphql-transport-ws client as `token` that has started subscription
+    /// `id` (it may not have reached the live feed yet).
+    pub async fn subscribe(
+        &self,
+        token: &str,
+        id: &str,
+        query: &str,
+        variables: Value,
+    ) -> WsClient {
+        let mut client = self.ws_client(token).await;
+        client.subscribe(id, query, variables).await;
+        client
+    }
+
+    /// GETs `path` (such as `/healthz`) on the server.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        let url = format!("{}{path}", self.address);
+        self.client.get(url).send().await.expect("send GET")
+    }
+
+    /// Like `get`, failing unless the server answers within `timeout`.
+    pub async fn get_within(&self, path: &str, timeout: Duration) -> reqwest::Response {
+        let url = format!("{}{path}", self.address);
+        let request = self.client.get(url).timeout(timeout);
+        request.send().await.expect("answered in time")
+    }
+
+    /// GETs `/graphql` with `params` as its query string, with `token` if any.
+    pub async fn get_graphql(
+        &self,
+        token: Option<&str>,
+        params: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut request = self.client.get(self.graphql_url()).query(params);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("send GET")
+    }
+
+    /// POSTs `{"query": query}` to `/graphql` with `token` (if any) and the
+    /// extra `headers`; returns the response as it came.
+    pub async fn post_graphql(
+        &self,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        query: &str,
+    ) -> reqwest::Response {
+        let mut request = self.client.post(self.graphql_url());
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let body = json!({ "query": query });
+        request.json(&body).send().await.expect("send POST")
     }
 
     /// `/graphql` URL.
@@ -443,12 +566,232 @@ impl TestApp {
         )
     }
 
+    /// Sends each check's request in order, and asserts its answer (see `Check`).
+    pub async fn assert_answers(&self, checks: Vec<Check<'_>>) {
+        for (token, query, variables, pointer, expected) in checks {
+            let body = self.graphql_as(token, query, variables).await;
+            let answer = at(&body, pointer);
+            assert_eq!(answer, &expected, "{pointer} of {query}: {body}");
+        }
+    }
+
+    /// Deletes `id` twice with the api key and `mutation` (whose one variable
+    /// is `$id`): its payload `field` must first name `id` as `deleted_id`
+    /// with no user errors, then be NOT_FOUND on `input.id`.
+    pub async fn assert_deleted_once(
+        &self,
+        mutation: &str,
+        id: &str,
+        field: &str,
+        deleted_id: &str,
+    ) {
+        let mut deleted = json!({ "userErrors": [] });
+        deleted[deleted_id] = json!(id);
+        let first = self.data_of(mutation, id).await;
+        assert_eq!(first[field], deleted, "deleting {id}");
+        let mut not_found =
+            json!({ "userErrors": [{ "field": ["input", "id"], "code": "NOT_FOUND" }] });
+        not_found[deleted_id] = Value::Null;
+        let again = self.data_of(mutation, id).await;
+        assert_eq!(again[field], not_found, "deleting {id} again");
+    }
+
+    /// Like `data`, for a query whose one variable is `$id`.
+    pub async fn data_of(&self, query: &str, id: impl serde::Serialize) -> Value {
+        self.data(query, json!({ "id": id })).await
+    }
+
     /// Like `graphql`, and also asserts that there are no errors; returns `data`.
     pub async fn data(&self, query: &str, variables: Value) -> Value {
         let body = self.graphql(query, variables).await;
         assert!(body.get("errors").is_none(), "unexpected errors: {body}");
         body["data"].clone()
     }
+}
+
+/// A request and what it must answer: `(token, query, variables, pointer,
+/// expected)`, where `pointer` is a JSON pointer into the response body such
+/// as `/data/editMessage/userErrors/0/code` (see `at`).
+pub type Check<'a> = (&'a str, &'a str, Value, &'a str, Value);
+
+/// The value at `pointer` (a JSON pointer such as `/data/node/id`) in
+/// `body`; null where there is none, as indexing with `[]` would give.
+pub fn at<'a>(body: &'a Value, pointer: &str) -> &'a Value {
+    static NULL: Value = Value::Null;
+    body.pointer(pointer).unwrap_or(&NULL)
+}
+
+/// The `extensions.code` of a response's first error (null if none).
+pub fn error_code(body: &Value) -> &Value {
+    &body["errors"][0]["extensions"]["code"]
+}
+
+/// Asserts that a finished command succeeded, showing `what` and both of its
+/// outputs if not; returns its stdout and stderr.
+pub fn succeeded(output: &std::process::Output, what: &str) -> (String, String) {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    (stdout, stderr)
+}
+
+/// Runs `command` on a blocking thread and asserts that it succeeded (see
+/// `succeeded`); returns its stdout and stderr.
+pub async fn run_to_success(mut command: std::process::Command, what: &str) -> (String, String) {
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .expect("join")
+        .unwrap_or_else(|error| panic!("cannot run {what}: {error}"));
+    succeeded(&output, what)
+}
+
+/// Whether `value` is a string that starts with `prefix`, as public ids do
+/// (`thrd_…`, `ctc_…`).
+pub fn is_id(value: &Value, prefix: &str) -> bool {
+    value.as_str().is_some_and(|id| id.starts_with(prefix))
+}
+
+/// Asserts that `object` has each field of `expected` with that value (its
+/// other fields are not looked at); a failure names the field.
+#[track_caller]
+pub fn assert_fields(object: &Value, expected: Value) {
+    for (field, value) in expected.as_object().expect("expected fields") {
+        assert_eq!(&object[field], value, "{field} of {object}");
+    }
+}
+
+/// Asserts that a mutation's payload has no user errors and that its `node`
+/// (such as `thread`) has an id starting with `prefix` and the `expected`
+/// fields (see `assert_fields`); returns the node.
+#[track_caller]
+pub fn assert_created<'a>(
+    payload: &'a Value,
+    node: &str,
+    prefix: &str,
+    expected: Value,
+) -> &'a Value {
+    assert_eq!(payload["userErrors"], json!([]), "{payload}");
+    let created = &payload[node];
+    assert!(is_id(&created["id"], prefix), "{created}");
+    assert_fields(created, expected);
+    created
+}
+
+/// Asserts that a mutation's payload has no user errors; returns the id of
+/// its `node` (such as `thread`).
+#[track_caller]
+pub fn created_id(payload: &Value, node: &str) -> String {
+    assert_eq!(payload["userErrors"], json!([]), "{payload}");
+    let id = payload[node]["id"].as_str();
+    id.unwrap_or_else(|| panic!("no {node} id in {payload}"))
+        .to_string()
+}
+
+/// The string `field` of each node of a connection's `edges`, in order.
+pub fn node_strings(connection: &Value, field: &str) -> Vec<String> {
+    connection["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|edge| {
+            let value = edge["node"][field].as_str();
+            value
+                .unwrap_or_else(|| panic!("no {field} in {edge}"))
+                .to_string()
+        })
+        .collect()
+}
+
+/// Which way `walk` pages a connection: the size and cursor arguments, the
+/// `pageInfo` flags for more ahead and behind, and the cursor to go on from.
+pub struct Direction {
+    size: &'static str,
+    cursor: &'static str,
+    ahead: &'static str,
+    behind: &'static str,
+    next_cursor: &'static str,
+    /// Whether each page goes before those already seen.
+    from_end: bool,
+}
+
+/// From the start: `first` and `after`.
+pub const FORWARDS: Direction = Direction {
+    size: "first",
+    cursor: "after",
+    ahead: "hasNextPage",
+    behind: "hasPreviousPage",
+    next_cursor: "endCursor",
+    from_end: false,
+};
+
+/// From the end: `last` and `before`.
+pub const BACKWARDS: Direction = Direction {
+    size: "last",
+    cursor: "before",
+    ahead: "hasPreviousPage",
+    behind: "hasNextPage",
+    next_cursor: "startCursor",
+    from_end: true,
+};
+
+/// A connection to page through: `query` with `variables` (the paging
+/// arguments are added), the connection at `path` in its data, and the node
+/// `field` to collect.
+pub struct Connection<'a> {
+    pub query: &'a str,
+    pub variables: Value,
+    pub path: &'a [&'a str],
+    pub field: &'a str,
+}
+
+impl Connection<'_> {
+    /// Pages through the whole connection `size` at a time in `direction`;
+    /// checks that every page has `total` as its `totalCount`, at most `size`
+    /// nodes and a behind-flag set from the second page on. Returns the nodes'
+    /// `field` in list order and the number of pages.
+    pub async fn walk(
+        &self,
+        app: &TestApp,
+        direction: &Direction,
+        size: i64,
+        total: i64,
+    ) -> (Vec<String>, usize) {
+        let mut seen = Vec::new();
+        let mut pages = 0;
+        let mut cursor = Value::Null;
+        loop {
+            let mut variables = self.variables.clone();
+            variables[direction.size] = json!(size);
+            variables[direction.cursor] = cursor;
+            let data = app.data(self.query, variables).await;
+            let page = self.path.iter().fold(&data, |value, key| &value[*key]);
+            assert_eq!(page["totalCount"], total, "{page}");
+            assert_eq!(page["pageInfo"][direction.behind], pages > 0, "{page}");
+            let mut nodes = node_strings(page, self.field);
+            assert!(nodes.len() as i64 <= size, "{page}");
+            if direction.from_end {
+                nodes.append(&mut seen);
+                seen = nodes;
+            } else {
+                seen.append(&mut nodes);
+            }
+            pages += 1;
+            if page["pageInfo"][direction.ahead] == false {
+                return (seen, pages);
+            }
+            cursor = page["pageInfo"][direction.next_cursor].clone();
+            assert!(pages < 100, "runaway pagination");
+        }
+    }
+}
+
+/// The one user error `code` on input field `field`, as `user_errors` lists it.
+pub fn input_error(field: &str, code: &str) -> Vec<(Value, String)> {
+    vec![(json!(["input", field]), code.to_string())]
 }
 
 /// A payload's `userErrors` as (field path, code) pairs.

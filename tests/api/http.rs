@@ -9,53 +9,29 @@ const QUERY: &str = "{ contacts(first: 1) { totalCount } }";
 #[tokio::test]
 async fn get_runs_queries_and_refuses_mutations() {
     let app = TestApp::spawn().await;
-    let response = app
-        .client
-        .get(app.graphql_url())
-        .bearer_auth(&app.token)
-        .query(&[("query", QUERY)])
-        .send()
-        .await
-        .expect("send");
+    let response = app.get_graphql(Some(&app.token), &[("query", QUERY)]).await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["data"]["contacts"]["totalCount"], 0);
 
     let mutation = "mutation { createContact(input: {firstName: \"X\"}) { contact { id } } }";
-    let response = app
-        .client
-        .get(app.graphql_url())
-        .bearer_auth(&app.token)
-        .query(&[("query", mutation)])
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(response.status(), 405);
-    assert_eq!(response.headers()["allow"], "POST");
     // Also when the mutation is picked by operationName from several.
     let doc = format!(
         "query Q {QUERY} mutation M {{ deleteContact(input: {{id: \"x\"}}) {{ deletedContactId }} }}"
     );
-    let response = app
-        .client
-        .get(app.graphql_url())
-        .bearer_auth(&app.token)
-        .query(&[("query", doc.as_str()), ("operationName", "M")])
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(response.status(), 405, "{:?}", response.text().await);
     // And when a lone named mutation runs without an operationName.
     let named = "mutation M { createContact(input: {firstName: \"X\"}) { contact { id } } }";
-    let response = app
-        .client
-        .get(app.graphql_url())
-        .bearer_auth(&app.token)
-        .query(&[("query", named)])
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(response.status(), 405, "{:?}", response.text().await);
+    let refused: [&[(&str, &str)]; 3] = [
+        &[("query", mutation)],
+        &[("query", doc.as_str()), ("operationName", "M")],
+        &[("query", named)],
+    ];
+    for params in refused {
+        let response = app.get_graphql(Some(&app.token), params).await;
+        let (status, allow) = (response.status(), response.headers().get("allow").cloned());
+        assert_eq!(status, 405, "{params:?}: {:?}", response.text().await);
+        assert_eq!(allow.expect("an Allow header"), "POST", "{params:?}");
+    }
     let count = app.data(QUERY, json!({})).await;
     assert_eq!(count["contacts"]["totalCount"], 0, "nothing was written");
 }
@@ -64,43 +40,33 @@ async fn get_runs_queries_and_refuses_mutations() {
 async fn the_accept_header_picks_the_media_type_and_status_codes() {
     let app = TestApp::spawn().await;
     let post = |accept: Option<&'static str>, query: &'static str| {
-        let mut request = app
-            .client
-            .post(app.graphql_url())
-            .bearer_auth(&app.token)
-            .json(&json!({ "query": query }));
-        if let Some(accept) = accept {
-            request = request.header("Accept", accept);
+        let app = &app;
+        async move {
+            let headers: Vec<_> = accept.map(|value| ("Accept", value)).into_iter().collect();
+            app.post_graphql(Some(&app.token), &headers, query).await
         }
-        request.send()
     };
 
-    let response = post(Some("application/graphql-response+json"), QUERY)
-        .await
-        .expect("send");
+    let response = post(Some("application/graphql-response+json"), QUERY).await;
     assert_eq!(response.status(), 200);
     assert_eq!(
         response.headers()["content-type"],
         "application/graphql-response+json; charset=utf-8"
     );
 
-    let response = post(None, QUERY).await.expect("send");
+    let response = post(None, QUERY).await;
     assert_eq!(
         response.headers()["content-type"],
         "application/json; charset=utf-8"
     );
-    let response = post(Some("text/html, application/json;q=0.9"), QUERY)
-        .await
-        .expect("send");
+    let response = post(Some("text/html, application/json;q=0.9"), QUERY).await;
     assert_eq!(
         response.headers()["content-type"],
         "application/json; charset=utf-8"
     );
 
     // A document that does not validate: 400 under the new media type ...
-    let response = post(Some("application/graphql-response+json"), "{ nope }")
-        .await
-        .expect("send");
+    let response = post(Some("application/graphql-response+json"), "{ nope }").await;
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.expect("json");
     assert!(body.get("data").is_none());
@@ -109,14 +75,10 @@ async fn the_accept_header_picks_the_media_type_and_status_codes() {
         "GRAPHQL_VALIDATION_FAILED"
     );
     // ... and one that does not parse.
-    let response = post(Some("application/graphql-response+json"), "{ contacts {")
-        .await
-        .expect("send");
+    let response = post(Some("application/graphql-response+json"), "{ contacts {").await;
     assert_eq!(response.status(), 400);
     // ... and 200 under legacy application/json.
-    let response = post(Some("application/json"), "{ nope }")
-        .await
-        .expect("send");
+    let response = post(Some("application/json"), "{ nope }").await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.expect("json");
     assert!(
@@ -126,7 +88,7 @@ async fn the_accept_header_picks_the_media_type_and_status_codes() {
     );
 
     // Nothing acceptable.
-    let response = post(Some("text/html"), QUERY).await.expect("send");
+    let response = post(Some("text/html"), QUERY).await;
     assert_eq!(response.status(), 406);
 }
 
@@ -157,28 +119,16 @@ async fn malformed_requests_get_400_and_wrong_content_types_415() {
             "{body}"
         );
     }
-    let response = raw(
-        "text/plain",
-        "{\"query\": \"{ viewer { organization { id } } }\"}",
-    )
-    .await
-    .expect("send");
-    assert_eq!(response.status(), 415);
-    let response = raw(
-        "application/json; charset=utf-8",
-        "{\"query\": \"{ viewer { organization { name } } }\"}",
-    )
-    .await
-    .expect("send");
-    assert_eq!(response.status(), 200);
+    let query = "{\"query\": \"{ viewer { organization { name } } }\"}";
+    for (content_type, status) in [
+        ("text/plain", 415),
+        ("application/json; charset=utf-8", 200),
+    ] {
+        let response = raw(content_type, query).await.expect("send");
+        assert_eq!(response.status(), status, "{content_type}");
+    }
 
-    let response = app
-        .client
-        .get(app.graphql_url())
-        .bearer_auth(&app.token)
-        .send()
-        .await
-        .expect("send");
+    let response = app.get_graphql(Some(&app.token), &[]).await;
     assert_eq!(response.status(), 400, "GET without a query");
 }
 
@@ -231,7 +181,7 @@ async fn overly_deep_queries_are_refused() {
 #[tokio::test]
 async fn graphiql_health_and_readiness() {
     let app = TestApp::spawn().await;
-    let page = app.client.get(&app.address).send().await.expect("send");
+    let page = app.get("").await;
     assert_eq!(page.status(), 200);
     assert!(
         page.headers()["content-type"]
@@ -243,12 +193,6 @@ async fn graphiql_health_and_readiness() {
     assert!(html.contains("/ws"), "with the subscription endpoint");
 
     for path in ["/healthz", "/readyz"] {
-        let response = app
-            .client
-            .get(format!("{}{path}", app.address))
-            .send()
-            .await
-            .expect("send");
-        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(app.get(path).await.status(), 200, "{path}");
     }
 }

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, user_errors};
+use crate::helpers::{TestApp, assert_created, user_errors};
 
 const SEND: &str = "mutation($input: SendMessageInput!) {
   sendMessage(input: $input) {
@@ -44,31 +44,18 @@ async fn sending_writes_a_message_by_the_caller() {
                 "event": "parcel.departed", "mediaUrls": ["https://example.com/map.png"], "resourceId": "parcel-9" }),
     )
     .await;
-    assert_eq!(sent["userErrors"], json!([]));
-    let message = &sent["message"];
-    assert!(
-        message["id"]
-            .as_str()
-            .is_some_and(|id| id.starts_with("msg_"))
-    );
-    assert_eq!(message["text"], "Your parcel left the depot");
-    assert_eq!(message["type"], "TRACKING_UPDATE");
-    assert_eq!(message["event"], "parcel.departed");
-    assert_eq!(message["mediaUrls"], json!(["https://example.com/map.png"]));
-    assert_eq!(message["resourceId"], "parcel-9");
-    assert_eq!(message["editedAt"], Value::Null);
+    let expected = json!({
+        "text": "Your parcel left the depot", "type": "TRACKING_UPDATE", "event": "parcel.departed",
+        "mediaUrls": ["https://example.com/map.png"], "resourceId": "parcel-9", "editedAt": null,
+        "thread": { "id": thread },
+    });
+    let message = assert_created(&sent, "message", "msg_", expected);
     assert_eq!(message["author"]["kind"], "API_KEY");
     assert_eq!(message["author"]["apiKey"]["name"], "default");
-    assert_eq!(message["thread"]["id"], thread.as_str());
     assert_eq!(sent["thread"]["updatedAt"], message["createdAt"]);
 
     // The sender joined the thread on its first message, recorded by a meta message.
-    let data = app
-        .data(
-            "query($id: ID!) { thread(id: $id) { subscribers { kind } recentMessages { type text author { kind } } } }",
-            json!({ "id": thread }),
-        )
-        .await;
+    let data = app.data_of("query($id: ID!) { thread(id: $id) { subscribers { kind } recentMessages { type text author { kind } } } }", &thread).await;
     assert_eq!(
         data["thread"]["subscribers"],
         json!([{ "kind": "API_KEY" }])
@@ -126,9 +113,9 @@ async fn bad_messages_are_user_errors_and_write_nothing() {
     .await;
     assert_eq!(media_only["userErrors"], json!([]));
     let count = app
-        .data(
+        .data_of(
             "query($id: ID!) { thread(id: $id) { messages { edges { node { type } } } } }",
-            json!({ "id": thread }),
+            &thread,
         )
         .await;
     assert_eq!(
@@ -171,9 +158,9 @@ async fn the_same_client_message_id_returns_the_first_message() {
     );
     assert_eq!(a["message"]["id"], b["message"]["id"]);
     let texts = app
-        .data(
+        .data_of(
             "query($id: ID!) { thread(id: $id) { messages { edges { node { text } } } } }",
-            json!({ "id": thread }),
+            &thread,
         )
         .await;
     let texts: Vec<&str> = texts["thread"]["messages"]["edges"]
@@ -191,89 +178,55 @@ const DELETE: &str = "mutation($id: ID!) { deleteMessage(input: {id: $id}) { del
 #[tokio::test]
 async fn only_the_author_edits_and_deletes() {
     let app = TestApp::spawn().await;
-    let ada = app.create_user("acme", "ada@acme.test").await;
-    let bob = app.create_user("acme", "bob@acme.test").await;
+    let [ada, bob] = app.create_users(["ada@acme.test", "bob@acme.test"]).await;
     let thread = new_thread(&app, json!([])).await;
     let message = send_text(&app, &ada, &thread, "frist").await;
 
-    let by_bob = app
-        .graphql_as(
-            &bob,
-            EDIT,
-            json!({ "input": { "id": message, "text": "hacked" } }),
-        )
-        .await;
-    assert_eq!(
-        by_bob["data"]["editMessage"],
-        json!({ "message": null, "userErrors": [{ "field": ["input", "id"], "code": "NOT_AUTHOR" }] })
-    );
-    let by_key = app
-        .graphql_as(
-            &app.token,
-            EDIT,
-            json!({ "input": { "id": message, "text": "hacked" } }),
-        )
-        .await;
-    assert_eq!(
-        by_key["data"]["editMessage"]["userErrors"][0]["code"],
-        "NOT_AUTHOR"
-    );
+    // Nobody authored the meta message recording Ada's join.
+    let meta = app.data_of("query($id: ID!) { thread(id: $id) { messages(first: 1) { edges { node { id type } } } } }", &thread).await;
+    let meta_id = meta["thread"]["messages"]["edges"][0]["node"]["id"].clone();
+    let edit = |id: &Value, text: &str| json!({ "input": { "id": id, "text": text } });
+    let message_id = json!(message);
 
-    let by_ada = app
-        .graphql_as(
-            &ada,
-            EDIT,
-            json!({ "input": { "id": message, "text": "first" } }),
-        )
-        .await;
+    let by_ada = app.graphql_as(&ada, EDIT, edit(&message_id, "first")).await;
     let edited = &by_ada["data"]["editMessage"];
     assert_eq!(edited["userErrors"], json!([]));
     assert_eq!(edited["message"]["text"], "first");
     assert!(edited["message"]["editedAt"].is_string());
-    let blank = app
-        .graphql_as(
+
+    let (edit_code, delete_code) = (
+        "/data/editMessage/userErrors/0/code",
+        "/data/deleteMessage/userErrors/0/code",
+    );
+    let by_id = json!({ "id": message });
+    app.assert_answers(vec![
+        (
+            &bob,
+            EDIT,
+            edit(&message_id, "hacked"),
+            "/data/editMessage",
+            json!({ "message": null, "userErrors": [{ "field": ["input", "id"], "code": "NOT_AUTHOR" }] }),
+        ),
+        (&app.token, EDIT, edit(&message_id, "hacked"), edit_code, json!("NOT_AUTHOR")),
+        (
             &ada,
             EDIT,
-            json!({ "input": { "id": message, "text": "" } }),
-        )
-        .await;
-    assert_eq!(
-        blank["data"]["editMessage"]["userErrors"],
-        json!([{ "field": ["input", "text"], "code": "REQUIRED" }])
-    );
-
-    // Nobody authored the meta message recording Ada's join.
-    let meta = app
-        .data("query($id: ID!) { thread(id: $id) { messages(first: 1) { edges { node { id type } } } } }", json!({ "id": thread }))
-        .await;
-    let meta_id = meta["thread"]["messages"]["edges"][0]["node"]["id"].clone();
-    let edit_meta = app
-        .graphql_as(
+            edit(&message_id, ""),
+            "/data/editMessage/userErrors",
+            json!([{ "field": ["input", "text"], "code": "REQUIRED" }]),
+        ),
+        (&ada, EDIT, edit(&meta_id, "x"), edit_code, json!("NOT_AUTHOR")),
+        (&bob, DELETE, by_id.clone(), delete_code, json!("NOT_AUTHOR")),
+        (
             &ada,
-            EDIT,
-            json!({ "input": { "id": meta_id, "text": "x" } }),
-        )
-        .await;
-    assert_eq!(
-        edit_meta["data"]["editMessage"]["userErrors"][0]["code"],
-        "NOT_AUTHOR"
-    );
-
-    let delete_by_bob = app.graphql_as(&bob, DELETE, json!({ "id": message })).await;
-    assert_eq!(
-        delete_by_bob["data"]["deleteMessage"]["userErrors"][0]["code"],
-        "NOT_AUTHOR"
-    );
-    let delete_by_ada = app.graphql_as(&ada, DELETE, json!({ "id": message })).await;
-    assert_eq!(
-        delete_by_ada["data"]["deleteMessage"],
-        json!({ "deletedMessageId": message, "userErrors": [] })
-    );
-    let again = app.graphql_as(&ada, DELETE, json!({ "id": message })).await;
-    assert_eq!(
-        again["data"]["deleteMessage"]["userErrors"][0]["code"],
-        "NOT_FOUND"
-    );
+            DELETE,
+            by_id.clone(),
+            "/data/deleteMessage",
+            json!({ "deletedMessageId": message, "userErrors": [] }),
+        ),
+        (&ada, DELETE, by_id, delete_code, json!("NOT_FOUND")),
+    ])
+    .await;
 
     // Api keys act for the organization and may delete (moderation).
     let other = send_text(&app, &bob, &thread, "spam").await;
@@ -288,26 +241,26 @@ async fn only_the_author_edits_and_deletes() {
 
 const REACT: &str = "mutation($input: ReactionInput!) { addReaction(input: $input) { message { id } userErrors { field code } } }";
 const UNREACT: &str = "mutation($input: ReactionInput!) { removeReaction(input: $input) { message { id } userErrors { field code } } }";
+/// Sends `mutation` (REACT or UNREACT) for `emoji` on `message` as `token`; returns the body.
+async fn reaction(app: &TestApp, token: &str, mutation: &str, message: &str, emoji: &str) -> Value {
+    let input = json!({ "messageId": message, "emoji": emoji });
+    app.graphql_as(token, mutation, json!({ "input": input }))
+        .await
+}
+
 const REACTIONS: &str = "query($id: ID!) { node(id: $id) { ... on Message { reactions { emoji count viewerReacted subscribers { name } } } } }";
 
 #[tokio::test]
 async fn reactions_are_grouped_by_emoji() {
     let app = TestApp::spawn().await;
-    let ada = app.create_user("acme", "ada@acme.test").await;
-    let bob = app.create_user("acme", "bob@acme.test").await;
+    let [ada, bob] = app.create_users(["ada@acme.test", "bob@acme.test"]).await;
     let outsider = app.create_user("acme", "eve@acme.test").await;
     let members = json!([app.user_id(&ada).await, app.user_id(&bob).await]);
     let thread = new_thread(&app, members).await;
     let message = send_text(&app, &ada, &thread, "ship it?").await;
 
     for (token, emoji) in [(&ada, "👍"), (&bob, "👍"), (&bob, "🎉"), (&bob, "👍")] {
-        let body = app
-            .graphql_as(
-                token,
-                REACT,
-                json!({ "input": { "messageId": message, "emoji": emoji } }),
-            )
-            .await;
+        let body = reaction(&app, token, REACT, &message, emoji).await;
         assert_eq!(
             body["data"]["addReaction"]["userErrors"],
             json!([]),
@@ -332,13 +285,7 @@ async fn reactions_are_grouped_by_emoji() {
         true
     );
 
-    let removed = app
-        .graphql_as(
-            &bob,
-            UNREACT,
-            json!({ "input": { "messageId": message, "emoji": "👍" } }),
-        )
-        .await;
+    let removed = reaction(&app, &bob, UNREACT, &message, "👍").await;
     assert_eq!(removed["data"]["removeReaction"]["userErrors"], json!([]));
     let after = app
         .graphql_as(&bob, REACTIONS, json!({ "id": message }))
@@ -349,24 +296,12 @@ async fn reactions_are_grouped_by_emoji() {
         false
     );
 
-    let not_member = app
-        .graphql_as(
-            &outsider,
-            REACT,
-            json!({ "input": { "messageId": message, "emoji": "👀" } }),
-        )
-        .await;
+    let not_member = reaction(&app, &outsider, REACT, &message, "👀").await;
     assert_eq!(
         not_member["data"]["addReaction"]["userErrors"],
         json!([{ "field": ["input", "messageId"], "code": "NOT_A_SUBSCRIBER" }])
     );
-    let bad_emoji = app
-        .graphql_as(
-            &ada,
-            REACT,
-            json!({ "input": { "messageId": message, "emoji": "two words" } }),
-        )
-        .await;
+    let bad_emoji = reaction(&app, &ada, REACT, &message, "two words").await;
     assert_eq!(
         bad_emoji["data"]["addReaction"]["userErrors"],
         json!([{ "field": ["input", "emoji"], "code": "INVALID_VALUE" }])
@@ -377,7 +312,7 @@ const REACTION_IDS: &str =
     "query($id: ID!) { node(id: $id) { ... on Message { reactions { id emoji count } } } }";
 
 async fn reaction_ids(app: &TestApp, message: &str) -> Vec<(String, String)> {
-    let data = app.data(REACTION_IDS, json!({ "id": message })).await;
+    let data = app.data_of(REACTION_IDS, &message).await;
     data["node"]["reactions"]
         .as_array()
         .expect("reactions")
@@ -391,14 +326,10 @@ async fn reaction_ids(app: &TestApp, message: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Adds `emoji` to `message` as `token` (`mutation` REACT), or removes it
+/// (UNREACT); asserts there are no errors.
 async fn react(app: &TestApp, token: &str, mutation: &str, message: &str, emoji: &str) {
-    let body = app
-        .graphql_as(
-            token,
-            mutation,
-            json!({ "input": { "messageId": message, "emoji": emoji } }),
-        )
-        .await;
+    let body = reaction(app, token, mutation, message, emoji).await;
     assert!(body.get("errors").is_none(), "{body}");
 }
 
@@ -408,8 +339,7 @@ async fn reaction_groups_have_stable_ids_for_client_caches() {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     let app = TestApp::spawn().await;
-    let ada = app.create_user("acme", "ada@acme.test").await;
-    let bob = app.create_user("acme", "bob@acme.test").await;
+    let [ada, bob] = app.create_users(["ada@acme.test", "bob@acme.test"]).await;
     let members = json!([app.user_id(&ada).await, app.user_id(&bob).await]);
     let thread = new_thread(&app, members).await;
     let first = send_text(&app, &ada, &thread, "ship it?").await;
@@ -464,10 +394,10 @@ async fn reaction_groups_have_stable_ids_for_client_caches() {
     );
     react(&app, &ada, UNREACT, &first, "👍").await;
     react(&app, &bob, UNREACT, &first, "👍").await;
-    let gone = app.data(refetch, json!({ "id": thumbs })).await;
+    let gone = app.data_of(refetch, &thumbs).await;
     assert_eq!(gone["node"], Value::Null);
     for junk in ["rxn_", "rxn_!!!", "rxn_bXNnX3g", "rxn_Y3RjX3g6OmE"] {
-        let none = app.data(refetch, json!({ "id": junk })).await;
+        let none = app.data_of(refetch, &junk).await;
         assert_eq!(none["node"], Value::Null, "{junk}");
     }
     // Nor can a contact outside the thread, or another organization.
@@ -548,7 +478,7 @@ async fn messages_page_both_ways_and_recent_messages_holds_the_newest_150() {
 
     let small = new_thread(&app, json!([])).await;
     send_text(&app, &app.token, &small, "only").await;
-    let few = app.data(PAGE, json!({ "id": small })).await;
+    let few = app.data_of(PAGE, &small).await;
     assert_eq!(few["thread"]["hasMore"], false);
     assert_eq!(texts(&few, "recent"), vec!["default joined", "only"]);
 }
@@ -559,41 +489,35 @@ async fn another_organization_cannot_touch_messages() {
     let thread = new_thread(&app, json!([])).await;
     let message = send_text(&app, &app.token, &thread, "private").await;
     let other = app.create_organization("globex").await;
-    let read = app
-        .graphql_as(
-            &other,
-            "query($id: ID!) { node(id: $id) { id } }",
-            json!({ "id": message }),
-        )
-        .await;
-    assert_eq!(read["data"]["node"], Value::Null);
-    let edit = app
-        .graphql_as(
-            &other,
-            EDIT,
-            json!({ "input": { "id": message, "text": "x" } }),
-        )
-        .await;
-    assert_eq!(
-        edit["data"]["editMessage"]["userErrors"][0]["code"],
-        "NOT_FOUND"
-    );
-    let delete = app
-        .graphql_as(&other, DELETE, json!({ "id": message }))
-        .await;
-    assert_eq!(
-        delete["data"]["deleteMessage"]["userErrors"][0]["code"],
-        "NOT_FOUND"
-    );
-    let react = app
-        .graphql_as(
-            &other,
-            REACT,
-            json!({ "input": { "messageId": message, "emoji": "👍" } }),
-        )
-        .await;
+    let react = reaction(&app, &other, REACT, &message, "👍").await;
     assert_eq!(
         react["data"]["addReaction"]["userErrors"][0]["code"],
         "NOT_FOUND"
     );
+    let by_id = json!({ "id": message });
+    let edit = json!({ "input": { "id": message, "text": "x" } });
+    app.assert_answers(vec![
+        (
+            &other,
+            "query($id: ID!) { node(id: $id) { id } }",
+            by_id.clone(),
+            "/data/node",
+            Value::Null,
+        ),
+        (
+            &other,
+            EDIT,
+            edit,
+            "/data/editMessage/userErrors/0/code",
+            json!("NOT_FOUND"),
+        ),
+        (
+            &other,
+            DELETE,
+            by_id,
+            "/data/deleteMessage/userErrors/0/code",
+            json!("NOT_FOUND"),
+        ),
+    ])
+    .await;
 }

@@ -10,7 +10,6 @@ use chrono::Utc;
 use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
-use crate::ws::{TRANSPORT_WS, WsClient};
 
 /// Every metric the README documents.
 const METRICS: [&str; 14] = [
@@ -49,12 +48,7 @@ impl Scrape {
 }
 
 async fn scrape(app: &TestApp) -> Scrape {
-    let response = app
-        .client
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .expect("scrape");
+    let response = app.get("/metrics").await;
     assert_eq!(response.status(), 200);
     assert!(
         response.headers()["content-type"]
@@ -126,14 +120,11 @@ async fn metrics_count_requests_refusals_sockets_and_lags() {
     assert_eq!(status, 401);
 
     // A live subscription, and a second one over the socket's cap.
-    let mut client = WsClient::connect_as(&app.ws_url(), TRANSPORT_WS, &app.token).await;
-    client
-        .subscribe("1", THREAD_EVENTS, json!({ "id": thread }))
+    let watch = json!({ "id": thread });
+    let mut client = app
+        .subscribe(&app.token, "1", THREAD_EVENTS, watch.clone())
         .await;
-    client
-        .subscribe("2", THREAD_EVENTS, json!({ "id": thread }))
-        .await;
-    let refused = client.errors("2").await;
+    let refused = client.refusal("2", THREAD_EVENTS, watch).await;
     assert_eq!(refused[0]["extensions"]["code"], "TOO_MANY_SUBSCRIPTIONS");
     tokio::time::sleep(Duration::from_millis(200)).await;
 
@@ -258,44 +249,22 @@ async fn every_response_carries_a_request_id() {
             .expect("ascii")
             .to_string()
     };
-    let health = app
-        .client
-        .get(format!("{}/healthz", app.address))
-        .send()
-        .await
-        .expect("send");
-    let first = id_of(&health);
+    let first = id_of(&app.get("/healthz").await);
     assert_eq!(first.len(), 36, "a UUID: {first}");
-    let again = app
-        .client
-        .get(format!("{}/healthz", app.address))
-        .send()
-        .await
-        .expect("send");
+    let again = app.get("/healthz").await;
     assert_ne!(id_of(&again), first, "a fresh id per request");
 
     // A client's id is echoed, on errors too.
-    let unauthenticated = app
-        .client
-        .post(app.graphql_url())
-        .header("x-request-id", "web-7f3a:42")
-        .json(&json!({ "query": "{ __typename }" }))
-        .send()
-        .await
-        .expect("send");
+    let client_id = [("x-request-id", "web-7f3a:42")];
+    let unauthenticated = app.post_graphql(None, &client_id, "{ __typename }").await;
     assert_eq!(unauthenticated.status(), 401);
     assert_eq!(id_of(&unauthenticated), "web-7f3a:42");
 
     // One that could disguise a log line is replaced.
+    let disguise = [("x-request-id", "x status=200")];
     let replaced = app
-        .client
-        .post(app.graphql_url())
-        .bearer_auth(&app.token)
-        .header("x-request-id", "x status=200")
-        .json(&json!({ "query": "{ __typename }" }))
-        .send()
-        .await
-        .expect("send");
+        .post_graphql(Some(&app.token), &disguise, "{ __typename }")
+        .await;
     assert_eq!(replaced.status(), 200);
     assert_eq!(id_of(&replaced).len(), 36);
 }
@@ -332,15 +301,9 @@ async fn each_graphql_request_logs_one_line_with_its_id_and_operation() {
     let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
     let _logging = tracing::subscriber::set_default(subscriber);
     let app = TestApp::spawn().await;
-    let response = app
-        .client
-        .post(app.graphql_url())
-        .bearer_auth(&app.token)
-        .header("x-request-id", "log-test-1")
-        .json(&json!({ "query": "query Inbox { viewer { organization { name } } }" }))
-        .send()
-        .await
-        .expect("send");
+    let request_id = [("x-request-id", "log-test-1")];
+    let query = "query Inbox { viewer { organization { name } } }";
+    let response = app.post_graphql(Some(&app.token), &request_id, query).await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["data"]["viewer"]["organization"]["name"], "acme");

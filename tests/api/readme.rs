@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, run_to_success};
 
 fn quick_start() -> String {
     let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
@@ -32,27 +32,15 @@ async fn the_readme_quick_start_runs_as_pasted() {
     let app = TestApp::spawn().await;
     let key = app.create_organization("default").await;
     let script = quick_start();
-    let (address, database_url) = (app.address.clone(), app.database_url.clone());
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("bash")
-            .args(["-euo", "pipefail", "-c", &script])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env("KEY", key)
-            .env("URL", address)
-            .env("CONFAB", env!("CARGO_BIN_EXE_confab"))
-            .env("DATABASE_URL", database_url)
-            .env("CONFAB_LOG", "warn")
-            .output()
-    })
-    .await
-    .expect("join")
-    .expect("run bash");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "quick start failed:\n{stdout}\n{stderr}"
-    );
+    let mut bash = Command::new("bash");
+    bash.args(["-euo", "pipefail", "-c", &script])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("KEY", key)
+        .env("URL", &app.address)
+        .env("CONFAB", env!("CARGO_BIN_EXE_confab"))
+        .env("DATABASE_URL", &app.database_url)
+        .env("CONFAB_LOG", "warn");
+    let (stdout, stderr) = run_to_success(bash, "quick start").await;
     let compact: String = stdout.chars().filter(|c| !c.is_whitespace()).collect();
     for expected in [
         "\"created\":true",

@@ -17,20 +17,35 @@ const INBOX_EVENTS: &str = "subscription($after: String) {
   inboxEvents(after: $after) { cursor kind threadId message { text } thread { name unreadCount } }
 }";
 
+const CONVERSATION_EVENTS: &str = "subscription($id: ID!) {
+  conversationEvents(conversationId: $id) { kind conversationId message { text writtenByMe } conversation { happenedAt } }
+}";
+
 async fn event(client: &mut WsClient, id: &str, field: &str) -> Value {
     client.next_data(id).await[field].clone()
+}
+
+/// A graphql-transport-ws client as `token`, subscribed as `id` to the
+/// events of `thread`, given a moment to register before anything is written.
+async fn watching_thread(app: &TestApp, token: &str, id: &str, thread: &str) -> WsClient {
+    let client = app
+        .subscribe(token, id, THREAD_EVENTS, json!({ "id": thread }))
+        .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    client
+}
+
+/// A new thread named `name`, and an api-key client watching it as subscription `1`.
+async fn new_watched_thread(app: &TestApp, name: &str) -> (String, WsClient) {
+    let thread = app.create_thread(json!({ "name": name })).await;
+    let client = watching_thread(app, &app.token, "1", &thread).await;
+    (thread, client)
 }
 
 #[tokio::test]
 async fn a_message_sent_on_one_connection_arrives_on_another() {
     let app = TestApp::spawn().await;
-    let thread = app.create_thread(json!({ "name": "live" })).await;
-    let mut client = WsClient::connect_as(&app.ws_url(), TRANSPORT_WS, &app.token).await;
-    client
-        .subscribe("1", THREAD_EVENTS, json!({ "id": thread }))
-        .await;
-    // Give the subscription a moment to register before writing.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (thread, mut client) = new_watched_thread(&app, "live").await;
 
     let message = app.send_message(&app.token, &thread, "hello, live").await;
     // The sender's first message also records its join.
@@ -60,61 +75,64 @@ async fn every_change_to_a_thread_is_an_event_in_order() {
     let thread = app
         .create_thread(json!({ "name": "t", "memberIds": [agent_id] }))
         .await;
-    let mut client = WsClient::connect_as(&app.ws_url(), TRANSPORT_WS, &agent).await;
-    client
-        .subscribe("t", THREAD_EVENTS, json!({ "id": thread }))
-        .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut client = watching_thread(&app, &agent, "t", &thread).await;
 
     let message = app.send_message(&agent, &thread, "draft").await;
-    app.graphql_as(
-        &agent,
-        "mutation($id: ID!) { editMessage(input: {id: $id, text: \"final\"}) { userErrors { code } } }",
-        json!({ "id": message }),
-    )
-    .await;
-    app.graphql_as(
-        &agent,
-        "mutation($id: ID!) { addReaction(input: {messageId: $id, emoji: \"🎉\"}) { userErrors { code } } }",
-        json!({ "id": message }),
-    )
-    .await;
-    app.graphql_as(
-        &agent,
-        "mutation($id: ID!) { removeReaction(input: {messageId: $id, emoji: \"🎉\"}) { userErrors { code } } }",
-        json!({ "id": message }),
-    )
-    .await;
-    app.graphql_as(
-        &agent,
-        "mutation($id: ID!) { markThreadRead(input: {id: $id}) { userErrors { code } } }",
-        json!({ "id": thread }),
-    )
-    .await;
-    app.data("mutation($id: ID!) { updateThread(input: {id: $id, isResolved: true}) { userErrors { code } } }", json!({ "id": thread }))
-        .await;
-    app.graphql_as(
-        &agent,
-        "mutation($id: ID!) { setTyping(input: {threadId: $id}) { ok } }",
-        json!({ "id": thread }),
-    )
-    .await;
-    app.graphql_as(
-        &agent,
-        "mutation($id: ID!) { deleteMessage(input: {id: $id}) { userErrors { code } } }",
-        json!({ "id": message }),
-    )
-    .await;
-    app.data(
-        "mutation($id: ID!) { removeThreadSubscribers(input: {threadId: $id, memberIds: [\"nobody\"]}) { userErrors { code } } }",
-        json!({ "id": thread }),
-    )
-    .await;
-    app.data(
-        "mutation($id: ID!) { deleteThread(input: {id: $id}) { userErrors { code } } }",
-        json!({ "id": thread }),
-    )
-    .await;
+    // Each change in turn, on the message or the thread: as the agent, or as
+    // the api key (`None`, which must get no errors).
+    let changes = [
+        (
+            Some(&agent),
+            "mutation($id: ID!) { editMessage(input: {id: $id, text: \"final\"}) { userErrors { code } } }",
+            &message,
+        ),
+        (
+            Some(&agent),
+            "mutation($id: ID!) { addReaction(input: {messageId: $id, emoji: \"🎉\"}) { userErrors { code } } }",
+            &message,
+        ),
+        (
+            Some(&agent),
+            "mutation($id: ID!) { removeReaction(input: {messageId: $id, emoji: \"🎉\"}) { userErrors { code } } }",
+            &message,
+        ),
+        (
+            Some(&agent),
+            "mutation($id: ID!) { markThreadRead(input: {id: $id}) { userErrors { code } } }",
+            &thread,
+        ),
+        (
+            None,
+            "mutation($id: ID!) { updateThread(input: {id: $id, isResolved: true}) { userErrors { code } } }",
+            &thread,
+        ),
+        (
+            Some(&agent),
+            "mutation($id: ID!) { setTyping(input: {threadId: $id}) { ok } }",
+            &thread,
+        ),
+        (
+            Some(&agent),
+            "mutation($id: ID!) { deleteMessage(input: {id: $id}) { userErrors { code } } }",
+            &message,
+        ),
+        (
+            None,
+            "mutation($id: ID!) { removeThreadSubscribers(input: {threadId: $id, memberIds: [\"nobody\"]}) { userErrors { code } } }",
+            &thread,
+        ),
+        (
+            None,
+            "mutation($id: ID!) { deleteThread(input: {id: $id}) { userErrors { code } } }",
+            &thread,
+        ),
+    ];
+    for (token, mutation, id) in changes {
+        match token {
+            Some(token) => app.graphql_as(token, mutation, json!({ "id": id })).await,
+            None => app.data_of(mutation, &id).await,
+        };
+    }
 
     let mut kinds = Vec::new();
     let mut last_cursor = String::new();
@@ -165,8 +183,9 @@ async fn subscribing_on_one_instance_sees_writes_made_on_another() {
     let first = TestApp::spawn().await;
     let second = first.second_instance().await;
     let thread = first.create_thread(json!({ "name": "shared" })).await;
-    let mut on_first = WsClient::connect_as(&first.ws_url(), TRANSPORT_WS, &first.token).await;
-    on_first.subscribe("a", INBOX_EVENTS, json!({})).await;
+    let mut on_first = first
+        .subscribe(&first.token, "a", INBOX_EVENTS, json!({}))
+        .await;
     let mut on_second = WsClient::connect_as(&second.ws_url(), LEGACY_WS, &second.token).await;
     on_second
         .subscribe("b", THREAD_EVENTS, json!({ "id": thread }))
@@ -212,12 +231,7 @@ async fn resuming_with_a_cursor_replays_exactly_what_was_missed() {
     let app = TestApp::spawn().await;
     let thread = app.create_thread(json!({ "name": "resume" })).await;
     app.send_message(&app.token, &thread, "m1").await;
-
-    let mut client = WsClient::connect_as(&app.ws_url(), TRANSPORT_WS, &app.token).await;
-    client
-        .subscribe("1", THREAD_EVENTS, json!({ "id": thread }))
-        .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut client = watching_thread(&app, &app.token, "1", &thread).await;
     app.send_message(&app.token, &thread, "m2").await;
     let seen = event(&mut client, "1", "threadEvents").await;
     assert_eq!(seen["message"]["text"], "m2");
@@ -244,9 +258,8 @@ async fn resuming_with_a_cursor_replays_exactly_what_was_missed() {
     client.expect_silence(Duration::from_millis(300)).await;
 
     // Resuming from the very first event replays everything since it, in order.
-    let mut client = WsClient::connect_as(&app.ws_url(), TRANSPORT_WS, &app.token).await;
-    client
-        .subscribe("3", INBOX_EVENTS, json!({ "after": cursor }))
+    let mut client = app
+        .subscribe(&app.token, "3", INBOX_EVENTS, json!({ "after": cursor }))
         .await;
     let mut texts = Vec::new();
     for _ in 0..4 {
@@ -261,12 +274,7 @@ async fn resuming_with_a_cursor_replays_exactly_what_was_missed() {
 #[tokio::test]
 async fn writes_during_a_lost_listen_connection_are_caught_up() {
     let app = TestApp::spawn().await;
-    let thread = app.create_thread(json!({ "name": "t" })).await;
-    let mut client = WsClient::connect_as(&app.ws_url(), TRANSPORT_WS, &app.token).await;
-    client
-        .subscribe("1", THREAD_EVENTS, json!({ "id": thread }))
-        .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (thread, mut client) = new_watched_thread(&app, "t").await;
     app.send_message(&app.token, &thread, "before").await;
     let mut texts = Vec::new();
     while texts.is_empty() {
@@ -294,22 +302,16 @@ async fn writes_during_a_lost_listen_connection_are_caught_up() {
 #[tokio::test]
 async fn a_cursor_older_than_the_retention_window_must_refetch() {
     let app = TestApp::spawn().await;
-    let thread = app.create_thread(json!({ "name": "t" })).await;
-    let mut client = WsClient::connect_as(&app.ws_url(), TRANSPORT_WS, &app.token).await;
-    client
-        .subscribe("1", THREAD_EVENTS, json!({ "id": thread }))
-        .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (thread, mut client) = new_watched_thread(&app, "t").await;
     app.send_message(&app.token, &thread, "old").await;
     let cursor = event(&mut client, "1", "threadEvents").await["cursor"].clone();
     app.send_message(&app.token, &thread, "newer").await;
     app.prune_events_older_than(chrono::Utc::now() + chrono::Duration::seconds(1))
         .await;
 
-    client
-        .subscribe("2", THREAD_EVENTS, json!({ "id": thread, "after": cursor }))
+    let errors = client
+        .refusal("2", THREAD_EVENTS, json!({ "id": thread, "after": cursor }))
         .await;
-    let errors = client.errors("2").await;
     assert_eq!(
         errors[0]["extensions"]["code"], "CURSOR_EXPIRED",
         "{errors}"
@@ -320,14 +322,8 @@ async fn a_cursor_older_than_the_retention_window_must_refetch() {
             .is_some_and(|m| m.contains("refetch"))
     );
 
-    client
-        .subscribe(
-            "3",
-            THREAD_EVENTS,
-            json!({ "id": thread, "after": "garbage" }),
-        )
-        .await;
-    let errors = client.errors("3").await;
+    let garbage = json!({ "id": thread, "after": "garbage" });
+    let errors = client.refusal("3", THREAD_EVENTS, garbage).await;
     assert_eq!(
         errors[0]["extensions"]["reason"], "INVALID_CURSOR",
         "{errors}"
@@ -373,7 +369,7 @@ async fn a_connection_that_never_initialises_is_closed() {
 #[tokio::test]
 async fn pings_are_answered() {
     let app = TestApp::spawn().await;
-    let mut client = WsClient::connect_as(&app.ws_url(), TRANSPORT_WS, &app.token).await;
+    let mut client = app.ws_client(&app.token).await;
     client.send(json!({ "type": "ping" })).await;
     assert_eq!(client.receive().await["type"], "pong");
 }
@@ -389,22 +385,20 @@ async fn subscribers_see_only_their_own_organization_and_threads() {
     let globex = app.create_organization("globex").await;
 
     // Another organization cannot subscribe to the thread, and its inbox stays quiet.
-    let mut intruder = WsClient::connect_as(&app.ws_url(), TRANSPORT_WS, &globex).await;
-    intruder
-        .subscribe("x", THREAD_EVENTS, json!({ "id": ada_thread }))
+    let mut intruder = app.ws_client(&globex).await;
+    let refused = intruder
+        .refusal("x", THREAD_EVENTS, json!({ "id": ada_thread }))
         .await;
-    let refused = intruder.errors("x").await;
     assert_eq!(refused[0]["extensions"]["code"], "NOT_FOUND");
     intruder.subscribe("inbox", INBOX_EVENTS, json!({})).await;
 
     // The contact's inbox has only the thread it subscribes to.
     let token = app.contact_token(&ada).await;
-    let mut contact = WsClient::connect_as(&app.ws_url(), TRANSPORT_WS, &token).await;
-    contact.subscribe("inbox", INBOX_EVENTS, json!({})).await;
-    contact
-        .subscribe("other", THREAD_EVENTS, json!({ "id": other_thread }))
+    let mut contact = app
+        .subscribe(&token, "inbox", INBOX_EVENTS, json!({}))
         .await;
-    let refused = contact.errors("other").await;
+    let other = json!({ "id": other_thread });
+    let refused = contact.refusal("other", THREAD_EVENTS, other).await;
     assert_eq!(refused[0]["extensions"]["code"], "NOT_FOUND");
     tokio::time::sleep(Duration::from_millis(200)).await;
 
@@ -432,25 +426,13 @@ async fn conversation_events_follow_one_conversation() {
         )
         .await;
     let conversation = created["createConversation"]["conversation"]["id"].clone();
-    let mut client = WsClient::connect_as(&app.ws_url(), TRANSPORT_WS, &app.token).await;
-    client
-        .subscribe(
-            "c",
-            "subscription($id: ID!) { conversationEvents(conversationId: $id) { kind conversationId message { text writtenByMe } conversation { happenedAt } } }",
-            json!({ "id": conversation }),
-        )
+    let of_conversation = json!({ "id": conversation });
+    let mut client = app
+        .subscribe(&app.token, "c", CONVERSATION_EVENTS, of_conversation)
         .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    app.data(
-        "mutation($id: ID!) { addConversationMessage(input: {conversationId: $id, content: \"Called back\", writtenAt: \"2026-11-20T10:00:00Z\", writtenByMe: true}) { userErrors { code } } }",
-        json!({ "id": conversation }),
-    )
-    .await;
-    app.data(
-        "mutation($id: ID!) { updateConversation(input: {id: $id, happenedAt: \"2026-11-19\"}) { userErrors { code } } }",
-        json!({ "id": conversation }),
-    )
-    .await;
+    app.data_of("mutation($id: ID!) { addConversationMessage(input: {conversationId: $id, content: \"Called back\", writtenAt: \"2026-11-20T10:00:00Z\", writtenByMe: true}) { userErrors { code } } }", &conversation).await;
+    app.data_of("mutation($id: ID!) { updateConversation(input: {id: $id, happenedAt: \"2026-11-19\"}) { userErrors { code } } }", &conversation).await;
     let added = event(&mut client, "c", "conversationEvents").await;
     assert_eq!(added["kind"], "MESSAGE_ADDED");
     assert_eq!(added["conversationId"], conversation);

@@ -2,7 +2,9 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, user_errors};
+use crate::helpers::{
+    TestApp, assert_created, assert_fields, created_id, input_error, user_errors,
+};
 
 const THREAD_FIELDS: &str =
     "id name subject originalSender channel identifier chatbotPaused isResolved
@@ -27,18 +29,40 @@ async fn create(app: &TestApp, input: Value) -> Value {
 }
 
 async fn create_thread(app: &TestApp, input: Value) -> String {
-    let payload = create(app, input).await;
-    assert_eq!(payload["userErrors"], json!([]), "{payload}");
-    payload["thread"]["id"]
-        .as_str()
-        .expect("thread id")
-        .to_string()
+    created_id(&create(app, input).await, "thread")
 }
 
 async fn update(app: &TestApp, input: Value) -> Value {
     app.data(&update_mutation(), json!({ "input": input }))
         .await["updateThread"]
         .clone()
+}
+
+/// Which mutation `assert_refused` sends.
+#[derive(Clone, Copy, Debug)]
+enum Mutation {
+    Create,
+    Update,
+}
+use Mutation::{Create, Update};
+
+/// Asserts that `mutation` with `input` is refused with the one user error
+/// `code` on input `field`, and returns no thread.
+async fn assert_refused(app: &TestApp, mutation: Mutation, input: Value, field: &str, code: &str) {
+    let payload = match mutation {
+        Create => create(app, input.clone()).await,
+        Update => update(app, input.clone()).await,
+    };
+    assert_eq!(
+        payload["thread"],
+        Value::Null,
+        "{mutation:?} {input}: {payload}"
+    );
+    assert_eq!(
+        user_errors(&payload),
+        input_error(field, code),
+        "{mutation:?} {input}"
+    );
 }
 
 async fn thread_count(app: &TestApp) -> i64 {
@@ -72,30 +96,20 @@ async fn a_thread_carries_every_source_apis_fields() {
         }),
     )
     .await;
-    assert_eq!(payload["userErrors"], json!([]));
     assert_eq!(payload["created"], true);
-    let thread = &payload["thread"];
-    assert!(
-        thread["id"]
-            .as_str()
-            .is_some_and(|id| id.starts_with("thrd_"))
-    );
-    assert_eq!(thread["name"], "Shipment 42");
-    assert_eq!(thread["subject"], "Where is my parcel?");
-    assert_eq!(thread["originalSender"], "ada@example.com");
-    assert_eq!(thread["channel"], "WHATSAPP");
+    let expected = json!({
+        "name": "Shipment 42", "subject": "Where is my parcel?", "originalSender": "ada@example.com",
+        "channel": "WHATSAPP", "chatbotPaused": true, "isResolved": false,
+        "locationId": "warehouse-1", "contact": { "id": contact }, "lastMessageAt": null,
+    });
+    let thread = assert_created(&payload, "thread", "thrd_", expected);
     assert_eq!(thread["identifier"], "+442079460958", "normalised to E.164");
-    assert_eq!(thread["chatbotPaused"], true);
-    assert_eq!(thread["isResolved"], false);
-    assert_eq!(thread["locationId"], "warehouse-1");
-    assert_eq!(thread["contact"]["id"], contact.as_str());
-    assert_eq!(thread["lastMessageAt"], Value::Null);
 
     let found = app
-        .data(
+        .data_of(
             "query($id: ID!) { thread(id: $id) { id } node(id: $id) { id ... on Thread { name } }
                threadByChannel(channel: WHATSAPP, identifier: \"+442079460958\") { id } }",
-            json!({ "id": thread["id"] }),
+            &thread["id"],
         )
         .await;
     assert_eq!(found["thread"]["id"], thread["id"]);
@@ -165,7 +179,7 @@ async fn phone_channels_need_e164_identifiers() {
         assert_eq!(payload["thread"], Value::Null);
         assert_eq!(
             user_errors(&payload),
-            vec![(json!(["input", "identifier"]), "INVALID_PHONE".to_string())]
+            input_error("identifier", "INVALID_PHONE")
         );
         let message = payload["userErrors"][0]["message"]
             .as_str()
@@ -175,20 +189,20 @@ async fn phone_channels_need_e164_identifiers() {
             "{message}"
         );
     }
-    let email = create(
-        &app,
-        json!({ "channel": "EMAIL", "identifier": "not an address" }),
-    )
-    .await;
-    assert_eq!(
-        user_errors(&email),
-        vec![(json!(["input", "identifier"]), "INVALID_EMAIL".to_string())]
-    );
-    let orphan = create(&app, json!({ "identifier": "+14155550100" })).await;
-    assert_eq!(
-        user_errors(&orphan),
-        vec![(json!(["input", "channel"]), "REQUIRED".to_string())]
-    );
+    for (input, field, code) in [
+        (
+            json!({ "channel": "EMAIL", "identifier": "not an address" }),
+            "identifier",
+            "INVALID_EMAIL",
+        ),
+        (
+            json!({ "identifier": "+14155550100" }),
+            "channel",
+            "REQUIRED",
+        ),
+    ] {
+        assert_refused(&app, Create, input, field, code).await;
+    }
     let messenger = create(
         &app,
         json!({ "channel": "MESSENGER", "identifier": "profile-77" }),
@@ -210,16 +224,8 @@ async fn channel_and_identifier_are_unique_per_organization() {
         json!({ "channel": "SMS", "identifier": "+14155550100" }),
     )
     .await;
-    let duplicate = create(
-        &app,
-        json!({ "channel": "SMS", "identifier": "+1 415 555 0100", "name": "dup" }),
-    )
-    .await;
-    assert_eq!(duplicate["thread"], Value::Null);
-    assert_eq!(
-        user_errors(&duplicate),
-        vec![(json!(["input", "identifier"]), "DUPLICATE".to_string())]
-    );
+    let input = json!({ "channel": "SMS", "identifier": "+1 415 555 0100", "name": "dup" });
+    assert_refused(&app, Create, input, "identifier", "DUPLICATE").await;
     // Same identifier on another channel is fine.
     create_thread(
         &app,
@@ -234,19 +240,12 @@ async fn channel_and_identifier_are_unique_per_organization() {
         json!({ "channel": "SMS", "identifier": "+14155550199" }),
     )
     .await;
-    let moved = update(
-        &app,
-        json!({ "id": third, "identifier": "+14155550100", "name": "renamed" }),
-    )
-    .await;
-    assert_eq!(
-        user_errors(&moved),
-        vec![(json!(["input", "identifier"]), "DUPLICATE".to_string())]
-    );
+    let input = json!({ "id": third, "identifier": "+14155550100", "name": "renamed" });
+    assert_refused(&app, Update, input, "identifier", "DUPLICATE").await;
     let unchanged = app
-        .data(
+        .data_of(
             "query($id: ID!) { thread(id: $id) { identifier name } }",
-            json!({ "id": third }),
+            &third,
         )
         .await;
     assert_eq!(
@@ -282,27 +281,20 @@ async fn updates_change_the_allowed_fields() {
     .await;
     assert_eq!(payload["userErrors"], json!([]));
     let thread = &payload["thread"];
-    assert_eq!(thread["identifier"], "+14155550111");
-    assert_eq!(thread["chatbotPaused"], true);
-    assert_eq!(thread["subject"], "Hi");
-    assert_eq!(thread["name"], "B");
-    assert_eq!(thread["isResolved"], true);
-    assert_eq!(thread["locationId"], "dock-2");
+    assert_fields(
+        thread,
+        json!({ "identifier": "+14155550111", "chatbotPaused": true, "subject": "Hi",
+                "name": "B", "isResolved": true, "locationId": "dock-2" }),
+    );
     assert_ne!(thread["updatedAt"], thread["createdAt"]);
 
     // Changing the channel re-checks the identifier it keeps.
-    let to_email = update(&app, json!({ "id": id, "channel": "EMAIL" })).await;
-    assert_eq!(
-        user_errors(&to_email),
-        vec![(json!(["input", "identifier"]), "INVALID_EMAIL".to_string())]
-    );
+    let input = json!({ "id": id, "channel": "EMAIL" });
+    assert_refused(&app, Update, input, "identifier", "INVALID_EMAIL").await;
     let to_whatsapp = update(&app, json!({ "id": id, "channel": "WHATSAPP" })).await;
     assert_eq!(to_whatsapp["thread"]["channel"], "WHATSAPP");
-    let bad_phone = update(&app, json!({ "id": id, "identifier": "12345" })).await;
-    assert_eq!(
-        user_errors(&bad_phone),
-        vec![(json!(["input", "identifier"]), "INVALID_PHONE".to_string())]
-    );
+    let input = json!({ "id": id, "identifier": "12345" });
+    assert_refused(&app, Update, input, "identifier", "INVALID_PHONE").await;
     let cleared = update(
         &app,
         json!({ "id": id, "identifier": null, "subject": null }),
@@ -311,11 +303,8 @@ async fn updates_change_the_allowed_fields() {
     assert_eq!(cleared["thread"]["identifier"], Value::Null);
     assert_eq!(cleared["thread"]["subject"], Value::Null);
 
-    let missing = update(&app, json!({ "id": "thrd_nope", "name": "x" })).await;
-    assert_eq!(
-        user_errors(&missing),
-        vec![(json!(["input", "id"]), "NOT_FOUND".to_string())]
-    );
+    let input = json!({ "id": "thrd_nope", "name": "x" });
+    assert_refused(&app, Update, input, "id", "NOT_FOUND").await;
 }
 
 #[tokio::test]
@@ -330,28 +319,19 @@ async fn a_contact_is_linked_once_and_then_cannot_change() {
     let same_again = update(&app, json!({ "id": id, "contactId": ada })).await;
     assert_eq!(same_again["userErrors"], json!([]));
 
-    let changed = update(
-        &app,
-        json!({ "id": id, "contactId": grace, "name": "renamed" }),
-    )
-    .await;
-    assert_eq!(changed["thread"], Value::Null);
-    assert_eq!(
-        user_errors(&changed),
-        vec![(
-            json!(["input", "contactId"]),
-            "CONTACT_IMMUTABLE".to_string()
-        )]
-    );
-    let unknown = update(&app, json!({ "id": id, "contactId": "ctc_unknown" })).await;
-    assert_eq!(
-        user_errors(&unknown),
-        vec![(json!(["input", "contactId"]), "NOT_FOUND".to_string())]
-    );
+    for (input, code) in [
+        (
+            json!({ "id": id, "contactId": grace, "name": "renamed" }),
+            "CONTACT_IMMUTABLE",
+        ),
+        (json!({ "id": id, "contactId": "ctc_unknown" }), "NOT_FOUND"),
+    ] {
+        assert_refused(&app, Update, input, "contactId", code).await;
+    }
     let after = app
-        .data(
+        .data_of(
             "query($id: ID!) { thread(id: $id) { name contact { id } } }",
-            json!({ "id": id }),
+            &id,
         )
         .await;
     assert_eq!(
@@ -361,9 +341,9 @@ async fn a_contact_is_linked_once_and_then_cannot_change() {
 
     // The contact lists its threads.
     let threads = app
-        .data(
+        .data_of(
             "query($id: ID!) { contact(id: $id) { threads { totalCount edges { node { id } } } } }",
-            json!({ "id": ada }),
+            &ada,
         )
         .await;
     assert_eq!(
@@ -387,29 +367,18 @@ async fn a_linked_contact_cannot_be_cleared_with_null() {
     let linked = update(&app, json!({ "id": id, "contactId": ada })).await;
     assert_eq!(linked["thread"]["contact"]["id"], ada.as_str());
     let before = app
-        .data(
+        .data_of(
             "query($id: ID!) { thread(id: $id) { name updatedAt contact { id } } }",
-            json!({ "id": id }),
+            &id,
         )
         .await;
 
-    let cleared = update(
-        &app,
-        json!({ "id": id, "contactId": null, "name": "renamed" }),
-    )
-    .await;
-    assert_eq!(cleared["thread"], Value::Null);
-    assert_eq!(
-        user_errors(&cleared),
-        vec![(
-            json!(["input", "contactId"]),
-            "CONTACT_IMMUTABLE".to_string()
-        )]
-    );
+    let input = json!({ "id": id, "contactId": null, "name": "renamed" });
+    assert_refused(&app, Update, input, "contactId", "CONTACT_IMMUTABLE").await;
     let after = app
-        .data(
+        .data_of(
             "query($id: ID!) { thread(id: $id) { name updatedAt contact { id } } }",
-            json!({ "id": id }),
+            &id,
         )
         .await;
     assert_eq!(after, before, "nothing was written");
@@ -443,35 +412,17 @@ async fn phone_identifiers_may_omit_the_plus_but_not_the_country_code() {
         )
         .await;
     assert_eq!(found, json!({ "a": { "id": id }, "b": { "id": id } }));
-    let duplicate = create(
-        &app,
-        json!({ "channel": "WHATSAPP", "identifier": "+31 6 12345678" }),
-    )
-    .await;
-    assert_eq!(
-        user_errors(&duplicate),
-        vec![(json!(["input", "identifier"]), "DUPLICATE".to_string())]
-    );
+    let input = json!({ "channel": "WHATSAPP", "identifier": "+31 6 12345678" });
+    assert_refused(&app, Create, input, "identifier", "DUPLICATE").await;
 
     // A national number has no country code.
     for (channel, national) in [("SMS", "0612345678"), ("WHATSAPP", "06 1234 5678")] {
-        let refused = create(&app, json!({ "channel": channel, "identifier": national })).await;
-        assert_eq!(
-            user_errors(&refused),
-            vec![(json!(["input", "identifier"]), "INVALID_PHONE".to_string())],
-            "{national}"
-        );
+        let input = json!({ "channel": channel, "identifier": national });
+        assert_refused(&app, Create, input, "identifier", "INVALID_PHONE").await;
     }
     // Right length, but not a number anywhere.
-    let invalid = create(
-        &app,
-        json!({ "channel": "SMS", "identifier": "+44 99 7946 0958" }),
-    )
-    .await;
-    assert_eq!(
-        user_errors(&invalid),
-        vec![(json!(["input", "identifier"]), "INVALID_PHONE".to_string())]
-    );
+    let input = json!({ "channel": "SMS", "identifier": "+44 99 7946 0958" });
+    assert_refused(&app, Create, input, "identifier", "INVALID_PHONE").await;
 
     let sms = create_thread(
         &app,
@@ -495,11 +446,8 @@ async fn delete_returns_the_id_and_removes_the_messages() {
     let sent = send(&app, &app.token, &id, "hello").await;
     let message_id = sent["message"]["id"].clone();
     let delete = "mutation($id: ID!) { deleteThread(input: {id: $id}) { deletedThreadId userErrors { field code } } }";
-    let deleted = app.data(delete, json!({ "id": id })).await;
-    assert_eq!(
-        deleted["deleteThread"],
-        json!({ "deletedThreadId": id, "userErrors": [] })
-    );
+    app.assert_deleted_once(delete, &id, "deleteThread", "deletedThreadId")
+        .await;
     let gone = app
         .data(
             "query($t: ID!, $m: ID!) { thread(id: $t) { id } node(id: $m) { id } }",
@@ -507,11 +455,6 @@ async fn delete_returns_the_id_and_removes_the_messages() {
         )
         .await;
     assert_eq!(gone, json!({ "thread": null, "node": null }));
-    let again = app.data(delete, json!({ "id": id })).await;
-    assert_eq!(
-        again["deleteThread"],
-        json!({ "deletedThreadId": null, "userErrors": [{ "field": ["input", "id"], "code": "NOT_FOUND" }] })
-    );
 }
 
 const SUBSCRIBERS: &str = "query($id: ID!) { thread(id: $id) {
@@ -538,7 +481,7 @@ async fn subscribers_join_and_leave_with_meta_messages() {
         .await;
     assert_eq!(added["addThreadSubscribers"]["userErrors"], json!([]));
 
-    let data = app.data(SUBSCRIBERS, json!({ "id": id })).await;
+    let data = app.data_of(SUBSCRIBERS, &id).await;
     assert_eq!(
         data["thread"]["subscribers"],
         json!([
@@ -582,7 +525,7 @@ async fn subscribers_join_and_leave_with_meta_messages() {
         )
         .await;
     assert_eq!(removed["removeThreadSubscribers"]["userErrors"], json!([]));
-    let data = app.data(SUBSCRIBERS, json!({ "id": id })).await;
+    let data = app.data_of(SUBSCRIBERS, &id).await;
     assert_eq!(
         data["thread"]["subscribers"].as_array().map(Vec::len),
         Some(1)
@@ -645,10 +588,7 @@ async fn sending_updates_unread_state_and_mark_read_clears_it() {
     let id = create_thread(&app, json!({ "name": "t", "memberIds": [agent_id] })).await;
 
     let before = app
-        .data(
-            "query($id: ID!) { thread(id: $id) { updatedAt } }",
-            json!({ "id": id }),
-        )
+        .data_of("query($id: ID!) { thread(id: $id) { updatedAt } }", &id)
         .await;
     send(&app, &app.token, &id, "one").await;
     send(&app, &app.token, &id, "two").await;
@@ -662,15 +602,15 @@ async fn sending_updates_unread_state_and_mark_read_clears_it() {
         thread["unreadBy"],
         json!([{ "name": "Test User", "unreadCount": 2 }])
     );
-    let as_key = app.data(READ_STATE, json!({ "id": id })).await;
+    let as_key = app.data_of(READ_STATE, &id).await;
     assert_eq!(
         as_key["thread"]["unreadCount"], 0,
         "the sender has read its own messages"
     );
     let after = app
-        .data(
+        .data_of(
             "query($id: ID!) { thread(id: $id) { updatedAt lastMessageAt } }",
-            json!({ "id": id }),
+            &id,
         )
         .await;
     assert!(after["thread"]["updatedAt"].as_str() > before["thread"]["updatedAt"].as_str());
@@ -753,7 +693,7 @@ async fn unread_by_names_staff_only_while_contacts_keep_their_read_state() {
     // The api key writes (and so subscribes); the agent and Ada have unread.
     send(&app, &app.token, &id, "one").await;
     send(&app, &app.token, &id, "two").await;
-    let state = app.data(UNREAD_BY, json!({ "id": id })).await;
+    let state = app.data_of(UNREAD_BY, &id).await;
     assert_eq!(
         kinds(&state["thread"]["unreadBy"]),
         vec![("USER".to_string(), 2)],
@@ -783,7 +723,7 @@ async fn unread_by_names_staff_only_while_contacts_keep_their_read_state() {
         marked["data"]["markThreadRead"],
         json!({ "thread": { "unreadCount": 0 }, "userErrors": [] })
     );
-    let read = app.data(UNREAD_BY, json!({ "id": id })).await;
+    let read = app.data_of(UNREAD_BY, &id).await;
     let contact = read["thread"]["subscribers"]
         .as_array()
         .expect("subscribers")
@@ -796,7 +736,7 @@ async fn unread_by_names_staff_only_while_contacts_keep_their_read_state() {
 
     // When Ada writes, the staff who have not read it are listed: the api key too.
     send(&app, &ada_token, &id, "thanks").await;
-    let after = app.data(UNREAD_BY, json!({ "id": id })).await;
+    let after = app.data_of(UNREAD_BY, &id).await;
     assert_eq!(
         kinds(&after["thread"]["unreadBy"]),
         vec![("API_KEY".to_string(), 1), ("USER".to_string(), 3)]

@@ -57,15 +57,19 @@ impl WsClient {
             .expect("send");
     }
 
+    /// The next WebSocket frame; fails after `WAIT`, on a closed socket or on an error.
+    async fn next_frame(&mut self) -> Message {
+        tokio::time::timeout(WAIT, self.socket.next())
+            .await
+            .expect("a message in time")
+            .expect("socket open")
+            .expect("no socket error")
+    }
+
     /// The next protocol message (skipping keep-alives).
     pub async fn receive(&mut self) -> Value {
         loop {
-            let message = tokio::time::timeout(WAIT, self.socket.next())
-                .await
-                .expect("a message in time")
-                .expect("socket open")
-                .expect("no socket error");
-            match message {
+            match self.next_frame().await {
                 Message::Text(text) => {
                     let value: Value = serde_json::from_str(&text).expect("JSON message");
                     if value["type"] == "ka" {
@@ -82,12 +86,7 @@ impl WsClient {
     /// The next text message as JSON, keep-alives included.
     pub async fn receive_raw(&mut self) -> Value {
         loop {
-            let message = tokio::time::timeout(WAIT, self.socket.next())
-                .await
-                .expect("a message in time")
-                .expect("socket open")
-                .expect("no socket error");
-            if let Message::Text(text) = message {
+            if let Message::Text(text) = self.next_frame().await {
                 return serde_json::from_str(&text).expect("JSON message");
             }
         }
@@ -103,15 +102,19 @@ impl WsClient {
         self.send(json!({ "id": id, "type": kind, "payload": { "query": query, "variables": variables } })).await;
     }
 
-    /// The `data` of the next result of subscription `id`.
-    pub async fn next_data(&mut self, id: &str) -> Value {
-        let message = self.receive().await;
-        let kind = if self.protocol == TRANSPORT_WS {
+    /// The message type of a subscription's result: `next`, or `data` in the legacy protocol.
+    fn result_type(&self) -> &'static str {
+        if self.protocol == TRANSPORT_WS {
             "next"
         } else {
             "data"
-        };
-        assert_eq!(message["type"], kind, "{message}");
+        }
+    }
+
+    /// The `data` of the next result of subscription `id`.
+    pub async fn next_data(&mut self, id: &str) -> Value {
+        let message = self.receive().await;
+        assert_eq!(message["type"], self.result_type(), "{message}");
         assert_eq!(message["id"], id, "{message}");
         assert!(message["payload"].get("errors").is_none(), "{message}");
         message["payload"]["data"].clone()
@@ -130,12 +133,7 @@ impl WsClient {
         if message["type"] == "error" {
             return message["payload"].clone();
         }
-        let kind = if self.protocol == TRANSPORT_WS {
-            "next"
-        } else {
-            "data"
-        };
-        assert_eq!(message["type"], kind, "{message}");
+        assert_eq!(message["type"], self.result_type(), "{message}");
         let errors = message["payload"]["errors"].clone();
         assert!(errors.is_array(), "{message}");
         // Other operations on the socket may still deliver in between.
@@ -147,6 +145,12 @@ impl WsClient {
         };
         assert_eq!(complete["type"], "complete", "{complete}");
         errors
+    }
+
+    /// Starts subscription `id` and returns the errors that end it (see `errors`).
+    pub async fn refusal(&mut self, id: &str, query: &str, variables: Value) -> Value {
+        self.subscribe(id, query, variables).await;
+        self.errors(id).await
     }
 
     /// Waits for the server to close the socket; returns the close code and reason.
