@@ -5,7 +5,7 @@
 //
 // Prints each result as one JSON line; exits after the first result whose
 // JSON contains the text UNTIL (without it, runs until interrupted), or with
-// status 1 on an error.
+// status 1 on an error or when UNTIL has not come within 30 seconds.
 import { createClient } from "graphql-ws";
 import WebSocket from "ws";
 
@@ -20,6 +20,12 @@ const client = createClient({
   webSocketImpl: WebSocket,
   connectionParams: { Authorization: `Bearer ${token}` },
 });
+if (until) {
+  setTimeout(() => {
+    console.error(`subscription: no result containing ${JSON.stringify(until)} within 30 s`);
+    process.exit(1);
+  }, 30_000).unref();
+}
 const dispose = client.subscribe({ query }, {
   next(value) {
     const line = JSON.stringify(value);

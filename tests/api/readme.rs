@@ -47,7 +47,7 @@ async fn the_readme_quick_start_runs_as_pasted() {
         "\"kind\":\"CONTACT\",\"name\":\"AdaLovelace\"",
         "\"kind\":\"USER\",\"name\":\"GraceHopper\"",
         // The subscription's event, printed by web/subscribe.mjs.
-        "\"kind\":\"MESSAGE_ADDED\",\"message\":{\"text\":\"Yourordershipped\"}",
+        "\"kind\":\"MESSAGE_ADDED\",\"message\":{\"text\":\"Orderorder-",
         "\"totalCount\":1",
         "\"unreadCount\":1",
         "\"unreadCount\":0",
