@@ -770,3 +770,29 @@ async fn one_tenant_hammering_leaves_another_fast() {
     assert!(refused > 0, "the hammering tenant was limited");
     assert!(p99 < Duration::from_millis(100), "quiet tenant p99 {p99:?}");
 }
+
+#[tokio::test]
+async fn a_repeated_document_is_checked_again_on_every_request() {
+    let app = TestApp::spawn().await;
+    let contact = app.create_contact("Ada", None).await;
+    let query = "query($id: ID!) { node(id: $id) { id } }";
+    // Parsed once and kept: the same text with clean, then NUL, variables.
+    for _ in 0..2 {
+        let body = json!({ "query": query, "variables": { "id": contact }});
+        let (status, answer) = app.post_raw(Some(&app.token), body.to_string()).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    let body = json!({ "query": query, "variables": { "id": "ctc_\u{0}" }});
+    let (status, answer) = app.post_raw(Some(&app.token), body.to_string()).await;
+    assert_eq!((status, code(&answer)), (400, "BAD_USER_INPUT"), "{answer}");
+    // Documents that fail are never kept: refused every time.
+    let nul_literal = json!({ "query": "{ contacts(search: \"a\\u0000b\") { totalCount } }" });
+    let aliases: String = (0..150).map(|i| format!("a{i}: __typename ")).collect();
+    let too_many_aliases = json!({ "query": format!("{{ {aliases} }}") });
+    for case in [nul_literal, too_many_aliases] {
+        for attempt in 0..2 {
+            let (status, answer) = app.post_raw(Some(&app.token), case.to_string()).await;
+            assert_eq!(status, 400, "attempt {attempt}: {case} -> {answer}");
+        }
+    }
+}

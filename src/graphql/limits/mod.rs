@@ -6,6 +6,7 @@
 //! fragment expansion and cost on the parsed document, and finally a check
 //! that no string carries a NUL (PostgreSQL cannot store one).
 
+mod cache;
 mod document;
 mod lexer;
 
@@ -17,6 +18,7 @@ use async_graphql::parser::types::{
 use async_graphql::{Positioned, Request, ServerError};
 use async_graphql_value::{ConstValue, Value};
 
+pub use cache::DocumentCache;
 pub use document::{DocumentBudget, DocumentError, Measure, SchemaShape};
 pub use lexer::ScanError;
 
@@ -47,11 +49,15 @@ impl Default for QueryLimits {
     }
 }
 
+/// How many parsed documents a guard keeps.
+const CACHED_DOCUMENTS: usize = 512;
+
 /// Checks requests against the limits, with the shape of the schema.
 #[derive(Clone)]
 pub struct Guard {
     limits: QueryLimits,
     shape: Arc<SchemaShape>,
+    documents: Arc<DocumentCache>,
 }
 
 impl Guard {
@@ -60,6 +66,7 @@ impl Guard {
         Ok(Guard {
             limits,
             shape: Arc::new(SchemaShape::from_sdl(sdl)?),
+            documents: Arc::new(DocumentCache::new(CACHED_DOCUMENTS)),
         })
     }
 
@@ -68,32 +75,10 @@ impl Guard {
     /// it is not parsed again. CPU-bound: bounded by the limits, and best
     /// run off the async workers.
     pub fn prepare(&self, request: &mut Request) -> Result<Measure, ServerError> {
-        lexer::scan(
-            &request.query,
-            self.limits.max_tokens,
-            self.limits.max_nesting,
-        )
-        .map_err(|error| match error {
-            ScanError::TooManyTokens => validation_error(
-                "TOO_MANY_TOKENS",
-                format!(
-                    "the document has more than {} tokens",
-                    self.limits.max_tokens
-                ),
-            ),
-            ScanError::TooDeep => validation_error(
-                "TOO_DEEP",
-                format!(
-                    "the document nests brackets, braces or parentheses more than {} deep",
-                    self.limits.max_nesting
-                ),
-            ),
-        })?;
-        let document = async_graphql::parser::parse_query(&request.query).map_err(|error| {
-            let mut error = ServerError::from(error);
-            set_code(&mut error, "GRAPHQL_PARSE_FAILED", None);
-            error
-        })?;
+        let (document, cached) = match self.documents.get(&request.query) {
+            Some(document) => (ExecutableDocument::clone(&document), true),
+            None => (self.parse(&request.query)?, false),
+        };
         let measure = document::check(
             &document,
             &request.variables,
@@ -101,7 +86,13 @@ impl Guard {
             &self.limits.budget,
         )
         .map_err(|error| validation_error(error.reason(), error.message()))?;
-        if let Some(place) = nul_in_variables(request).or_else(|| nul_in_document(&document)) {
+        let nul = match nul_in_variables(request) {
+            Some(place) => Some(place),
+            // A cached document was checked when it was kept.
+            None if cached => None,
+            None => nul_in_document(&document),
+        };
+        if let Some(place) = nul {
             let mut error = ServerError::new(
                 format!("{place} contains a NUL character (U+0000), which is not allowed"),
                 None,
@@ -109,8 +100,38 @@ impl Guard {
             set_code(&mut error, "BAD_USER_INPUT", Some("INVALID_VALUE"));
             return Err(error);
         }
+        if !cached {
+            self.documents.insert(&request.query, &document);
+        }
         request.set_parsed_query(document);
         Ok(measure)
+    }
+
+    /// Scans and parses a document's text.
+    fn parse(&self, text: &str) -> Result<ExecutableDocument, ServerError> {
+        lexer::scan(text, self.limits.max_tokens, self.limits.max_nesting).map_err(|error| {
+            match error {
+                ScanError::TooManyTokens => validation_error(
+                    "TOO_MANY_TOKENS",
+                    format!(
+                        "the document has more than {} tokens",
+                        self.limits.max_tokens
+                    ),
+                ),
+                ScanError::TooDeep => validation_error(
+                    "TOO_DEEP",
+                    format!(
+                        "the document nests brackets, braces or parentheses more than {} deep",
+                        self.limits.max_nesting
+                    ),
+                ),
+            }
+        })?;
+        async_graphql::parser::parse_query(text).map_err(|error| {
+            let mut error = ServerError::from(error);
+            set_code(&mut error, "GRAPHQL_PARSE_FAILED", None);
+            error
+        })
     }
 }
 
