@@ -48,7 +48,20 @@ enum Command {
 #[derive(Subcommand)]
 enum OrgCommand {
     /// Create an organization; prints its api key.
-    Create { name: String },
+    Create {
+        name: String,
+        /// The PostgreSQL text search configuration its messages are
+        /// searched in: `simple` (no stemming; suits multilingual chat),
+        /// `english`, `german`, `french`, … (`\dF` in psql lists them).
+        #[arg(long, default_value = "simple")]
+        search_language: String,
+    },
+    /// Change an organization's search language; re-indexes its messages.
+    SetSearchLanguage {
+        #[arg(long)]
+        org: String,
+        language: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -110,15 +123,24 @@ async fn run(command: Command, config: &Config, database_url: &str) -> anyhow::R
     match command {
         Command::Serve => serve(config, database_url).await,
         Command::Migrate | Command::PrintSchema => Ok(()),
-        Command::Org(OrgCommand::Create { name }) => {
+        Command::Org(OrgCommand::Create {
+            name,
+            search_language,
+        }) => {
             let mut conn = AsyncPgConnection::establish(database_url).await?;
-            let (_, key) = model::create_organization(&mut conn, &name)
+            let (organization, key) = model::create_organization(&mut conn, &name)
                 .await
                 .with_context(|| {
                     format!("creating organization {name:?} (does it exist already?)")
                 })?;
+            set_search_language(&mut conn, &organization, &search_language).await?;
             println!("{}", key.token);
             Ok(())
+        }
+        Command::Org(OrgCommand::SetSearchLanguage { org, language }) => {
+            let mut conn = AsyncPgConnection::establish(database_url).await?;
+            let organization = find_organization(&mut conn, &org).await?;
+            set_search_language(&mut conn, &organization, &language).await
         }
         Command::User(UserCommand::Create { org, name, email }) => {
             let mut conn = AsyncPgConnection::establish(database_url).await?;
@@ -155,6 +177,23 @@ async fn run(command: Command, config: &Config, database_url: &str) -> anyhow::R
             Ok(())
         }
     }
+}
+
+async fn set_search_language(
+    conn: &mut AsyncPgConnection,
+    organization: &model::Organization,
+    language: &str,
+) -> anyhow::Result<()> {
+    if language == "simple" && model::search_language(conn, organization.id).await? == "simple" {
+        return Ok(());
+    }
+    model::set_search_language(conn, organization.id, language)
+        .await
+        .with_context(|| {
+            format!(
+                "setting the search language to {language:?} (is it a text search configuration?)"
+            )
+        })
 }
 
 async fn find_organization(

@@ -16,6 +16,9 @@ use crate::db::page::Scan;
 #[derive(Clone, Copy, Debug)]
 pub struct ChildTable {
     pub table: &'static str,
+    /// The columns fetched: `*`, or a list leaving out large ones nobody
+    /// reads here (a message's search vector).
+    pub columns: &'static str,
     pub parent_column: &'static str,
     /// Unique per parent; rows where it is null are not listed.
     pub key_column: &'static str,
@@ -58,13 +61,14 @@ impl QueryFragment<Pg> for PagePerParent {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         let ChildTable {
             table,
+            columns,
             parent_column,
             key_column,
         } = self.child;
         out.push_sql("SELECT page.* FROM unnest(");
         out.push_bind_param::<Array<BigInt>, _>(&self.parent_ids)?;
         out.push_sql(&format!(
-            "::bigint[]) AS parent(id) CROSS JOIN LATERAL (SELECT * FROM {table} \
+            "::bigint[]) AS parent(id) CROSS JOIN LATERAL (SELECT {columns} FROM {table} \
              WHERE {parent_column} = parent.id AND {key_column} IS NOT NULL AND organization_id = "
         ));
         out.push_bind_param::<BigInt, _>(&self.organization_id)?;

@@ -74,6 +74,11 @@ pub struct PoolSettings {
 /// A connection idle longer than this is pinged before it is handed out.
 /// Busier ones are not: their last use proved them, and a ping per request
 /// would cost a round trip.
+/// How close a name must be for the trigram operator `<%` (name searches):
+/// set on every pooled connection as `pg_trgm.word_similarity_threshold`
+/// (PostgreSQL's default, 0.6, misses most typos in short names).
+pub const WORD_SIMILARITY_THRESHOLD: f64 = 0.3;
+
 const CHECK_IDLE_AFTER: Duration = Duration::from_secs(2);
 /// How long that ping may take before the connection is dropped.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(1);
@@ -116,7 +121,10 @@ pub fn build_pool(
             );
             diesel_async::SimpleAsyncConnection::batch_execute(
                 &mut conn,
-                &format!("SET statement_timeout = {statement_timeout_ms}"),
+                &format!(
+                    "SET statement_timeout = {statement_timeout_ms}; \
+                     SET pg_trgm.word_similarity_threshold = {WORD_SIMILARITY_THRESHOLD}"
+                ),
             )
             .await
             .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;

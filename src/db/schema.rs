@@ -1,5 +1,15 @@
 // @generated automatically by Diesel CLI.
 
+pub mod sql_types {
+    #[derive(diesel::query_builder::QueryId, Clone, diesel::sql_types::SqlType)]
+    #[diesel(postgres_type(name = "regconfig", schema = "pg_catalog"))]
+    pub struct Regconfig;
+
+    #[derive(diesel::query_builder::QueryId, Clone, diesel::sql_types::SqlType)]
+    #[diesel(postgres_type(name = "tsvector", schema = "pg_catalog"))]
+    pub struct Tsvector;
+}
+
 diesel::table! {
     api_keys (id) {
         id -> Int8,
@@ -118,6 +128,10 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::Regconfig;
+    use super::sql_types::Tsvector;
+
     messages (id) {
         id -> Int8,
         organization_id -> Int8,
@@ -139,15 +153,21 @@ diesel::table! {
         publish_to_channel_at -> Nullable<Timestamptz>,
         published_at -> Nullable<Timestamptz>,
         channel_position -> Nullable<Int8>,
+        search_config -> Regconfig,
+        search_vector -> Tsvector,
     }
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::Regconfig;
+
     organizations (id) {
         id -> Int8,
         public_id -> Text,
         name -> Text,
         created_at -> Timestamptz,
+        search_language -> Regconfig,
     }
 }
 

@@ -17,6 +17,7 @@ pub mod mutation;
 pub mod node;
 pub mod organizations;
 pub mod pagination;
+pub mod search;
 pub mod threads;
 
 use async_graphql::{Data, MergedObject, Schema};
@@ -30,6 +31,7 @@ use crate::graphql::conversations::{ConversationsMutation, ConversationsQuery};
 use crate::graphql::events::{Subscription, TypingMutation};
 use crate::graphql::messages::MessagesMutation;
 use crate::graphql::organizations::ViewerQuery;
+use crate::graphql::search::SearchQuery;
 use crate::graphql::threads::{ReadStateMutation, ThreadsMutation, ThreadsQuery};
 pub use loaders::LoaderCache;
 use loaders::Loaders;
@@ -44,6 +46,7 @@ pub struct Query(
     ThreadsQuery,
     ConversationsQuery,
     ChannelsQuery,
+    SearchQuery,
 );
 
 /// The root mutation type.

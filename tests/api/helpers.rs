@@ -315,6 +315,20 @@ impl TestApp {
         key.token
     }
 
+    /// Sets an organization's search language (re-indexing its messages),
+    /// as `confab org set-search-language` does.
+    pub async fn set_search_language(&self, organization: &str, language: &str) {
+        use confab::domain::organizations::model;
+        let mut conn = connect(&self.database_url).await.expect("connect");
+        let org = model::find_organization_by_name(&mut conn, organization)
+            .await
+            .expect("find organization")
+            .expect("organization exists");
+        model::set_search_language(&mut conn, org.id, language)
+            .await
+            .expect("set search language");
+    }
+
     /// Creates a user in an organization; returns the user's token.
     pub async fn create_user(&self, organization: &str, email: &str) -> String {
         let mut conn = connect(&self.database_url).await.expect("connect");

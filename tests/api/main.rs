@@ -14,6 +14,7 @@ mod http;
 mod messages;
 mod metrics;
 mod readme;
+mod search;
 mod statements;
 mod subscriptions;
 mod threads;

@@ -10,7 +10,7 @@ use crate::db::schema::{contact_tokens, contacts};
 use crate::domain::auth::{self, TokenKind};
 
 /// An external person: a candidate, guest or customer.
-#[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
+#[derive(Queryable, QueryableByName, Selectable, Identifiable, Clone, Debug)]
 #[diesel(table_name = contacts)]
 pub struct Contact {
     pub id: ContactId,

@@ -114,6 +114,7 @@ pub async fn page_per_contact(
 ) -> QueryResult<Vec<Conversation>> {
     let child = ChildTable {
         table: "conversations",
+        columns: "*",
         parent_column: "contact_id",
         key_column: "id",
     };

@@ -15,6 +15,13 @@ use crate::db::schema::{message_reactions, messages};
 /// Messages list oldest first.
 pub const ORDER: SortOrder = SortOrder::Ascending;
 
+/// The columns of `Message`, as lists of messages fetch them in SQL: all
+/// but the search columns (`search_vector` is about as large as the body).
+pub const COLUMNS: &str = "id, organization_id, public_id, thread_id, conversation_id, kind, \
+     body, event, author_subscriber_id, media_urls, resource_id, client_message_id, written_at, \
+     written_by_me, created_at, edited_at, channel_id, publish_to_channel_at, published_at, \
+     channel_position";
+
 /// One message, in a thread or a conversation.
 #[derive(Queryable, QueryableByName, Selectable, Identifiable, Clone, Debug)]
 #[diesel(table_name = messages)]
@@ -65,6 +72,7 @@ impl Container {
         };
         ChildTable {
             table: "messages",
+            columns: COLUMNS,
             parent_column,
             key_column,
         }
@@ -373,4 +381,21 @@ pub async fn pending_in_channels(
         .select(Message::as_select())
         .load(conn)
         .await
+}
+
+/// Re-indexes the organization's messages in the text search configuration
+/// `language` (their `search_vector` is generated from `search_config`).
+pub async fn set_search_config(
+    conn: &mut AsyncPgConnection,
+    organization_id: OrganizationId,
+    language: &str,
+) -> QueryResult<usize> {
+    diesel::sql_query(
+        "UPDATE messages SET search_config = $1::regconfig \
+         WHERE organization_id = $2 AND search_config <> $1::regconfig",
+    )
+    .bind::<diesel::sql_types::Text, _>(language)
+    .bind::<diesel::sql_types::BigInt, _>(organization_id)
+    .execute(conn)
+    .await
 }

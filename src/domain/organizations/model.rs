@@ -99,6 +99,40 @@ pub async fn create_organization(
     .await
 }
 
+/// The text search configuration (`simple`, `english`, `german`, …; see
+/// `pg_ts_config`) the organization's messages are indexed and searched in.
+pub async fn search_language(
+    conn: &mut AsyncPgConnection,
+    id: OrganizationId,
+) -> QueryResult<String> {
+    organizations::table
+        .find(id)
+        .select(diesel::dsl::sql::<diesel::sql_types::Text>(
+            "search_language::text",
+        ))
+        .get_result(conn)
+        .await
+}
+
+/// Sets the organization's search language and re-indexes its messages in
+/// it, in one transaction. An unknown configuration is a database error.
+pub async fn set_search_language(
+    conn: &mut AsyncPgConnection,
+    id: OrganizationId,
+    language: &str,
+) -> QueryResult<()> {
+    conn.transaction(async |conn| {
+        diesel::sql_query("UPDATE organizations SET search_language = $1::regconfig WHERE id = $2")
+            .bind::<diesel::sql_types::Text, _>(language)
+            .bind::<diesel::sql_types::BigInt, _>(id)
+            .execute(conn)
+            .await?;
+        crate::domain::messages::model::set_search_config(conn, id, language).await?;
+        Ok(())
+    })
+    .await
+}
+
 /// Creates the organization `default` with an api key when the database has
 /// no organization yet; `None` when it already has one. Safe to race.
 pub async fn create_default_if_empty(

@@ -90,7 +90,8 @@ impl ThreadScope {
         }
     }
 
-    fn visible(self) -> threads::BoxedQuery<'static, Pg> {
+    /// The threads this scope may see (also a subquery of searches).
+    pub fn visible(self) -> threads::BoxedQuery<'static, Pg> {
         let mut query = threads::table
             .filter(threads::organization_id.eq(self.organization_id))
             .into_boxed();
@@ -180,6 +181,7 @@ pub async fn page_per_contact(
 ) -> QueryResult<Vec<Thread>> {
     let child = ChildTable {
         table: "threads",
+        columns: "*",
         parent_column: "contact_id",
         key_column: "id",
     };

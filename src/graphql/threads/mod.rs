@@ -8,7 +8,9 @@ pub use mutations::{
     CreateThreadInput, CreateThreadPayload, ReadStateMutation, ThreadInput, ThreadSubscribersInput,
     ThreadsMutation, UpdateThreadInput,
 };
-pub use queries::{DateTimeInterval, ThreadConnectionFields, ThreadsFilter, ThreadsQuery};
+pub use queries::{
+    DateTimeInterval, ThreadConnectionFields, ThreadsFilter, ThreadsQuery, check_interval,
+};
 
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object};

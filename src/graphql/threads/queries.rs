@@ -30,7 +30,9 @@ pub struct ThreadsFilter {
     pub unread_only: bool,
 }
 
-fn check_interval(
+/// Checks a date filter: it ends after it starts, and spans at most
+/// `MAX_INTERVAL_MONTHS` months.
+pub fn check_interval(
     name: &str,
     interval: Option<DateTimeInterval>,
 ) -> Result<Option<Interval>, ApiError> {
