@@ -86,3 +86,38 @@ async fn nested_pages_cost_a_fixed_number_of_statements_at_any_size() {
         );
     }
 }
+
+const SEARCH: &str = "query($first: Int!) {
+  searchMessages(query: \"m1 OR m2 OR m3\", first: $first) {
+    edges { node { rank snippet message { text author { name user { email } } thread { name } } } }
+  }
+}";
+
+/// A page of search hits is one statement, however large; its nested
+/// fields cost a fixed number of batches.
+#[tokio::test]
+async fn a_page_of_search_hits_is_one_statement() {
+    let app = TestApp::spawn().await;
+    seed(&app, 3, 4).await;
+    let count = async |query: &str, first: i64| {
+        // Authenticate first, so the token cache holds the key.
+        app.data("{ viewer { organization { id } } }", json!({})).await;
+        let before = app.statements.get();
+        let data = app.data(query, json!({ "first": first })).await;
+        let after = app.statements.get();
+        let hits = data["searchMessages"]["edges"].as_array().map_or(0, Vec::len);
+        (hits, after - before)
+    };
+    let bare = "query($first: Int!) { searchMessages(query: \"m1 OR m2\", first: $first) { edges { node { rank snippet message { id text } } } } }";
+    assert_eq!(count(bare, 1).await, (1, 1));
+    assert_eq!(count(bare, 6).await, (6, 1));
+    let (hits, small) = count(SEARCH, 1).await;
+    assert_eq!(hits, 1);
+    let (hits, large) = count(SEARCH, 9).await;
+    assert_eq!(hits, 9);
+    // The hits, then one batch per loader (authors, their users, threads);
+    // batches sometimes split across levels, never per hit.
+    for statements in [small, large] {
+        assert!(statements <= 5, "{statements} statements");
+    }
+}
