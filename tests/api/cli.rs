@@ -182,6 +182,7 @@ fn embedded_server_lifecycle(data_dir: &Path, run_as: Option<(u32, u32)>) {
     assert!(user_id.starts_with("usr_"), "{user_id:?}");
     assert!(user_token.starts_with("cfu_"), "{user_token:?}");
     assert!(cluster_is_running(data_dir));
+    search_language_by_cli(data_dir, run_as, port);
 
     let listed = graphql(
         port,
@@ -243,6 +244,49 @@ fn embedded_server_lifecycle(data_dir: &Path, run_as: Option<(u32, u32)>) {
     assert!(!stderr.contains("Stack backtrace"), "{stderr}");
     server.terminate();
     assert!(!cluster_is_running(data_dir));
+}
+
+/// `org create --search-language` and `org set-search-language`.
+fn search_language_by_cli(data_dir: &Path, run_as: Option<(u32, u32)>, port: u16) {
+    let args = ["org", "create", "initech", "--search-language", "english"];
+    let key = run_cli(data_dir, run_as, &args);
+    let key = key.trim();
+    let thread = graphql(
+        port,
+        key,
+        "mutation { createThread(input: {name: \"t\"}) { thread { id } } }",
+    );
+    let thread_id = thread["data"]["createThread"]["thread"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{thread}"));
+    let send = format!(
+        "mutation {{ sendMessage(input: {{threadId: \"{thread_id}\", text: \"running late\"}}) {{ message {{ id }} }} }}"
+    );
+    graphql(port, key, &send);
+    let search = "{ searchMessages(query: \"run\") { edges { node { snippet } } } }";
+    let found = graphql(port, key, search);
+    assert_eq!(
+        found["data"]["searchMessages"]["edges"][0]["node"]["snippet"], "<mark>running</mark> late",
+        "{found}"
+    );
+    run_cli(
+        data_dir,
+        run_as,
+        &["org", "set-search-language", "--org", "initech", "simple"],
+    );
+    let found = graphql(port, key, search);
+    assert_eq!(
+        found["data"]["searchMessages"]["edges"],
+        json!([]),
+        "{found}"
+    );
+    let refused = confab(data_dir, run_as)
+        .args(["org", "set-search-language", "--org", "initech", "klingon"])
+        .output()
+        .expect("run confab");
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("search language"), "{stderr}");
 }
 
 #[test]

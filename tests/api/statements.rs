@@ -101,11 +101,14 @@ async fn a_page_of_search_hits_is_one_statement() {
     seed(&app, 3, 4).await;
     let count = async |query: &str, first: i64| {
         // Authenticate first, so the token cache holds the key.
-        app.data("{ viewer { organization { id } } }", json!({})).await;
+        app.data("{ viewer { organization { id } } }", json!({}))
+            .await;
         let before = app.statements.get();
         let data = app.data(query, json!({ "first": first })).await;
         let after = app.statements.get();
-        let hits = data["searchMessages"]["edges"].as_array().map_or(0, Vec::len);
+        let hits = data["searchMessages"]["edges"]
+            .as_array()
+            .map_or(0, Vec::len);
         (hits, after - before)
     };
     let bare = "query($first: Int!) { searchMessages(query: \"m1 OR m2\", first: $first) { edges { node { rank snippet message { id text } } } } }";
