@@ -71,14 +71,14 @@ pub struct PoolSettings {
     pub statement_timeout: Duration,
 }
 
-/// A connection idle longer than this is pinged before it is handed out.
-/// Busier ones are not: their last use proved them, and a ping per request
-/// would cost a round trip.
 /// How close a name must be for the trigram operator `<%` (name searches):
 /// set on every pooled connection as `pg_trgm.word_similarity_threshold`
 /// (PostgreSQL's default, 0.6, misses most typos in short names).
 pub const WORD_SIMILARITY_THRESHOLD: f64 = 0.3;
 
+/// A connection idle longer than this is pinged before it is handed out.
+/// Busier ones are not: their last use proved them, and a ping per request
+/// would cost a round trip.
 const CHECK_IDLE_AFTER: Duration = Duration::from_secs(2);
 /// How long that ping may take before the connection is dropped.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(1);
