@@ -74,23 +74,17 @@ macro_rules! tenant_rows {
         }
     };
     (@op update [$name:ident $($_op:ident)?] $table:ident, $row:ident, $id:ty, $changes:ty) => {
-        #[doc = concat!("Applies changes to the `", stringify!($row), "` with this id.")]
-        pub async fn $name(
-            conn: &mut diesel_async::AsyncPgConnection,
-            id: $id,
-            changes: &$changes,
-        ) -> diesel::QueryResult<$row> {
-            use diesel::prelude::*;
-            use diesel_async::RunQueryDsl;
-            diesel::update($table::table.find(id))
-                .set(changes)
-                .returning($row::as_returning())
-                .get_result(conn)
-                .await
-        }
+        $crate::tenant_rows!(@update $name, "", $table, $row, $id, $changes;);
     };
     (@op update_stamped [$name:ident $($_op:ident)?] $table:ident, $row:ident, $id:ty, $changes:ty) => {
-        #[doc = concat!("Applies changes to the `", stringify!($row), "` with this id and bumps its `updated_at`.")]
+        $crate::tenant_rows!(
+            @update $name, " and bumps its `updated_at`", $table, $row, $id, $changes;
+            $table::updated_at.eq(diesel::dsl::now)
+        );
+    };
+    // Both updates: the changeset, then any further assignments.
+    (@update $name:ident, $also:literal, $table:ident, $row:ident, $id:ty, $changes:ty; $($extra:expr)?) => {
+        #[doc = concat!("Applies changes to the `", stringify!($row), "` with this id", $also, ".")]
         pub async fn $name(
             conn: &mut diesel_async::AsyncPgConnection,
             id: $id,
@@ -99,7 +93,7 @@ macro_rules! tenant_rows {
             use diesel::prelude::*;
             use diesel_async::RunQueryDsl;
             diesel::update($table::table.find(id))
-                .set((changes, $table::updated_at.eq(diesel::dsl::now)))
+                .set((changes, $($extra)?))
                 .returning($row::as_returning())
                 .get_result(conn)
                 .await

@@ -1,4 +1,5 @@
 //! GraphQL types, queries and mutations for contacts.
+//! Resolvers decode and map; the contact rules live in `domain::contacts`.
 
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};

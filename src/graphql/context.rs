@@ -1,4 +1,5 @@
 //! What resolvers take from the request context.
+//! The viewer, the pooled connection and the request's loaders.
 
 use async_graphql::Context;
 use std::sync::Arc;

@@ -1,4 +1,5 @@
 //! GraphQL types, queries and mutations for conversations and their messages.
+//! Resolvers decode and map; the rules live in `domain::conversations`.
 
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object};

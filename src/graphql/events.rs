@@ -1,4 +1,5 @@
 //! GraphQL subscriptions over the event log, and the `setTyping` mutation.
+//! Each subscription replays from its cursor, then follows the hub live.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1,4 +1,5 @@
 //! The Relay `Node` interface: any object refetched by its id.
+//! Public ids carry their kind in a prefix, so `node` knows which loader to ask.
 
 use async_graphql::{Context, ID, Interface, Object};
 

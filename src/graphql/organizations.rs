@@ -1,4 +1,5 @@
 //! GraphQL types for organizations, users, api keys and the viewer.
+//! Read-only: tenants and credentials are created by the CLI.
 
 use async_graphql::{Context, ID, Object};
 use diesel::QueryResult;

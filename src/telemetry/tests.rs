@@ -1,4 +1,5 @@
 //! Unit tests of the metrics recorder.
+//! Each test installs its own recorder, as an Application does.
 use super::*;
 
 #[test]

@@ -1,4 +1,5 @@
 //! Database access for channels, their members and publishers.
+//! Rows and queries only; the rules of publishing live in `service.rs` and `publishing.rs`.
 
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;

@@ -1,4 +1,5 @@
 //! Database access for contacts.
+//! Rows, queries and contact tokens; the rules live in `service.rs`.
 
 use diesel::pg::Pg;
 use diesel::prelude::*;

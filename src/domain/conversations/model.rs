@@ -1,4 +1,5 @@
 //! Database access for conversations.
+//! Rows and queries only; the rules live in `service.rs`.
 
 use crate::db::ids::{ContactId, ConversationId, IdKind, OrganizationId};
 use crate::domain::channel_kind::ChannelKind;

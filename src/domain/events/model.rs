@@ -1,4 +1,5 @@
 //! Database access for the event log.
+//! Appending (at commit, through `Tx`), reading after a sequence, ephemeral NOTIFY and retention.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;

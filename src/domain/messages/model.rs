@@ -1,4 +1,5 @@
 //! Database access for messages and reactions.
+//! Rows, pages per container and reaction groups; the rules live in `service.rs`.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;

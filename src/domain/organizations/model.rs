@@ -1,4 +1,5 @@
 //! Database access for organizations, users, api keys and user tokens.
+//! Tenants and the credentials that act in them.
 
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};

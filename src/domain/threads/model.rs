@@ -1,4 +1,5 @@
 //! Database access for threads.
+//! Rows, the visibility scope and filtered pages; the rules live in `service.rs`.
 
 use crate::db::ids::{ContactId, OrganizationId, ThreadId};
 use crate::domain::channel_kind::ChannelKind;

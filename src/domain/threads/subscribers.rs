@@ -1,4 +1,5 @@
 //! Database access for thread subscribers: membership and read state.
+//! Who is in a thread, and how much of it each member has read.
 
 use chrono::{DateTime, Utc};
 use diesel::dsl::{exists, not};

@@ -1,4 +1,5 @@
 //! GraphQL types, queries and mutations for channels and publishing.
+//! Resolvers decode and map; the channel rules live in `domain::channels`.
 
 mod mutations;
 

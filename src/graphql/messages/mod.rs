@@ -1,4 +1,5 @@
 //! GraphQL types and mutations for messages and reactions.
+//! Resolvers decode and map; the message rules live in `domain::messages`.
 
 mod mutations;
 
