@@ -209,6 +209,31 @@ pub trait FetchChildren: Send + Sync + 'static {
     ) -> impl Future<Output = QueryResult<Vec<(Self::Parent, Self::Child)>>> + Send;
 }
 
+/// Declares marker types implementing `FetchChildren`, each from a function
+/// `(conn, organization_id, parent_ids) -> QueryResult<Vec<Row>>` and a
+/// closure placing a row under its parent (`None` leaves it out).
+macro_rules! fetch_children {
+    ($($(#[$doc:meta])* $marker:ident: $parent:ty => $child:ty = $fetch:path, $place:expr;)+) => {$(
+        $(#[$doc])*
+        pub struct $marker;
+
+        impl $crate::graphql::loaders::FetchChildren for $marker {
+            type Child = $child;
+            type Parent = $parent;
+
+            async fn fetch(
+                conn: &mut diesel_async::AsyncPgConnection,
+                organization_id: $crate::db::ids::OrganizationId,
+                parent_ids: &[$parent],
+            ) -> diesel::QueryResult<Vec<($parent, $child)>> {
+                let rows = $fetch(conn, organization_id, parent_ids).await?;
+                Ok(rows.into_iter().filter_map($place).collect())
+            }
+        }
+    )+};
+}
+pub(crate) use fetch_children;
+
 /// What `Fetcher<ChildrenOf<C>>` loads: the children `C` names.
 pub struct ChildrenOf<C>(PhantomData<fn() -> C>);
 

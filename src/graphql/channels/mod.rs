@@ -8,11 +8,9 @@ pub use mutations::ChannelsMutation;
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
-use diesel::QueryResult;
-use diesel_async::AsyncPgConnection;
 use sha2::{Digest, Sha256};
 
-use crate::db::ids::{ChannelId, OrganizationId, ThreadId};
+use crate::db::ids::{ChannelId, ThreadId};
 use crate::domain::auth::Actor;
 use crate::domain::channels::model::{self, Channel, ChannelMember, ChannelScope};
 use crate::domain::channels::service;
@@ -23,7 +21,7 @@ use crate::domain::organizations::{ApiKey, User};
 use crate::domain::threads::Thread;
 use crate::graphql::context::{db, loader, viewer};
 use crate::graphql::errors::{ApiError, payload};
-use crate::graphql::loaders::{ByIds, Children, FetchChildren, fetch_by_ids, load_by_id};
+use crate::graphql::loaders::{ByIds, Children, fetch_by_ids, fetch_children, load_by_id};
 use crate::graphql::messages::{message_page, recent_messages};
 use crate::graphql::mutation::mutations;
 use crate::graphql::pagination::{Cursor, PageRequest};
@@ -31,57 +29,13 @@ use crate::graphql::threads::{SubscriberKind, member_details};
 
 fetch_by_ids!(Channel: ChannelId => model::by_ids);
 
-/// Channel members, by channel id.
-pub struct MembersByChannel;
-
-impl FetchChildren for MembersByChannel {
-    type Child = ChannelMember;
-    type Parent = ChannelId;
-
-    async fn fetch(
-        conn: &mut AsyncPgConnection,
-        organization_id: OrganizationId,
-        channel_ids: &[ChannelId],
-    ) -> QueryResult<Vec<(ChannelId, ChannelMember)>> {
-        let members = model::members_of(conn, organization_id, channel_ids).await?;
-        Ok(members.into_iter().map(|m| (m.channel_id, m)).collect())
-    }
-}
-
-/// The ids of the threads publishing into channels, by channel id.
-pub struct PublishersByChannel;
-
-impl FetchChildren for PublishersByChannel {
-    type Child = ThreadId;
-    type Parent = ChannelId;
-
-    async fn fetch(
-        conn: &mut AsyncPgConnection,
-        organization_id: OrganizationId,
-        channel_ids: &[ChannelId],
-    ) -> QueryResult<Vec<(ChannelId, ThreadId)>> {
-        model::publishers_of(conn, organization_id, channel_ids).await
-    }
-}
-
-/// Pending (scheduled) messages, by channel id.
-pub struct PendingByChannel;
-
-impl FetchChildren for PendingByChannel {
-    type Child = Message;
-    type Parent = ChannelId;
-
-    async fn fetch(
-        conn: &mut AsyncPgConnection,
-        organization_id: OrganizationId,
-        channel_ids: &[ChannelId],
-    ) -> QueryResult<Vec<(ChannelId, Message)>> {
-        let pending = messages::pending_in_channels(conn, organization_id, channel_ids).await?;
-        Ok(pending
-            .into_iter()
-            .filter_map(|m| Some((m.channel_id?, m)))
-            .collect())
-    }
+fetch_children! {
+    /// Channel members, by channel id.
+    MembersByChannel: ChannelId => ChannelMember = model::members_of, |m| Some((m.channel_id, m));
+    /// The ids of the threads publishing into channels, by channel id.
+    PublishersByChannel: ChannelId => ThreadId = model::publishers_of, Some;
+    /// Pending (scheduled) messages, by channel id.
+    PendingByChannel: ChannelId => Message = messages::pending_in_channels, |m| Some((m.channel_id?, m));
 }
 
 /// A member of a channel's subscriber set.

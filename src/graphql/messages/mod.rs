@@ -25,7 +25,7 @@ use crate::domain::threads::subscribers::Subscriber;
 use crate::graphql::context::{loader, viewer};
 use crate::graphql::errors::{ApiError, payload};
 use crate::graphql::loaders::{
-    ByIds, Children, FetchChildren, FetchPages, Pages, load_by_id, page_of,
+    ByIds, Children, FetchPages, Pages, fetch_children, load_by_id, page_of,
 };
 use crate::graphql::mutation::mutations;
 use crate::graphql::pagination::{Cursor, PageRequest};
@@ -146,30 +146,10 @@ pub async fn find_visible_reaction_group(
     }))
 }
 
-/// Reaction groups, by message id.
-pub struct ReactionsByMessage;
-
-impl FetchChildren for ReactionsByMessage {
-    type Child = EmojiReactions;
-    type Parent = MessageId;
-
-    async fn fetch(
-        conn: &mut AsyncPgConnection,
-        organization_id: OrganizationId,
-        message_ids: &[MessageId],
-    ) -> QueryResult<Vec<(MessageId, EmojiReactions)>> {
-        let groups = model::reaction_groups(conn, organization_id, message_ids).await?;
-        Ok(groups
-            .into_iter()
-            .map(|(message_id, emoji, subscriber_ids)| {
-                let reactions = EmojiReactions {
-                    emoji,
-                    subscriber_ids,
-                };
-                (message_id, reactions)
-            })
-            .collect())
-    }
+fetch_children! {
+    /// Reaction groups, by message id.
+    ReactionsByMessage: MessageId => EmojiReactions = model::reaction_groups,
+        |(message_id, emoji, subscriber_ids)| Some((message_id, EmojiReactions { emoji, subscriber_ids }));
 }
 
 #[Object]

@@ -31,7 +31,7 @@ use crate::graphql::context::{db, loader, may_see_details, viewer};
 use crate::graphql::enums::ChannelKind;
 use crate::graphql::errors::{ApiError, UserErrorCode, payload};
 use crate::graphql::loaders::{
-    ByIds, Children, FetchChildren, FetchPages, fetch_by_ids, load_by_id,
+    ByIds, Children, FetchPages, fetch_by_ids, fetch_children, load_by_id,
 };
 use crate::graphql::messages::{message_page, recent_messages};
 use crate::graphql::mutation::mutations;
@@ -61,21 +61,9 @@ impl FetchPages for Thread {
     }
 }
 
-/// The threads' subscribers (archived too), by thread id.
-pub struct SubscribersByThread;
-
-impl FetchChildren for SubscribersByThread {
-    type Child = Subscriber;
-    type Parent = ThreadId;
-
-    async fn fetch(
-        conn: &mut AsyncPgConnection,
-        organization_id: OrganizationId,
-        thread_ids: &[ThreadId],
-    ) -> QueryResult<Vec<(ThreadId, Subscriber)>> {
-        let subscribers = subscribers::of_threads(conn, organization_id, thread_ids).await?;
-        Ok(subscribers.into_iter().map(|s| (s.thread_id, s)).collect())
-    }
+fetch_children! {
+    /// The threads' subscribers (archived too), by thread id.
+    SubscribersByThread: ThreadId => Subscriber = subscribers::of_threads, |s| Some((s.thread_id, s));
 }
 
 async fn subscribers_of(
