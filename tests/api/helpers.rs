@@ -329,6 +329,17 @@ impl TestApp {
             .expect("set search language");
     }
 
+    /// Runs one SQL statement on the test's database, for setting up more
+    /// rows than the API would write in reasonable time.
+    pub async fn execute_sql(&self, sql: &str) {
+        use diesel_async::RunQueryDsl;
+        let mut conn = connect(&self.database_url).await.expect("connect");
+        diesel::sql_query(sql)
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|error| panic!("{sql}: {error}"));
+    }
+
     /// Creates a user in an organization; returns the user's token.
     pub async fn create_user(&self, organization: &str, email: &str) -> String {
         let mut conn = connect(&self.database_url).await.expect("connect");

@@ -355,6 +355,46 @@ async fn each_organization_searches_in_its_own_language() {
     );
 }
 
+/// A query of common words ranks only the newest `WINDOW` (500) matches:
+/// an older, better match is left out, and pages end with the window.
+#[tokio::test]
+async fn common_words_rank_the_newest_five_hundred_matches() {
+    let app = TestApp::spawn().await;
+    let thread = app.create_thread(json!({ "name": "orchard" })).await;
+    // 502 messages an hour apart, oldest first: the oldest is the best
+    // match for "apple", and the only one with "banana".
+    app.execute_sql(&format!(
+        "INSERT INTO messages (organization_id, public_id, thread_id, kind, body, created_at)
+         SELECT t.organization_id, 'msg_window' || g, t.id, 'text',
+                CASE g WHEN 1 THEN 'apple apple apple banana' WHEN 502 THEN 'apple apple cider'
+                       ELSE 'apple pie ' || g END,
+                now() - (503 - g) * interval '1 hour'
+         FROM threads t CROSS JOIN generate_series(1, 502) g WHERE t.public_id = '{thread}'"
+    ))
+    .await;
+
+    let mut found = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let page = search(&app, "apple", json!({ "first": 100, "after": after })).await;
+        found.extend(texts(&page));
+        if page["pageInfo"]["hasNextPage"] != json!(true) {
+            break;
+        }
+        after = page["pageInfo"]["endCursor"].clone();
+    }
+    assert_eq!(found.len(), 500);
+    assert_eq!(found[0], "apple apple cider", "best of the newest 500");
+    assert!(!found.iter().any(|text| text.contains("banana")));
+    assert!(!found.contains(&"apple pie 2".to_string()), "the 501st newest");
+    assert!(found.contains(&"apple pie 3".to_string()), "the 500th newest");
+    // A rarer query ranks all of its matches, however old.
+    assert_eq!(
+        texts_for(&app, "apple banana").await,
+        ["apple apple apple banana"]
+    );
+}
+
 fn texts_of_body(body: &Value) -> Vec<String> {
     assert!(body.get("errors").is_none(), "unexpected errors: {body}");
     texts(&body["data"]["searchMessages"])

@@ -13,7 +13,15 @@ use crate::db::page::{PageRequest, Position, Scan, SortKey};
 use crate::db::schema::threads;
 use crate::domain::messages::kind::MessageKind;
 use crate::domain::messages::model::{COLUMNS, Message};
+use crate::domain::organizations::model::search_language;
 use crate::domain::threads::model::{Interval, ThreadScope};
+
+/// How many of the newest matching messages are ranked. A query of common
+/// words matches a large share of a busy organization's messages, and
+/// ranking them all would cost time in proportion; a chat search wants the
+/// best of the recent ones. Rarer queries have fewer matches than this, and
+/// for them the ranking is over every match.
+pub const WINDOW: i64 = 500;
 
 /// Validated filters of a message search; all given ones must match. Ids
 /// are public ids, resolved inside the statement (an unknown one matches
@@ -55,8 +63,11 @@ impl MessageHit {
     }
 }
 
-/// One page of the messages the caller may read that match `text`, best
-/// first, then newest first.
+/// One page of the newest `WINDOW` messages the caller may read that match
+/// `text`, best first, then newest first. Reads the organization's language
+/// first: the page's statement is planned with the query in hand, so that
+/// PostgreSQL can pick, by how common its words are, between the GIN index
+/// (rare words) and walking the newest messages (common words).
 pub async fn page(
     conn: &mut AsyncPgConnection,
     scope: ThreadScope,
@@ -64,8 +75,10 @@ pub async fn page(
     filter: &MessageFilter,
     page: &PageRequest,
 ) -> QueryResult<Vec<MessageHit>> {
+    let language = search_language(conn, scope.organization_id).await?;
     SearchMessages {
         organization_id: scope.organization_id,
+        language,
         // A contact reads only its threads' messages, never conversations.
         visible_threads: scope
             .only_contact
@@ -88,6 +101,8 @@ fn headline_options() -> String {
 /// given and the scan's shape, so it can stay prepared.
 struct SearchMessages {
     organization_id: OrganizationId,
+    /// The organization's text search configuration.
+    language: String,
     visible_threads: Option<threads::BoxedQuery<'static, Pg, BigInt>>,
     text: String,
     filter: MessageFilter,
@@ -180,21 +195,39 @@ impl SearchMessages {
     }
 }
 
+impl SearchMessages {
+    /// The parsed query, in the organization's language.
+    fn push_query<'b>(&'b self, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("websearch_to_tsquery(CAST(");
+        out.push_bind_param::<Text, _>(&self.language)?;
+        out.push_sql(" AS regconfig), ");
+        out.push_bind_param::<Text, _>(&self.text)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
 impl QueryFragment<Pg> for SearchMessages {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql("WITH q AS (SELECT websearch_to_tsquery(o.search_language, ");
-        out.push_bind_param::<Text, _>(&self.text)?;
-        out.push_sql(") AS query FROM organizations o WHERE o.id = ");
-        out.push_bind_param::<BigInt, _>(&self.organization_id)?;
+        // Planned afresh each time, with the query's words in hand: a plan
+        // cached for one query would be wrong for queries of other words.
+        out.unsafe_to_cache_prepared();
+        out.push_sql("WITH hit AS (SELECT c.id AS hit_id, c.created_at AS hit_created_at, round(ts_rank(c.search_vector, ");
+        self.push_query(&mut out)?;
         out.push_sql(&format!(
-            "), hit AS (SELECT m.id AS hit_id, m.created_at AS hit_created_at, \
-             round(ts_rank(m.search_vector, q.query) * {SCORE_SCALE})::bigint AS score \
-             FROM q CROSS JOIN messages m WHERE m.organization_id = "
+            ") * {SCORE_SCALE})::bigint AS score FROM (SELECT m.id, m.created_at, m.search_vector \
+             FROM messages m WHERE m.organization_id = "
         ));
         out.push_bind_param::<BigInt, _>(&self.organization_id)?;
-        out.push_sql(" AND m.search_vector @@ q.query");
+        out.push_sql(" AND m.search_vector @@ ");
+        self.push_query(&mut out)?;
         self.push_filters(&mut out)?;
-        out.push_sql(") SELECT page.score, ts_headline(m.search_config, m.body, q.query, ");
+        out.push_sql(&format!(
+            " ORDER BY m.created_at DESC, m.id DESC LIMIT {WINDOW}) AS c) \
+             SELECT page.score, ts_headline(m.search_config, m.body, "
+        ));
+        self.push_query(&mut out)?;
+        out.push_sql(", ");
         out.push_sql(&quoted(&headline_options()));
         out.push_sql(&format!(") AS snippet, {COLUMNS} FROM (SELECT * FROM hit"));
         self.push_bounds(&mut out)?;
@@ -203,7 +236,7 @@ impl QueryFragment<Pg> for SearchMessages {
         out.push_sql(&format!(" ORDER BY {order} LIMIT "));
         out.push_bind_param::<BigInt, _>(&self.scan.limit)?;
         out.push_sql(&format!(
-            ") AS page JOIN messages m ON m.id = page.hit_id CROSS JOIN q ORDER BY page.{}",
+            ") AS page JOIN messages m ON m.id = page.hit_id ORDER BY page.{}",
             order.replace(", ", ", page.")
         ));
         Ok(())
