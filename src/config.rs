@@ -200,6 +200,16 @@ pub struct Config {
     )]
     pub cors_origins: String,
 
+    /// Queries answered by one SQL statement where they can be: `on`, `off`
+    /// (every query on the resolvers), or `verify` (both, compared; for tests).
+    #[arg(
+        long,
+        env = "CONFAB_COMPILED_READS",
+        default_value = "on",
+        global = true
+    )]
+    pub compiled_reads: String,
+
     /// Whether GraphQL introspection is allowed.
     #[arg(long, env = "CONFAB_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub introspection: bool,

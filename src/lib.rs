@@ -130,6 +130,9 @@ impl Application {
             origins,
             metrics.clone(),
         );
+        let reads = graphql::compiled::Mode::parse(&config.compiled_reads)
+            .map_err(|error| anyhow::anyhow!("CONFAB_COMPILED_READS: {error}"))?;
+        let state = state.with_compiled_reads(graphql::compiled::CompiledReads::new(reads));
         let router = http::router(state, config.request_timeout());
         let listener = TcpListener::bind(config.listen)
             .await

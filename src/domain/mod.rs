@@ -11,6 +11,7 @@ pub mod errors;
 pub mod events;
 pub mod messages;
 pub mod organizations;
+pub mod reads;
 pub mod search;
 pub mod threads;
 pub mod tx;

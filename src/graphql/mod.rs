@@ -3,6 +3,7 @@
 
 pub mod budget;
 pub mod channels;
+pub mod compiled;
 pub mod contacts;
 pub mod context;
 pub mod conversations;

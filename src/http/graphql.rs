@@ -14,6 +14,8 @@ use axum::response::Response;
 
 use super::{AppState, observe};
 use crate::domain::auth::{self, Viewer};
+use crate::domain::reads::{Fields, Root};
+use crate::graphql::compiled::{self, Mode};
 use crate::graphql::errors::sanitize_errors;
 use crate::graphql::limits::Measure;
 use crate::graphql::{LoaderCache, context_data};
@@ -171,12 +173,90 @@ async fn execute(
     } else {
         LoaderCache::Off
     };
+    if is_query
+        && let Some(roots) = state.reads.ready(&mut request)
+        && let Some(response) = compiled_answer(state, viewer, &roots, media).await
+    {
+        return response;
+    }
+    let learned = if is_query {
+        state.reads.learn(&mut request)
+    } else {
+        None
+    };
+    let (query, operation_name) = match &learned {
+        Some(_) => (request.query.clone(), request.operation_name.clone()),
+        None => (String::new(), None),
+    };
     // A freshly parsed request carries no data of its own.
     request.data = context_data(&state.pool, viewer, cache);
     let schema = state.schemas.for_measure(&measure);
     let mut response = schema.execute(request).await;
     sanitize_errors(&mut response.errors);
+    if let Some(roots) = learned
+        && response.errors.is_empty()
+    {
+        if state.reads.mode() == Mode::Verify {
+            if let Some(mismatch) = verify(state, viewer, &roots, &response).await {
+                return mismatch.with_media(media);
+            }
+        } else {
+            state.reads.remember(&query, operation_name.as_deref());
+        }
+    }
     answer(media, response, state.schemas.max_response_bytes)
+}
+
+/// The answer of a compiled read; `None` sends the request to the
+/// resolvers (which also say what went wrong, if anything does).
+async fn compiled_answer(
+    state: &AppState,
+    viewer: Viewer,
+    roots: &Fields<Root>,
+    media: MediaType,
+) -> Option<Response> {
+    let data = match compiled::answer(&state.pool, viewer, roots).await {
+        Ok(data) => data,
+        Err(error) => {
+            tracing::warn!(?error, "compiled read failed; answering with the resolvers");
+            return None;
+        }
+    };
+    let mut body = Vec::with_capacity(data.len() + 10);
+    body.extend_from_slice(b"{\"data\":");
+    body.extend_from_slice(data.as_bytes());
+    body.extend_from_slice(b"}\n");
+    (body.len() <= state.schemas.max_response_bytes).then(|| respond(StatusCode::OK, media, body))
+}
+
+/// Runs the compiled read of an answered query and compares its data with
+/// the resolvers'; a difference (or a failure) is returned as a 500.
+async fn verify(
+    state: &AppState,
+    viewer: Viewer,
+    roots: &Fields<Root>,
+    response: &async_graphql::Response,
+) -> Option<Rejection> {
+    let compiled = compiled::answer(&state.pool, viewer, roots)
+        .await
+        .map_err(|error| format!("{error:?}"))
+        .and_then(|data| {
+            serde_json::from_str::<serde_json::Value>(&data).map_err(|e| e.to_string())
+        });
+    let resolved = serde_json::to_value(&response.data).unwrap_or_default();
+    match compiled {
+        Ok(compiled) if compiled == resolved => None,
+        outcome => {
+            tracing::error!(?outcome, %resolved, "compiled read differs from the resolvers");
+            Some(Rejection {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                error: coded_error(
+                    &format!("compiled read differs: {outcome:?} against {resolved}"),
+                    "COMPILED_READ_MISMATCH",
+                ),
+            })
+        }
+    }
 }
 
 /// Runs the document checks, off the async workers for large documents.

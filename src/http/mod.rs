@@ -28,6 +28,7 @@ use axum::routing::get;
 use crate::db::{self, DbPool};
 use crate::domain::auth::TokenCache;
 use crate::graphql::Schemas;
+use crate::graphql::compiled::{CompiledReads, Mode};
 use crate::graphql::limits::Guard;
 use crate::telemetry::Metrics;
 
@@ -59,6 +60,8 @@ pub struct AppState {
     pub origins: Arc<OriginPolicy>,
     /// This application's metrics.
     pub metrics: Metrics,
+    /// Queries answered by one SQL statement.
+    pub reads: Arc<CompiledReads>,
 }
 
 impl AppState {
@@ -81,6 +84,15 @@ impl AppState {
             tokens: Arc::new(TokenCache::new(TOKEN_CACHE_TTL)),
             origins: Arc::new(origins),
             metrics,
+            reads: Arc::new(CompiledReads::new(Mode::On)),
+        }
+    }
+
+    /// This state, compiling reads as `reads` says.
+    pub fn with_compiled_reads(self, reads: CompiledReads) -> Self {
+        AppState {
+            reads: Arc::new(reads),
+            ..self
         }
     }
 }

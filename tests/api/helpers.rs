@@ -274,6 +274,9 @@ impl TestApp {
         show_logs_if_asked();
         let database_url = database_url.to_string();
         let mut config = Config::with_database_url(&database_url);
+        // Every query a test sends that can be compiled is answered both by
+        // the resolvers and by one SQL statement, and the answers compared.
+        config.compiled_reads = "verify".into();
         adjust(&mut config);
         let app = Application::build(&config, &database_url)
             .await

@@ -4,6 +4,7 @@ mod auth;
 mod browser;
 mod channels;
 mod cli;
+mod compiled;
 mod contacts;
 mod conversations;
 mod fuzz;

@@ -386,8 +386,14 @@ async fn common_words_rank_the_newest_five_hundred_matches() {
     assert_eq!(found.len(), 500);
     assert_eq!(found[0], "apple apple cider", "best of the newest 500");
     assert!(!found.iter().any(|text| text.contains("banana")));
-    assert!(!found.contains(&"apple pie 2".to_string()), "the 501st newest");
-    assert!(found.contains(&"apple pie 3".to_string()), "the 500th newest");
+    assert!(
+        !found.contains(&"apple pie 2".to_string()),
+        "the 501st newest"
+    );
+    assert!(
+        found.contains(&"apple pie 3".to_string()),
+        "the 500th newest"
+    );
     // A rarer query ranks all of its matches, however old.
     assert_eq!(
         texts_for(&app, "apple banana").await,

@@ -1,0 +1,1 @@
+DROP FUNCTION confab_rfc3339(timestamptz);

@@ -1,0 +1,421 @@
+//! Compiled reads: a query whose every field `domain::reads` can answer is
+//! turned into that tree and answered by one SQL statement, not the resolvers.
+//!
+//! `compile` says `None` to anything it does not know (fragments,
+//! directives, a field or argument it does not handle, a cursor of another
+//! list), and the request keeps the resolver path, which also produces every
+//! error. The HTTP layer compiles only documents the resolvers have already
+//! answered without errors, so validation has been done once; in `verify`
+//! mode every compiled answer is compared with the resolvers' (the
+//! differential check the test suite runs under).
+
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, Field, OperationDefinition, OperationType, Selection,
+    SelectionSet,
+};
+use std::num::NonZeroUsize;
+use std::sync::Mutex;
+
+use async_graphql::{Name, Request, Value as ConstValue, Variables};
+use lru::LruCache;
+
+use crate::db::DbPool;
+use crate::domain::auth::Viewer;
+use crate::domain::reads::{
+    self, ConnectionField, EdgeField, Fields, MAX_FIELDS, MessageField, Root, SubscriberField,
+    ThreadField,
+};
+use crate::domain::threads::model::ThreadScope;
+use crate::graphql::errors::ApiError;
+use crate::graphql::pagination::PageRequest;
+
+/// When reads are compiled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Never: every query runs on the resolvers.
+    Off,
+    /// For documents the resolvers have answered once without errors.
+    On,
+    /// Every compilable query runs on both paths and the answers are
+    /// compared; a difference is an error. For tests.
+    Verify,
+}
+
+impl Mode {
+    /// `off`, `on` or `verify`.
+    pub fn parse(text: &str) -> Result<Mode, String> {
+        match text {
+            "off" => Ok(Mode::Off),
+            "on" => Ok(Mode::On),
+            "verify" => Ok(Mode::Verify),
+            other => Err(format!("expected off, on or verify, got {other:?}")),
+        }
+    }
+}
+
+/// How many answered documents a server remembers.
+const REMEMBERED: usize = 512;
+/// Longest document text remembered, in bytes.
+const MAX_REMEMBERED_BYTES: usize = 4 * 1024;
+
+/// A server's compiled reads: the mode, and the documents (text and
+/// operation name) the resolvers have answered without errors, which are
+/// therefore valid: only those are compiled.
+pub struct CompiledReads {
+    mode: Mode,
+    answered: Mutex<LruCache<(Box<str>, Option<Box<str>>), ()>>,
+}
+
+impl CompiledReads {
+    /// Compiled reads in `mode`.
+    pub fn new(mode: Mode) -> Self {
+        let capacity = NonZeroUsize::new(REMEMBERED).unwrap_or(NonZeroUsize::MIN);
+        CompiledReads {
+            mode,
+            answered: Mutex::new(LruCache::new(capacity)),
+        }
+    }
+
+    /// The mode.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The compiled form of a checked request (its document parsed), if
+    /// reads are on and its document was answered before.
+    pub fn ready(&self, request: &mut Request) -> Option<Fields<Root>> {
+        if self.mode != Mode::On {
+            return None;
+        }
+        let key = key(&request.query, request.operation_name.as_deref());
+        self.lock().get(&key)?;
+        compile_request(request)
+    }
+
+    /// The compiled form of a checked request, for `remember` or a
+    /// comparison after the resolvers have answered it.
+    pub fn learn(&self, request: &mut Request) -> Option<Fields<Root>> {
+        if self.mode == Mode::Off || request.query.len() > MAX_REMEMBERED_BYTES {
+            return None;
+        }
+        compile_request(request)
+    }
+
+    /// Notes that the resolvers answered this document without errors.
+    pub fn remember(&self, query: &str, operation_name: Option<&str>) {
+        self.lock().put(key(query, operation_name), ());
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<(Box<str>, Option<Box<str>>), ()>> {
+        self.answered
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Compiles a request's parsed document with its variables.
+fn compile_request(request: &mut Request) -> Option<Fields<Root>> {
+    let variables = std::mem::take(&mut request.variables);
+    let operation_name = request.operation_name.clone();
+    let compiled = request
+        .parsed_query()
+        .ok()
+        .and_then(|document| compile(document, operation_name.as_deref(), &variables));
+    request.variables = variables;
+    compiled
+}
+
+fn key(query: &str, operation_name: Option<&str>) -> (Box<str>, Option<Box<str>>) {
+    (query.into(), operation_name.map(Into::into))
+}
+
+/// The root fields of the operation `operation_name` names in `document`,
+/// with `variables` in place, if it is a query that can be compiled.
+pub fn compile(
+    document: &ExecutableDocument,
+    operation_name: Option<&str>,
+    variables: &Variables,
+) -> Option<Fields<Root>> {
+    if !document.fragments.is_empty() {
+        return None;
+    }
+    let operation = operation(document, operation_name)?;
+    if operation.ty != OperationType::Query || !operation.directives.is_empty() {
+        return None;
+    }
+    let input = Input {
+        variables,
+        operation,
+    };
+    fields(&operation.selection_set.node, |field| {
+        match field_name(field) {
+            "__typename" => leaf(field, Root::Constant("Query".into())),
+            "thread" => {
+                let public_id = input.string(field, "id")?;
+                let fields = fields(selection(field)?, |f| thread_field(&input, f))?;
+                only_arguments(field, &["id"])?;
+                Some(Root::Thread { public_id, fields })
+            }
+            _ => None,
+        }
+    })
+}
+
+/// Answers compiled root fields for `viewer`: the JSON text of `data`.
+pub async fn answer(
+    pool: &DbPool,
+    viewer: Viewer,
+    roots: &Fields<Root>,
+) -> Result<String, ApiError> {
+    let mut conn = pool.get().await?;
+    Ok(reads::answer(&mut conn, ThreadScope::of(&viewer), roots).await?)
+}
+
+fn operation<'d>(
+    document: &'d ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<&'d OperationDefinition> {
+    match (&document.operations, operation_name) {
+        (DocumentOperations::Single(operation), _) => Some(&operation.node),
+        (DocumentOperations::Multiple(operations), Some(name)) => {
+            operations.get(name).map(|operation| &operation.node)
+        }
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
+            operations.values().next().map(|operation| &operation.node)
+        }
+        (DocumentOperations::Multiple(_), None) => None,
+    }
+}
+
+/// Each field of `set` compiled by `compile`, under its response key; `None`
+/// if any cannot be, or the set holds fragments or directives.
+fn fields<T>(
+    set: &SelectionSet,
+    mut compile: impl FnMut(&Field) -> Option<T>,
+) -> Option<Fields<T>> {
+    if set.items.len() > MAX_FIELDS {
+        return None;
+    }
+    let mut compiled: Fields<T> = Vec::with_capacity(set.items.len());
+    for item in &set.items {
+        let Selection::Field(field) = &item.node else {
+            return None;
+        };
+        let field = &field.node;
+        if !field.directives.is_empty() {
+            return None;
+        }
+        let key = field.response_key().node.as_str();
+        // The same key twice is merged by GraphQL; leave that to the resolvers.
+        if compiled.iter().any(|(existing, _)| existing == key) {
+            return None;
+        }
+        compiled.push((key.to_string(), compile(field)?));
+    }
+    Some(compiled)
+}
+
+fn field_name(field: &Field) -> &str {
+    field.name.node.as_str()
+}
+
+/// The field's selection set, for fields of object type.
+fn selection(field: &Field) -> Option<&SelectionSet> {
+    let set = &field.selection_set.node;
+    (!set.items.is_empty()).then_some(set)
+}
+
+/// A field without arguments or selection.
+fn leaf<T>(field: &Field, value: T) -> Option<T> {
+    (field.arguments.is_empty() && field.selection_set.node.items.is_empty()).then_some(value)
+}
+
+/// `Some(())` when the field has no arguments beyond `allowed`.
+fn only_arguments(field: &Field, allowed: &[&str]) -> Option<()> {
+    field
+        .arguments
+        .iter()
+        .all(|(name, _)| allowed.contains(&name.node.as_str()))
+        .then_some(())
+}
+
+/// Argument values, with variables looked up.
+struct Input<'v> {
+    variables: &'v Variables,
+    operation: &'v OperationDefinition,
+}
+
+impl Input<'_> {
+    /// The argument's value; `Null` when absent, as is a variable the
+    /// request does not give, unless the operation declares a default.
+    fn value(&self, field: &Field, name: &str) -> Option<ConstValue> {
+        match field.get_argument(name) {
+            None => Some(ConstValue::Null),
+            Some(value) => value
+                .node
+                .clone()
+                .into_const_with(|variable| Ok::<_, ()>(self.variable(&variable)))
+                .ok(),
+        }
+    }
+
+    fn variable(&self, name: &Name) -> ConstValue {
+        if let Some(value) = self.variables.get(name) {
+            return value.clone();
+        }
+        self.operation
+            .variable_definitions
+            .iter()
+            .find(|definition| definition.node.name.node == *name)
+            .and_then(|definition| definition.node.default_value.as_ref())
+            .map_or(ConstValue::Null, |default| default.node.clone())
+    }
+
+    fn string(&self, field: &Field, name: &str) -> Option<String> {
+        match self.value(field, name)? {
+            ConstValue::String(text) => Some(text),
+            _ => None,
+        }
+    }
+
+    fn optional_string(&self, field: &Field, name: &str) -> Option<Option<String>> {
+        match self.value(field, name)? {
+            ConstValue::Null => Some(None),
+            ConstValue::String(text) => Some(Some(text)),
+            _ => None,
+        }
+    }
+
+    fn optional_int(&self, field: &Field, name: &str) -> Option<Option<i32>> {
+        match self.value(field, name)? {
+            ConstValue::Null => Some(None),
+            ConstValue::Number(number) => number.as_i64()?.try_into().ok().map(Some),
+            _ => None,
+        }
+    }
+
+    /// A Relay page from `first`/`after`/`last`/`before`; `None` when the
+    /// resolvers would refuse it (they say why).
+    fn page(&self, field: &Field) -> Option<crate::db::page::PageRequest> {
+        only_arguments(field, &["first", "after", "last", "before"])?;
+        PageRequest::new(
+            self.optional_int(field, "first")?,
+            self.optional_string(field, "after")?,
+            self.optional_int(field, "last")?,
+            self.optional_string(field, "before")?,
+        )
+        .ok()
+    }
+}
+
+fn thread_field(input: &Input, field: &Field) -> Option<ThreadField> {
+    match field_name(field) {
+        "__typename" => leaf(field, ThreadField::Constant("Thread".into())),
+        "id" => leaf(field, ThreadField::Id),
+        "name" => leaf(field, ThreadField::Name),
+        "subject" => leaf(field, ThreadField::Subject),
+        "createdAt" => leaf(field, ThreadField::CreatedAt),
+        "updatedAt" => leaf(field, ThreadField::UpdatedAt),
+        "messages" => Some(ThreadField::Messages {
+            page: input.page(field)?,
+            fields: fields(selection(field)?, connection_field)?,
+        }),
+        _ => None,
+    }
+}
+
+fn connection_field(field: &Field) -> Option<ConnectionField> {
+    match field_name(field) {
+        "__typename" => leaf(field, ConnectionField::Constant("MessageConnection".into())),
+        "edges" if field.arguments.is_empty() => Some(ConnectionField::Edges(fields(
+            selection(field)?,
+            edge_field,
+        )?)),
+        _ => None,
+    }
+}
+
+fn edge_field(field: &Field) -> Option<EdgeField> {
+    match field_name(field) {
+        "__typename" => leaf(field, EdgeField::Constant("MessageEdge".into())),
+        "node" if field.arguments.is_empty() => {
+            Some(EdgeField::Node(fields(selection(field)?, message_field)?))
+        }
+        _ => None,
+    }
+}
+
+fn message_field(field: &Field) -> Option<MessageField> {
+    match field_name(field) {
+        "__typename" => leaf(field, MessageField::Constant("Message".into())),
+        "id" => leaf(field, MessageField::Id),
+        "text" => leaf(field, MessageField::Text),
+        "createdAt" => leaf(field, MessageField::CreatedAt),
+        "author" if field.arguments.is_empty() => Some(MessageField::Author(fields(
+            selection(field)?,
+            subscriber_field,
+        )?)),
+        _ => None,
+    }
+}
+
+fn subscriber_field(field: &Field) -> Option<SubscriberField> {
+    match field_name(field) {
+        "__typename" => leaf(field, SubscriberField::Constant("Subscriber".into())),
+        "id" => leaf(field, SubscriberField::Id),
+        "name" => leaf(field, SubscriberField::Name),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compiled(query: &str, variables: serde_json::Value) -> Option<Fields<Root>> {
+        let document = async_graphql::parser::parse_query(query).ok()?;
+        compile(&document, None, &Variables::from_json(variables))
+    }
+
+    #[test]
+    fn the_thread_query_compiles_with_aliases_and_variables() {
+        let roots = compiled(
+            "query($id: ID!, $n: Int) { t: thread(id: $id) { id title: name messages(last: $n) { edges { node { id text createdAt author { name } } } } } }",
+            serde_json::json!({ "id": "thrd_a", "n": 5 }),
+        );
+        let Some(roots) = roots else {
+            panic!("compiles");
+        };
+        assert_eq!(roots.len(), 1);
+        assert_eq!(roots[0].0, "t");
+        let Root::Thread { public_id, fields } = &roots[0].1 else {
+            panic!("a thread");
+        };
+        assert_eq!(public_id, "thrd_a");
+        assert_eq!(fields[1], ("title".to_string(), ThreadField::Name));
+        let ThreadField::Messages { page, .. } = &fields[2].1 else {
+            panic!("messages");
+        };
+        assert_eq!(page.size, 5);
+    }
+
+    #[test]
+    fn what_it_does_not_know_stays_on_the_resolvers() {
+        let id = serde_json::json!({});
+        for query in [
+            "{ thread(id: \"x\") { id subscribers { name } } }",
+            "{ thread(id: \"x\") { ...F } } fragment F on Thread { id }",
+            "{ thread(id: \"x\") { id @include(if: true) } }",
+            "{ thread(id: \"x\") { messages(first: 1) { pageInfo { hasNextPage } } } }",
+            "{ thread(id: \"x\") { messages(first: 1) { edges { cursor } } } }",
+            "{ thread(id: \"x\") { messages(first: 0) { edges { node { id } } } } }",
+            "{ thread(id: \"x\") { messages(first: 1, after: \"junk\") { edges { node { id } } } } }",
+            "query($id: ID) { thread(id: $id) { id } }",
+            "{ a: thread(id: \"x\") { id } a: thread(id: \"y\") { id } }",
+            "mutation { thread(id: \"x\") { id } }",
+            "{ threads(first: 1) { edges { node { id } } } }",
+        ] {
+            assert_eq!(compiled(query, id.clone()), None, "{query}");
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! Compiled reads: a query `graphql::compiled` can answer is one SQL
+//! statement, with the same data the resolvers give.
+//!
+//! Every test server runs with `CONFAB_COMPILED_READS=verify`, which answers
+//! each compilable query both ways and fails it on any difference; these
+//! tests cover the shapes and values that could differ.
+
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+
+const THREAD: &str = "query($id: ID!, $first: Int, $after: String, $last: Int, $before: String) {
+  __typename
+  thread(id: $id) {
+    __typename id name subject createdAt updatedAt
+    newest: messages(last: 2) { edges { node { id } } }
+    messages(first: $first, after: $after, last: $last, before: $before) {
+      __typename
+      edges { __typename node { __typename id text createdAt author { __typename id name } } }
+    }
+  }
+}";
+
+/// A thread with messages by a user, an api key and contacts with and
+/// without a last name; returns the app, the thread id and a contact token.
+async fn thread_with_every_kind_of_author(app: &TestApp) -> (String, String) {
+    let agent = app.create_user("acme", "agent@acme.test").await;
+    let agent_id = app.user_id(&agent).await;
+    let created = app
+        .data(
+            "mutation { createContact(input: {firstName: \"Grace\", lastName: \"Hopper\"}) { contact { id } } }",
+            json!({}),
+        )
+        .await;
+    let grace = created["createContact"]["contact"]["id"].clone();
+    let ada = app.create_contact("Ada", None).await;
+    let thread = app
+        .create_thread(json!({ "name": "compiled", "memberIds": [agent_id, grace, ada] }))
+        .await;
+    let grace_token = app.contact_token(grace.as_str().unwrap_or_default()).await;
+    let ada_token = app.contact_token(&ada).await;
+    for (token, text) in [
+        (&agent, "from the agent"),
+        (&app.token, "from the api key"),
+        (&grace_token, "from Grace, \"quoted\" \\ and\nnew line"),
+        (&ada_token, "from Ada: ünïcödé ✓"),
+    ] {
+        app.send_message(token, &thread, text).await;
+    }
+    (thread, grace_token)
+}
+
+async fn thread_query(app: &TestApp, token: &str, variables: Value) -> Value {
+    let body = app.graphql_as(token, THREAD, variables).await;
+    assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+    body["data"].clone()
+}
+
+#[tokio::test]
+async fn compiled_thread_reads_match_the_resolvers() {
+    let app = TestApp::spawn().await;
+    let (thread, contact_token) = thread_with_every_kind_of_author(&app).await;
+    let token = app.token.clone();
+    // Each of these is answered both ways (verify mode) and compared.
+    let all = thread_query(&app, &token, json!({ "id": thread, "first": 10 })).await;
+    let edges = all["thread"]["messages"]["edges"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    // Joins are meta messages without an author.
+    let authors: Vec<&str> = edges
+        .iter()
+        .filter_map(|edge| edge["node"]["author"]["name"].as_str())
+        .collect();
+    assert_eq!(authors, ["Test User", "default", "Grace Hopper", "Ada"]);
+    let cursor = app
+        .data(
+            "query($id: ID!) { thread(id: $id) { messages(first: 2) { pageInfo { endCursor } } } }",
+            json!({ "id": thread }),
+        )
+        .await["thread"]["messages"]["pageInfo"]["endCursor"]
+        .clone();
+    for variables in [
+        json!({ "id": thread, "first": 2, "after": cursor }),
+        json!({ "id": thread, "last": 1, "before": cursor }),
+        json!({ "id": thread, "last": 3 }),
+        json!({ "id": "thrd_nothing", "first": 1 }),
+    ] {
+        thread_query(&app, &token, variables).await;
+    }
+    // A contact sees its own thread, and not one it is not in.
+    thread_query(&app, &contact_token, json!({ "id": thread, "first": 5 })).await;
+    let other = app.create_thread(json!({ "name": "not Grace's" })).await;
+    let hidden = thread_query(&app, &contact_token, json!({ "id": other, "first": 5 })).await;
+    assert_eq!(hidden["thread"], Value::Null);
+}
+
+/// Once the resolvers have answered a document, it is answered by one
+/// statement (the token is cached), and the answer is the same.
+#[tokio::test]
+async fn an_answered_document_is_one_statement_after() {
+    let app = TestApp::spawn_with(|config| config.compiled_reads = "on".into()).await;
+    let (thread, _) = thread_with_every_kind_of_author(&app).await;
+    let token = app.token.clone();
+    let variables = json!({ "id": thread, "last": 50 });
+    let resolved = thread_query(&app, &token, variables.clone()).await;
+    let before = app.statements.get();
+    let compiled = thread_query(&app, &token, variables).await;
+    assert_eq!(app.statements.get() - before, 1);
+    assert_eq!(compiled, resolved);
+    // A different query is answered by the resolvers first.
+    let before = app.statements.get();
+    let variables = json!({ "id": thread, "first": 1 });
+    let other = "query($id: ID!, $first: Int) { thread(id: $id) { messages(first: $first) { edges { node { text } } } } }";
+    app.graphql_as(&token, other, variables).await;
+    assert!(app.statements.get() - before > 1);
+}
