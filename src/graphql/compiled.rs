@@ -25,7 +25,6 @@ use crate::domain::reads::{
     self, ConnectionField, EdgeField, Fields, MAX_FIELDS, MessageField, Root, SubscriberField,
     ThreadField,
 };
-use crate::domain::threads::model::ThreadScope;
 use crate::graphql::errors::ApiError;
 use crate::graphql::pagination::PageRequest;
 
@@ -156,6 +155,11 @@ pub fn compile(
                 only_arguments(field, &["id"])?;
                 Some(Root::Thread { public_id, fields })
             }
+            // Without a `filter`, and without `totalCount` or `pageInfo`.
+            "threads" => Some(Root::Threads {
+                page: input.page(field)?,
+                fields: connection(field, "Thread", |f| thread_field(&input, f))?,
+            }),
             _ => None,
         }
     })
@@ -168,7 +172,7 @@ pub async fn answer(
     roots: &Fields<Root>,
 ) -> Result<String, ApiError> {
     let mut conn = pool.get().await?;
-    Ok(reads::answer(&mut conn, ThreadScope::of(&viewer), roots).await?)
+    Ok(reads::answer(&mut conn, viewer, roots).await?)
 }
 
 fn operation<'d>(
@@ -286,6 +290,14 @@ impl Input<'_> {
         }
     }
 
+    fn boolean(&self, field: &Field, name: &str, default: bool) -> Option<bool> {
+        match self.value(field, name)? {
+            ConstValue::Null => Some(default),
+            ConstValue::Boolean(value) => Some(value),
+            _ => None,
+        }
+    }
+
     fn optional_int(&self, field: &Field, name: &str) -> Option<Option<i32>> {
         match self.value(field, name)? {
             ConstValue::Null => Some(None),
@@ -316,33 +328,45 @@ fn thread_field(input: &Input, field: &Field) -> Option<ThreadField> {
         "subject" => leaf(field, ThreadField::Subject),
         "createdAt" => leaf(field, ThreadField::CreatedAt),
         "updatedAt" => leaf(field, ThreadField::UpdatedAt),
+        "unreadCount" => leaf(field, ThreadField::UnreadCount),
+        "subscribers" => {
+            only_arguments(field, &["includeArchived"])?;
+            Some(ThreadField::Subscribers {
+                include_archived: input.boolean(field, "includeArchived", false)?,
+                fields: fields(selection(field)?, subscriber_field)?,
+            })
+        }
         "messages" => Some(ThreadField::Messages {
             page: input.page(field)?,
-            fields: fields(selection(field)?, connection_field)?,
+            fields: connection(field, "Message", message_field)?,
         }),
         _ => None,
     }
 }
 
-fn connection_field(field: &Field) -> Option<ConnectionField> {
-    match field_name(field) {
-        "__typename" => leaf(field, ConnectionField::Constant("MessageConnection".into())),
-        "edges" if field.arguments.is_empty() => Some(ConnectionField::Edges(fields(
-            selection(field)?,
-            edge_field,
-        )?)),
-        _ => None,
-    }
-}
-
-fn edge_field(field: &Field) -> Option<EdgeField> {
-    match field_name(field) {
-        "__typename" => leaf(field, EdgeField::Constant("MessageEdge".into())),
-        "node" if field.arguments.is_empty() => {
-            Some(EdgeField::Node(fields(selection(field)?, message_field)?))
+/// The `edges { node }` of a `<node>Connection`, nodes compiled by `node`.
+fn connection<N>(
+    field: &Field,
+    node_type: &str,
+    mut node: impl FnMut(&Field) -> Option<N>,
+) -> Option<Fields<ConnectionField<N>>> {
+    fields(selection(field)?, |field| match field_name(field) {
+        "__typename" => leaf(
+            field,
+            ConnectionField::Constant(format!("{node_type}Connection")),
+        ),
+        "edges" if field.arguments.is_empty() => {
+            let edges = fields(selection(field)?, |field| match field_name(field) {
+                "__typename" => leaf(field, EdgeField::Constant(format!("{node_type}Edge"))),
+                "node" if field.arguments.is_empty() => {
+                    Some(EdgeField::Node(fields(selection(field)?, &mut node)?))
+                }
+                _ => None,
+            })?;
+            Some(ConnectionField::Edges(edges))
         }
         _ => None,
-    }
+    })
 }
 
 fn message_field(field: &Field) -> Option<MessageField> {
@@ -364,6 +388,7 @@ fn subscriber_field(field: &Field) -> Option<SubscriberField> {
         "__typename" => leaf(field, SubscriberField::Constant("Subscriber".into())),
         "id" => leaf(field, SubscriberField::Id),
         "name" => leaf(field, SubscriberField::Name),
+        "unreadCount" => leaf(field, SubscriberField::UnreadCount),
         _ => None,
     }
 }
@@ -400,10 +425,26 @@ mod tests {
     }
 
     #[test]
+    fn the_inbox_query_compiles() {
+        let inbox = "query($first: Int, $after: String, $last: Int, $before: String) { threads(first: $first, after: $after, last: $last, before: $before) { __typename edges { __typename node { id name unreadCount updatedAt subscribers { id name unreadCount } everyone: subscribers(includeArchived: true) { name } messages(last: 1) { edges { node { text createdAt author { name } } } } } } } }";
+        for q in [
+            "{ threads(first: 2) { edges { node { id } } } }",
+            "{ threads(first: 2) { __typename } }",
+            "{ threads(first: 2) { edges { node { unreadCount } } } }",
+            "{ threads(first: 2) { edges { node { subscribers { name } } } } }",
+            "{ threads(first: 2) { edges { node { e: subscribers(includeArchived: true) { name } } } } }",
+            "{ threads(first: 2) { edges { node { messages(last: 1) { edges { node { text } } } } } } }",
+        ] {
+            assert!(compiled(q, serde_json::json!({})).is_some(), "{q}");
+        }
+        assert!(compiled(inbox, serde_json::json!({ "first": 20 })).is_some());
+    }
+
+    #[test]
     fn what_it_does_not_know_stays_on_the_resolvers() {
         let id = serde_json::json!({});
         for query in [
-            "{ thread(id: \"x\") { id subscribers { name } } }",
+            "{ thread(id: \"x\") { id contact { id } } }",
             "{ thread(id: \"x\") { ...F } } fragment F on Thread { id }",
             "{ thread(id: \"x\") { id @include(if: true) } }",
             "{ thread(id: \"x\") { messages(first: 1) { pageInfo { hasNextPage } } } }",
@@ -413,7 +454,8 @@ mod tests {
             "query($id: ID) { thread(id: $id) { id } }",
             "{ a: thread(id: \"x\") { id } a: thread(id: \"y\") { id } }",
             "mutation { thread(id: \"x\") { id } }",
-            "{ threads(first: 1) { edges { node { id } } } }",
+            "{ threads(first: 1, filter: {isResolved: true}) { edges { node { id } } } }",
+            "{ threads(first: 1) { totalCount } }",
         ] {
             assert_eq!(compiled(query, id.clone()), None, "{query}");
         }

@@ -95,6 +95,58 @@ async fn compiled_thread_reads_match_the_resolvers() {
     assert_eq!(hidden["thread"], Value::Null);
 }
 
+const INBOX: &str = "query($first: Int, $after: String, $last: Int, $before: String) {
+  threads(first: $first, after: $after, last: $last, before: $before) {
+    __typename
+    edges { __typename node {
+      id name unreadCount updatedAt
+      subscribers { id name unreadCount }
+      everyone: subscribers(includeArchived: true) { name }
+      messages(last: 1) { edges { node { text createdAt author { name } } } }
+    } }
+  }
+}";
+
+#[tokio::test]
+async fn compiled_inbox_reads_match_the_resolvers() {
+    let app = TestApp::spawn().await;
+    let (thread, contact_token) = thread_with_every_kind_of_author(&app).await;
+    let agent = app.create_user("acme", "second@acme.test").await;
+    let agent_id = app.user_id(&agent).await;
+    for n in 0..3 {
+        let other = app
+            .create_thread(json!({ "name": format!("other {n}"), "memberIds": [agent_id] }))
+            .await;
+        app.send_message(&app.token, &other, &format!("hello {n}"))
+            .await;
+    }
+    app.send_message(&app.token, &thread, "unread by the contacts")
+        .await;
+    let inbox = async |token: &str, variables: Value| {
+        let body = app.graphql_as(token, INBOX, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        body["data"]["threads"]["edges"].clone()
+    };
+    let token = app.token.clone();
+    for reader in [&token, &agent, &contact_token] {
+        inbox(reader, json!({ "first": 20 })).await;
+        inbox(reader, json!({ "last": 2 })).await;
+    }
+    let unread = inbox(&agent, json!({ "first": 1 })).await;
+    assert_eq!(unread[0]["node"]["unreadCount"], 1, "{unread}");
+    let cursor = app
+        .data(
+            "{ threads(first: 2) { pageInfo { endCursor } } }",
+            json!({}),
+        )
+        .await["threads"]["pageInfo"]["endCursor"]
+        .clone();
+    inbox(&token, json!({ "first": 2, "after": cursor })).await;
+    inbox(&token, json!({ "last": 1, "before": cursor })).await;
+    let contacts_view = inbox(&contact_token, json!({ "first": 20 })).await;
+    assert_eq!(contacts_view.as_array().map(Vec::len), Some(1));
+}
+
 /// Once the resolvers have answered a document, it is answered by one
 /// statement (the token is cached), and the answer is the same.
 #[tokio::test]
@@ -114,4 +166,10 @@ async fn an_answered_document_is_one_statement_after() {
     let other = "query($id: ID!, $first: Int) { thread(id: $id) { messages(first: $first) { edges { node { text } } } } }";
     app.graphql_as(&token, other, variables).await;
     assert!(app.statements.get() - before > 1);
+    let inbox = json!({ "first": 20 });
+    let resolved = app.graphql_as(&token, INBOX, inbox.clone()).await;
+    let before = app.statements.get();
+    let compiled = app.graphql_as(&token, INBOX, inbox).await;
+    assert_eq!(app.statements.get() - before, 1);
+    assert_eq!(compiled, resolved);
 }

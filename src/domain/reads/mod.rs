@@ -13,7 +13,7 @@ use diesel::sql_types::Text;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::db::page::PageRequest;
-use crate::domain::threads::model::ThreadScope;
+use crate::domain::auth::Viewer;
 
 /// Fields of one object, in the order asked: the key each is answered
 /// under (an alias or the field's name) and what it holds.
@@ -29,6 +29,11 @@ pub enum Root {
         public_id: String,
         fields: Fields<ThreadField>,
     },
+    /// One page of the visible threads, newest first.
+    Threads {
+        page: PageRequest,
+        fields: Fields<ConnectionField<ThreadField>>,
+    },
 }
 
 /// A field of a thread.
@@ -40,25 +45,32 @@ pub enum ThreadField {
     Subject,
     CreatedAt,
     UpdatedAt,
+    /// The reader's unread messages: those of its active subscription, else 0.
+    UnreadCount,
+    /// Its subscribers in joining order; archived ones only if asked.
+    Subscribers {
+        include_archived: bool,
+        fields: Fields<SubscriberField>,
+    },
     /// One page of its messages, oldest first.
     Messages {
         page: PageRequest,
-        fields: Fields<ConnectionField>,
+        fields: Fields<ConnectionField<MessageField>>,
     },
 }
 
-/// A field of a page of messages.
+/// A field of a page of nodes `N`.
 #[derive(Clone, Debug, PartialEq)]
-pub enum ConnectionField {
+pub enum ConnectionField<N> {
     Constant(String),
-    Edges(Fields<EdgeField>),
+    Edges(Fields<EdgeField<N>>),
 }
 
-/// A field of one message's edge.
+/// A field of one node's edge.
 #[derive(Clone, Debug, PartialEq)]
-pub enum EdgeField {
+pub enum EdgeField<N> {
     Constant(String),
-    Node(Fields<MessageField>),
+    Node(Fields<N>),
 }
 
 /// A field of a message.
@@ -80,6 +92,7 @@ pub enum SubscriberField {
     /// The member's display name: a user's or api key's name, a contact's
     /// first and last name; null when the member is gone.
     Name,
+    UnreadCount,
 }
 
 /// Most fields one object may ask for: `json_build_object` takes at most
@@ -92,14 +105,14 @@ struct Answer {
     data: String,
 }
 
-/// The JSON text of `data` for these root fields, as seen from `scope`:
+/// The JSON text of `data` for these root fields, as `viewer` sees them:
 /// one statement, whatever the selection.
 pub async fn answer(
     conn: &mut AsyncPgConnection,
-    scope: ThreadScope,
+    viewer: Viewer,
     roots: &Fields<Root>,
 ) -> QueryResult<String> {
-    let statement = sql::Statement::of(scope, roots);
+    let statement = sql::Statement::of(viewer, roots);
     let answer: Answer = statement.query().get_result(conn).await?;
     Ok(answer.data)
 }

@@ -13,10 +13,18 @@ use diesel::sql_types::{BigInt, Text};
 
 use super::{ConnectionField, EdgeField, Fields, MessageField, Root, SubscriberField, ThreadField};
 use crate::db::page::{Scan, SortOrder};
+use crate::domain::auth::{Actor, Viewer};
 use crate::domain::threads::model::ThreadScope;
 
 /// Messages list oldest first, by id.
 const MESSAGE_ORDER: SortOrder = SortOrder::Ascending;
+/// Threads list newest first, by id.
+const THREAD_ORDER: SortOrder = SortOrder::Descending;
+
+/// Columns of a message the fields read.
+const MESSAGE_COLUMNS: &str = "id, public_id, body, created_at, author_subscriber_id";
+/// Columns of a thread the fields read.
+const THREAD_COLUMNS: &str = "id, public_id, name, subject, created_at, updated_at";
 
 /// A value bound to a `$n` parameter.
 enum Bind {
@@ -31,20 +39,22 @@ pub(super) struct Statement {
     /// Table aliases are numbered, so nested subqueries never shadow.
     aliases: usize,
     organization: String,
+    viewer: Viewer,
 }
 
 impl Statement {
     /// The statement answering `roots` for `scope`.
-    pub(super) fn of(scope: ThreadScope, roots: &Fields<Root>) -> Statement {
+    pub(super) fn of(viewer: Viewer, roots: &Fields<Root>) -> Statement {
         let mut statement = Statement {
             sql: String::with_capacity(1024),
             binds: Vec::new(),
             aliases: 0,
             organization: String::new(),
+            viewer,
         };
-        statement.organization = statement.bind(Bind::BigInt(scope.organization_id.into()));
+        statement.organization = statement.bind(Bind::BigInt(viewer.organization_id.into()));
         statement.sql.push_str("SELECT ");
-        statement.object(roots, |s, root| s.root(scope, root));
+        statement.object(roots, |s, root| s.root(root));
         statement.sql.push_str("::text AS data");
         statement
     }
@@ -91,7 +101,7 @@ impl Statement {
         let _ = write!(self.sql, "CAST({placeholder} AS text)");
     }
 
-    fn root(&mut self, scope: ThreadScope, root: &Root) {
+    fn root(&mut self, root: &Root) {
         match root {
             Root::Constant(text) => self.constant(text),
             Root::Thread { public_id, fields } => {
@@ -99,23 +109,99 @@ impl Statement {
                 let id = self.bind(Bind::Text(public_id.clone()));
                 self.sql.push_str("(SELECT ");
                 self.object(fields, |s, field| s.thread_field(&t, field));
-                let org = self.organization.clone();
                 let _ = write!(
                     self.sql,
-                    " FROM threads {t} WHERE {t}.organization_id = {org} AND {t}.public_id = {id}"
+                    " FROM threads {t} WHERE {t}.public_id = {id} AND "
                 );
-                if let Some(contact) = scope.only_contact {
-                    let contact = self.bind(Bind::BigInt(contact.into()));
-                    let _ = write!(
-                        self.sql,
-                        " AND {t}.id IN (SELECT ts.thread_id FROM thread_subscribers ts \
-                         WHERE ts.organization_id = {org} AND ts.contact_id = {contact} \
-                         AND NOT ts.is_archived)"
-                    );
-                }
+                self.visible(&t);
                 self.sql.push(')');
             }
+            Root::Threads { page, fields } => {
+                let scan = page.scan(THREAD_ORDER);
+                self.object(fields, |s, field| match field {
+                    ConnectionField::Constant(text) => s.constant(text),
+                    ConnectionField::Edges(edges) => {
+                        let t = s.alias("t");
+                        s.edges(&t, THREAD_ORDER, edges, |s, field| {
+                            s.thread_field(&t, field)
+                        });
+                        s.sql.push_str(" FROM (SELECT ");
+                        s.sql.push_str(THREAD_COLUMNS);
+                        s.sql.push_str(" FROM threads WHERE ");
+                        s.visible("threads");
+                        s.page_bounds(&scan);
+                        let _ = write!(s.sql, ") {t})");
+                    }
+                });
+            }
         }
+    }
+
+    /// The conditions of `ThreadScope::visible` on the threads aliased `t`.
+    fn visible(&mut self, t: &str) {
+        let org = self.organization.clone();
+        let _ = write!(self.sql, "{t}.organization_id = {org}");
+        if let Some(contact) = ThreadScope::of(&self.viewer).only_contact {
+            let contact = self.bind(Bind::BigInt(contact.into()));
+            let _ = write!(
+                self.sql,
+                " AND {t}.id IN (SELECT ts.thread_id FROM thread_subscribers ts \
+                 WHERE ts.organization_id = {org} AND ts.contact_id = {contact} \
+                 AND NOT ts.is_archived)"
+            );
+        }
+    }
+
+    /// `(SELECT COALESCE(json_agg(edge ORDER BY alias.id …), '[]')`: the
+    /// caller writes the `FROM` that defines `alias` and closes the parenthesis.
+    fn edges<N>(
+        &mut self,
+        alias: &str,
+        order: SortOrder,
+        fields: &Fields<EdgeField<N>>,
+        mut node: impl FnMut(&mut Self, &N),
+    ) {
+        self.sql.push_str("(SELECT COALESCE(json_agg(");
+        self.object(fields, |s, field| match field {
+            EdgeField::Constant(text) => s.constant(text),
+            EdgeField::Node(fields) => s.object(fields, &mut node),
+        });
+        let direction = match order {
+            SortOrder::Ascending => "ASC",
+            SortOrder::Descending => "DESC",
+        };
+        let _ = write!(self.sql, " ORDER BY {alias}.id {direction}), '[]'::json)");
+    }
+
+    /// The keyset bounds, order and size of one page (the scan the resolvers
+    /// run, without the extra row they fetch to tell whether more follow).
+    fn page_bounds(&mut self, scan: &Scan) {
+        for (bound, operator) in [(&scan.greater_than, ">"), (&scan.less_than, "<")] {
+            if let Some(position) = bound {
+                let placeholder = self.bind(Bind::BigInt(position.id));
+                let _ = write!(self.sql, " AND id {operator} {placeholder}");
+            }
+        }
+        let direction = if scan.ascending { "ASC" } else { "DESC" };
+        let limit = self.bind(Bind::BigInt((scan.limit - 1).max(0)));
+        let _ = write!(self.sql, " ORDER BY id {direction} LIMIT {limit}");
+    }
+
+    /// The condition that the subscriber aliased `s` is the viewer.
+    fn is_viewer(&mut self, s: &str) {
+        let (column, id): (&str, i64) = match self.viewer.actor {
+            Actor::User(id) => ("user_id", id.into()),
+            Actor::ApiKey(id) => ("api_key_id", id.into()),
+            Actor::Contact(id) => ("contact_id", id.into()),
+        };
+        let id = self.bind(Bind::BigInt(id));
+        // As `Actor::from_columns` reads the membership columns.
+        let earlier = match column {
+            "user_id" => "",
+            "api_key_id" => " AND {s}.user_id IS NULL",
+            _ => " AND {s}.user_id IS NULL AND {s}.api_key_id IS NULL",
+        };
+        let _ = write!(self.sql, "{s}.{column} = {id}{}", earlier.replace("{s}", s));
     }
 
     fn thread_field(&mut self, t: &str, field: &ThreadField) {
@@ -131,48 +217,57 @@ impl Statement {
             ThreadField::UpdatedAt => write!(self.sql, "confab_rfc3339({t}.updated_at)"),
             ThreadField::Messages { page, fields } => {
                 let scan = page.scan(MESSAGE_ORDER);
-                self.object(fields, |s, field| s.connection_field(t, &scan, field));
+                self.object(fields, |s, field| match field {
+                    ConnectionField::Constant(text) => s.constant(text),
+                    ConnectionField::Edges(edges) => {
+                        let m = s.alias("m");
+                        s.edges(&m, MESSAGE_ORDER, edges, |s, field| {
+                            s.message_field(&m, field)
+                        });
+                        let org = s.organization.clone();
+                        let _ = write!(
+                            s.sql,
+                            " FROM (SELECT {MESSAGE_COLUMNS} FROM messages \
+                             WHERE organization_id = {org} AND thread_id = {t}.id"
+                        );
+                        s.page_bounds(&scan);
+                        let _ = write!(s.sql, ") {m})");
+                    }
+                });
                 Ok(())
             }
-        };
-    }
-
-    fn connection_field(&mut self, t: &str, scan: &Scan, field: &ConnectionField) {
-        match field {
-            ConnectionField::Constant(text) => self.constant(text),
-            ConnectionField::Edges(fields) => self.message_edges(t, scan, fields),
-        }
-    }
-
-    /// The page's edges as a JSON array, oldest first. The page is the
-    /// keyset scan the resolvers run (`db::lateral`), without the extra row
-    /// they fetch to tell whether more pages follow.
-    fn message_edges(&mut self, t: &str, scan: &Scan, fields: &Fields<EdgeField>) {
-        let m = self.alias("m");
-        self.sql.push_str("(SELECT COALESCE(json_agg(");
-        self.object(fields, |s, field| s.edge_field(&m, field));
-        let org = self.organization.clone();
-        let _ = write!(
-            self.sql,
-            " ORDER BY {m}.id), '[]'::json) FROM (SELECT id, public_id, body, created_at, \
-             author_subscriber_id FROM messages WHERE organization_id = {org} AND thread_id = {t}.id"
-        );
-        for (bound, operator) in [(&scan.greater_than, ">"), (&scan.less_than, "<")] {
-            if let Some(position) = bound {
-                let placeholder = self.bind(Bind::BigInt(position.id));
-                let _ = write!(self.sql, " AND id {operator} {placeholder}");
+            ThreadField::UnreadCount => {
+                let s = self.alias("s");
+                let org = self.organization.clone();
+                let _ = write!(
+                    self.sql,
+                    "COALESCE((SELECT {s}.unread_count FROM thread_subscribers {s} \
+                     WHERE {s}.organization_id = {org} AND {s}.thread_id = {t}.id \
+                     AND NOT {s}.is_archived AND "
+                );
+                self.is_viewer(&s);
+                write!(self.sql, " ORDER BY {s}.id LIMIT 1), 0)")
             }
-        }
-        let direction = if scan.ascending { "ASC" } else { "DESC" };
-        let limit = self.bind(Bind::BigInt((scan.limit - 1).max(0)));
-        let _ = write!(self.sql, " ORDER BY id {direction} LIMIT {limit}) {m})");
-    }
-
-    fn edge_field(&mut self, m: &str, field: &EdgeField) {
-        match field {
-            EdgeField::Constant(text) => self.constant(text),
-            EdgeField::Node(fields) => self.object(fields, |s, field| s.message_field(m, field)),
-        }
+            ThreadField::Subscribers {
+                include_archived,
+                fields,
+            } => {
+                let s = self.alias("s");
+                self.sql.push_str("(SELECT COALESCE(json_agg(");
+                self.object(fields, |st, field| st.subscriber_field(&s, field));
+                let org = self.organization.clone();
+                let archived = if *include_archived {
+                    ""
+                } else {
+                    " AND NOT is_archived"
+                };
+                write!(
+                    self.sql,
+                    " ORDER BY {s}.id), '[]'::json) FROM (SELECT * FROM thread_subscribers \
+                     WHERE organization_id = {org} AND thread_id = {t}.id{archived}) {s})"
+                )
+            }
+        };
     }
 
     fn message_field(&mut self, m: &str, field: &MessageField) {
@@ -206,6 +301,7 @@ impl Statement {
                 Ok(())
             }
             SubscriberField::Id => write!(self.sql, "{s}.public_id"),
+            SubscriberField::UnreadCount => write!(self.sql, "{s}.unread_count"),
             // As `Actor::from_columns` reads the membership columns.
             SubscriberField::Name => write!(
                 self.sql,
