@@ -23,8 +23,8 @@ use db::DbPool;
 use postgres::{Cluster, ClusterOptions};
 
 /// Connections for background work: the event listener's reads, the
-/// scheduler and retention.
-const BACKGROUND_POOL_SIZE: usize = 4;
+/// scheduler, retention and webhook deliveries.
+const BACKGROUND_POOL_SIZE: usize = 6;
 
 /// Name of the database confab uses inside its private cluster.
 pub const EMBEDDED_DATABASE: &str = "confab";
@@ -90,6 +90,8 @@ pub struct Application {
     metrics: telemetry::Metrics,
     database_url: String,
     event_retention: std::time::Duration,
+    webhooks: domain::webhooks::DeliverySettings,
+    renderer: std::sync::Arc<dyn domain::webhooks::EventRenderer>,
 }
 
 impl Application {
@@ -117,6 +119,8 @@ impl Application {
             domain::events::EventHub::new(background_pool.clone()).with_lag(metrics.fanout_lag());
         // Off the async workers: loading phone metadata takes a moment.
         tokio::task::spawn_blocking(domain::validation::warm_up).await?;
+        // Webhook bodies are rendered through the subscription's Event type.
+        let renderer = std::sync::Arc::new(graphql::webhooks::SchemaRenderer::new(pool.clone()));
         let schemas = graphql::build_schemas(pool.clone(), hub.clone(), config.schema_limits());
         let guard = graphql::limits::Guard::new(&schemas.plain.sdl(), config.query_limits())?;
         let origins = http::OriginPolicy::parse(&config.cors_origins)
@@ -149,6 +153,8 @@ impl Application {
             metrics,
             database_url: database_url.to_string(),
             event_retention: config.event_retention(),
+            webhooks: config.webhook_delivery(),
+            renderer,
         })
     }
 
@@ -182,6 +188,11 @@ impl Application {
                 self.metrics.scheduler_lag(),
             ),
             self.metrics.spawn_upkeep(),
+            domain::webhooks::worker::spawn_worker(
+                self.background_pool.clone(),
+                self.webhooks,
+                self.renderer.clone(),
+            ),
         ];
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
