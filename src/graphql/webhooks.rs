@@ -17,7 +17,7 @@ use crate::domain::auth::Viewer;
 use crate::domain::events::model::Event;
 use crate::domain::webhooks::model::{self, Webhook, WebhookDelivery};
 use crate::domain::webhooks::{EventRenderer, RenderedEvent, service};
-use crate::domain::{self};
+use crate::domain;
 use crate::graphql::context::{api_key_viewer, db};
 use crate::graphql::enums::EventKind;
 use crate::graphql::errors::{ApiError, payload};
@@ -387,30 +387,37 @@ impl SchemaRenderer {
     }
 }
 
+impl SchemaRenderer {
+    /// `event` as the subscription's `Event` type shows it to `viewer`.
+    async fn render_event(&self, viewer: Viewer, event: Event) -> Result<RenderedEvent, String> {
+        let mut request = Request::new(EVENT_SELECTION);
+        request.data = context_data(&self.pool, viewer, LoaderCache::Off);
+        request.data.insert(LiveEvent::new(event));
+        let response = self.schema.execute(request).await;
+        if !response.errors.is_empty() {
+            let messages: Vec<String> = response.errors.into_iter().map(|e| e.message).collect();
+            return Err(messages.join("; "));
+        }
+        let data = response.data.into_json().map_err(|e| e.to_string())?;
+        let event = data.get("event").cloned().unwrap_or_default();
+        let text = |field: &str| event.get(field).and_then(|v| v.as_str()).map(str::to_string);
+        let cursor = text("cursor").ok_or("a stored event without a cursor")?;
+        let kind = text("kind").ok_or("an event without a kind")?;
+        Ok(RenderedEvent {
+            cursor,
+            kind,
+            occurred_at: event.get("occurredAt").cloned().unwrap_or_default(),
+            event,
+        })
+    }
+}
+
 impl EventRenderer for SchemaRenderer {
     fn render<'a>(
         &'a self,
         viewer: Viewer,
         event: Event,
     ) -> Pin<Box<dyn Future<Output = Result<RenderedEvent, String>> + Send + 'a>> {
-        Box::pin(async move {
-            let mut request = Request::new(EVENT_SELECTION);
-            request.data = context_data(&self.pool, viewer, LoaderCache::Off);
-            request.data.insert(LiveEvent::new(event));
-            let response = self.schema.execute(request).await;
-            if !response.errors.is_empty() {
-                let messages: Vec<String> = response.errors.iter().map(|e| e.message.clone()).collect();
-                return Err(messages.join("; "));
-            }
-            let data = response.data.into_json().map_err(|e| e.to_string())?;
-            let event = data.get("event").cloned().unwrap_or_default();
-            let text = |field: &str| event.get(field).and_then(|v| v.as_str()).map(str::to_string);
-            Ok(RenderedEvent {
-                cursor: text("cursor").ok_or("a stored event without a cursor")?,
-                kind: text("kind").ok_or("an event without a kind")?,
-                occurred_at: event.get("occurredAt").cloned().unwrap_or_default(),
-                event,
-            })
-        })
+        Box::pin(self.render_event(viewer, event))
     }
 }

@@ -18,4 +18,5 @@ mod search;
 mod statements;
 mod subscriptions;
 mod threads;
+mod webhooks;
 mod ws;

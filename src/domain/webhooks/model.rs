@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text, Timestamptz};
+use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::db::ids::{ApiKeyId, IdKind, OrganizationId, WebhookDeliveryId, WebhookId};
@@ -387,26 +387,4 @@ pub async fn record_attempt(
         .execute(conn)
         .await?;
     Ok(())
-}
-
-/// When the webhook's oldest pending delivery is due, if it has one.
-pub async fn next_due(
-    conn: &mut AsyncPgConnection,
-    webhook_id: WebhookId,
-) -> QueryResult<Option<DateTime<Utc>>> {
-    Ok(next_pending(conn, webhook_id)
-        .await?
-        .map(|delivery| delivery.next_attempt_at))
-}
-
-#[derive(QueryableByName)]
-struct Now {
-    #[diesel(sql_type = Timestamptz)]
-    now: DateTime<Utc>,
-}
-
-/// The database's clock, which leases and schedules are compared against.
-pub async fn now(conn: &mut AsyncPgConnection) -> QueryResult<DateTime<Utc>> {
-    let row: Now = diesel::sql_query("SELECT now() AS now").get_result(conn).await?;
-    Ok(row.now)
 }

@@ -183,27 +183,30 @@ pub struct GuardedResolver {
 
 impl reqwest::dns::Resolve for GuardedResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let policy = self.policy;
-        let host = name.as_str().to_string();
-        Box::pin(async move {
-            let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
-            let allowed: Vec<SocketAddr> = resolved
-                .iter()
-                .copied()
-                .filter(|address| policy.allows(address.ip()))
-                .collect();
-            if allowed.is_empty() {
-                let refused = Refusal::PrivateAddress(format!(
-                    "{host} resolves only to refused addresses ({resolved:?})"
-                ));
-                return Err(Box::new(RefusedTarget(refused)) as Box<_>);
-            }
-            let addresses: reqwest::dns::Addrs = Box::new(allowed.into_iter());
-            Ok(addresses)
-        })
+        Box::pin(resolve_allowed(self.policy, name.as_str().to_string()))
     }
+}
+
+/// The addresses of `host` that `policy` allows; an error when none are.
+async fn resolve_allowed(
+    policy: TargetPolicy,
+    host: String,
+) -> Result<reqwest::dns::Addrs, Box<dyn std::error::Error + Send + Sync>> {
+    let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+        .await?
+        .collect();
+    let allowed: Vec<SocketAddr> = resolved
+        .iter()
+        .copied()
+        .filter(|address| policy.allows(address.ip()))
+        .collect();
+    if allowed.is_empty() {
+        let refused = Refusal::PrivateAddress(format!(
+            "{host} resolves only to refused addresses ({resolved:?})"
+        ));
+        return Err(Box::new(RefusedTarget(refused)));
+    }
+    Ok(Box::new(allowed.into_iter()))
 }
 
 /// The error a refused resolution gives the client.

@@ -128,6 +128,17 @@ enum PassError {
     Render(String),
 }
 
+impl std::fmt::Display for PassError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PassError::LeaseLost => write!(f, "the lease was lost"),
+            PassError::Database(error) => write!(f, "database: {error}"),
+            PassError::Pool(error) => write!(f, "no database connection: {error}"),
+            PassError::Render(error) => write!(f, "rendering an event: {error}"),
+        }
+    }
+}
+
 impl From<diesel::result::Error> for PassError {
     fn from(error: diesel::result::Error) -> Self {
         PassError::Database(error)
@@ -241,7 +252,7 @@ async fn pass(shared: &Shared, mut webhook: Webhook, token: &str) {
         Ok(next) => next,
         Err(PassError::LeaseLost) => return,
         Err(error) => {
-            tracing::warn!(webhook = %webhook.public_id, ?error, "webhook pass failed; retrying later");
+            tracing::warn!(webhook = %webhook.public_id, %error, "webhook pass failed; retrying later");
             Some(Utc::now() + to_chrono(shared.settings.retry_base))
         }
     };
