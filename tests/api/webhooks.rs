@@ -169,11 +169,19 @@ async fn create_webhook(app: &TestApp, url: &str) -> (String, String) {
     (id, secret)
 }
 
-/// A thread and `texts` sent to it, in order.
-async fn send_messages(app: &TestApp, texts: &[&str]) {
+/// A thread the api key has already written to (its first message adds it
+/// as a subscriber, with a META message of its own): create webhooks after
+/// this, and they see only the messages the test sends.
+async fn joined_thread(app: &TestApp) -> String {
     let thread = app.create_thread(json!({ "name": "Hooks" })).await;
+    app.send_message(&app.token, &thread, "warm-up").await;
+    thread
+}
+
+/// Sends `texts` to `thread` as the api key, in order.
+async fn send(app: &TestApp, thread: &str, texts: &[&str]) {
     for text in texts {
-        app.send_message(&app.token, &thread, text).await;
+        app.send_message(&app.token, thread, text).await;
     }
 }
 
@@ -198,8 +206,9 @@ fn signature_is_valid(secret: &str, timestamp: &str, body: &str, signature: &str
 async fn a_delivery_is_signed_and_carries_the_subscription_event() {
     let app = spawn_app().await;
     let receiver = Receiver::start(&[], 200).await;
+    let thread = joined_thread(&app).await;
     let (id, secret) = create_webhook(&app, &receiver.url).await;
-    send_messages(&app, &["hello hooks"]).await;
+    send(&app, &thread, &["hello hooks"]).await;
 
     let received = receiver.wait_for(1).await;
     let delivery = &received[0];
@@ -301,8 +310,9 @@ async fn only_api_keys_manage_webhooks_and_the_secret_is_shown_once() {
 async fn failed_attempts_are_retried_until_the_endpoint_answers() {
     let app = spawn_app().await;
     let receiver = Receiver::start(&[500, 503], 200).await;
+    let thread = joined_thread(&app).await;
     let (id, _) = create_webhook(&app, &receiver.url).await;
-    send_messages(&app, &["retry me"]).await;
+    send(&app, &thread, &["retry me"]).await;
 
     let received = receiver.wait_for(3).await;
     let statuses: Vec<u16> = received.iter().map(|r| r.status).collect();
@@ -324,9 +334,10 @@ async fn events_arrive_in_order_even_when_one_must_be_retried() {
     let app = spawn_app().await;
     // The first event fails twice; the others must wait for it.
     let receiver = Receiver::start(&[500, 500], 200).await;
+    let thread = joined_thread(&app).await;
     create_webhook(&app, &receiver.url).await;
     let texts = ["one", "two", "three", "four", "five"];
-    send_messages(&app, &texts).await;
+    send(&app, &thread, &texts).await;
 
     let received = receiver.wait_for(texts.len() + 2).await;
     let attempted: Vec<String> = received.iter().map(Received::text).collect();
@@ -343,8 +354,9 @@ async fn nothing_is_lost_when_the_server_restarts_mid_retry() {
     };
     let mut app = TestApp::spawn_with(slow_retry).await;
     let receiver = Receiver::start(&[500], 200).await;
+    let thread = joined_thread(&app).await;
     let (id, _) = create_webhook(&app, &receiver.url).await;
-    send_messages(&app, &["survives restarts"]).await;
+    send(&app, &thread, &["survives restarts"]).await;
 
     // The first attempt failed; stop before the retry is due.
     receiver.wait_for(1).await;
@@ -380,8 +392,9 @@ async fn an_endpoint_that_keeps_failing_is_disabled_and_can_be_enabled_again() {
     };
     let app = TestApp::spawn_with(give_up_fast).await;
     let receiver = Receiver::start(&[], 500).await;
+    let thread = joined_thread(&app).await;
     let (id, _) = create_webhook(&app, &receiver.url).await;
-    send_messages(&app, &["doomed"]).await;
+    send(&app, &thread, &["doomed"]).await;
 
     let mut webhook = Value::Null;
     for _ in 0..200 {
@@ -402,7 +415,7 @@ async fn an_endpoint_that_keeps_failing_is_disabled_and_can_be_enabled_again() {
     assert_eq!(failed[0]["responseStatus"], 500);
 
     // Disabled: nothing more is sent, even for new events.
-    send_messages(&app, &["while disabled"]).await;
+    send(&app, &thread, &["while disabled"]).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(receiver.received().len(), attempts);
 
@@ -467,8 +480,9 @@ async fn delivery_rechecks_the_resolved_address() {
     // by the resolver the client connects through.
     let receiver = Receiver::start(&[], 200).await;
     let app = spawn_app().await;
-    let port = receiver.url.rsplit(':').next().expect("port").to_string();
-    let (id, _) = create_webhook(&app, &format!("http://localhost:{port}")).await;
+    let by_name = receiver.url.replace("127.0.0.1", "localhost");
+    let thread = joined_thread(&app).await;
+    let (id, _) = create_webhook(&app, &by_name).await;
     let mut app = app;
     app.stop().await;
     let guarded = TestApp::start(&app.database_url, |config| {
@@ -478,7 +492,7 @@ async fn delivery_rechecks_the_resolved_address() {
     .await;
     let mut guarded = guarded;
     guarded.token = app.token.clone();
-    send_messages(&guarded, &["never sent"]).await;
+    send(&guarded, &thread, &["never sent"]).await;
 
     let mut listed = Vec::new();
     for _ in 0..200 {
@@ -500,10 +514,10 @@ async fn two_instances_deliver_each_event_exactly_once() {
     let second = TestApp::start(&first.database_url, fast_webhooks).await;
     let receiver = Receiver::start(&[], 200).await;
     let other = Receiver::start(&[], 200).await;
+    let thread = joined_thread(&first).await;
     create_webhook(&first, &receiver.url).await;
     create_webhook(&first, &other.url).await;
     let texts: Vec<String> = (0..20).map(|n| format!("message {n}")).collect();
-    let thread = first.create_thread(json!({ "name": "Busy" })).await;
     for (n, text) in texts.iter().enumerate() {
         let app = if n % 2 == 0 { &first } else { &second };
         app.send_message(&first.token, &thread, text).await;
