@@ -13,11 +13,11 @@ use chrono::{DateTime, Utc};
 
 use crate::db::DbPool;
 use crate::db::ids::{OrganizationId, WebhookId};
+use crate::domain;
 use crate::domain::auth::Viewer;
 use crate::domain::events::model::Event;
 use crate::domain::webhooks::model::{self, Webhook, WebhookDelivery};
 use crate::domain::webhooks::{EventRenderer, RenderedEvent, service};
-use crate::domain;
 use crate::graphql::context::{api_key_viewer, db};
 use crate::graphql::enums::EventKind;
 use crate::graphql::errors::{ApiError, payload};
@@ -227,7 +227,9 @@ impl WebhooksQuery {
             status,
         };
         let rows = match &webhook {
-            Some(webhook) => model::delivery_page(&mut conn, org, webhook.id, status, &page).await?,
+            Some(webhook) => {
+                model::delivery_page(&mut conn, org, webhook.id, status, &page).await?
+            }
             None => Vec::new(),
         };
         Ok(page.into_connection(rows, |d| d.id.0, fields))
@@ -365,7 +367,9 @@ struct RenderQuery;
 #[Object]
 impl RenderQuery {
     async fn event(&self, ctx: &Context<'_>) -> Result<LiveEvent, ApiError> {
-        ctx.data_opt::<LiveEvent>().cloned().ok_or(ApiError::Internal)
+        ctx.data_opt::<LiveEvent>()
+            .cloned()
+            .ok_or(ApiError::Internal)
     }
 }
 
@@ -400,7 +404,12 @@ impl SchemaRenderer {
         }
         let data = response.data.into_json().map_err(|e| e.to_string())?;
         let event = data.get("event").cloned().unwrap_or_default();
-        let text = |field: &str| event.get(field).and_then(|v| v.as_str()).map(str::to_string);
+        let text = |field: &str| {
+            event
+                .get(field)
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        };
         let cursor = text("cursor").ok_or("a stored event without a cursor")?;
         let kind = text("kind").ok_or("an event without a kind")?;
         Ok(RenderedEvent {

@@ -79,7 +79,11 @@ struct Receiver {
     inbox: Arc<Mutex<Inbox>>,
 }
 
-async fn receive(State(inbox): State<Arc<Mutex<Inbox>>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn receive(
+    State(inbox): State<Arc<Mutex<Inbox>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
     let mut inbox = inbox.lock().expect("inbox");
     let status = inbox.plan.pop_front().unwrap_or(inbox.otherwise);
     inbox.received.push(Received {
@@ -164,7 +168,10 @@ async fn create_webhook(app: &TestApp, url: &str) -> (String, String) {
     let data = app.data(CREATE, json!({ "input": input })).await;
     let payload = &data["createWebhook"];
     assert_eq!(payload["userErrors"], json!([]), "{payload}");
-    let id = payload["webhook"]["id"].as_str().expect("webhook id").to_string();
+    let id = payload["webhook"]["id"]
+        .as_str()
+        .expect("webhook id")
+        .to_string();
     let secret = payload["secret"].as_str().expect("secret").to_string();
     (id, secret)
 }
@@ -196,9 +203,15 @@ fn deliveries(data: &Value) -> Vec<Value> {
 
 /// The README's verification, as a receiver would write it.
 fn signature_is_valid(secret: &str, timestamp: &str, body: &str, signature: &str) -> bool {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).expect("any key length");
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).expect("any key length");
     mac.update(format!("{timestamp}.{body}").as_bytes());
-    let expected: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    let expected: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     signature == format!("v1={expected}")
 }
 
@@ -214,8 +227,16 @@ async fn a_delivery_is_signed_and_carries_the_subscription_event() {
     let delivery = &received[0];
     let timestamp = delivery.header("confab-timestamp");
     let signature = delivery.header("confab-signature");
-    assert!(signature_is_valid(&secret, timestamp, &delivery.body, signature), "{delivery:?}");
-    assert!(!signature_is_valid("whsec_wrong", timestamp, &delivery.body, signature));
+    assert!(
+        signature_is_valid(&secret, timestamp, &delivery.body, signature),
+        "{delivery:?}"
+    );
+    assert!(!signature_is_valid(
+        "whsec_wrong",
+        timestamp,
+        &delivery.body,
+        signature
+    ));
     let now = chrono::Utc::now().timestamp();
     let signed_at: i64 = timestamp.parse().expect("a Unix timestamp");
     assert!((now - signed_at).abs() < 60, "{timestamp}");
@@ -230,7 +251,11 @@ async fn a_delivery_is_signed_and_carries_the_subscription_event() {
     assert_eq!(delivery.header("confab-event"), "MESSAGE_ADDED");
     assert_eq!(delivery.header("content-type"), "application/json");
     assert_eq!(body["event"]["message"]["text"], "hello hooks");
-    assert!(body["event"]["thread"]["id"].as_str().is_some_and(|t| t.starts_with("thrd_")));
+    assert!(
+        body["event"]["thread"]["id"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("thrd_"))
+    );
 
     // The cursor is the subscription's: replaying from just before gives the same event.
     let data = app.data_of(DELIVERIES, &id).await;
@@ -251,29 +276,40 @@ async fn only_api_keys_manage_webhooks_and_the_secret_is_shown_once() {
     let contact_token = app.contact_token(&contact).await;
     let input = json!({ "url": "http://127.0.0.1:9/hook" });
     for token in [&user, &contact_token] {
-        let body = app.graphql_as(token, CREATE, json!({ "input": input })).await;
+        let body = app
+            .graphql_as(token, CREATE, json!({ "input": input }))
+            .await;
         assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
-        let body = app.graphql_as(token, "{ webhooks { totalCount } }", json!({})).await;
+        let body = app
+            .graphql_as(token, "{ webhooks { totalCount } }", json!({}))
+            .await;
         assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
     }
 
     let (id, secret) = create_webhook(&app, "http://127.0.0.1:9/hook").await;
     assert!(secret.starts_with("whsec_"));
     let listed = app
-        .data("{ webhooks(first: 10) { totalCount edges { node { id url events enabled } } } }", json!({}))
+        .data(
+            "{ webhooks(first: 10) { totalCount edges { node { id url events enabled } } } }",
+            json!({}),
+        )
         .await;
     assert_eq!(listed["webhooks"]["totalCount"], 1);
     assert_eq!(
         listed["webhooks"]["edges"][0]["node"],
         json!({ "id": id, "url": "http://127.0.0.1:9/hook", "events": ["MESSAGE_ADDED"], "enabled": true })
     );
-    let node = app.data_of("query($id: ID!) { node(id: $id) { id } }", &id).await;
+    let node = app
+        .data_of("query($id: ID!) { node(id: $id) { id } }", &id)
+        .await;
     assert_eq!(node["node"]["id"], json!(id));
 
     let rotated = app
         .data_of("mutation($id: ID!) { rotateWebhookSecret(input: {id: $id}) { secret userErrors { code } } }", &id)
         .await;
-    let new_secret = rotated["rotateWebhookSecret"]["secret"].as_str().expect("new secret");
+    let new_secret = rotated["rotateWebhookSecret"]["secret"]
+        .as_str()
+        .expect("new secret");
     assert!(new_secret.starts_with("whsec_") && new_secret != secret);
 
     let updated = app
@@ -318,14 +354,22 @@ async fn failed_attempts_are_retried_until_the_endpoint_answers() {
     let statuses: Vec<u16> = received.iter().map(|r| r.status).collect();
     assert_eq!(statuses, [500, 503, 200]);
     // The same event each time: same idempotency key and body.
-    assert!(received.iter().all(|r| r.header("idempotency-key") == received[0].header("idempotency-key")));
+    assert!(
+        received
+            .iter()
+            .all(|r| r.header("idempotency-key") == received[0].header("idempotency-key"))
+    );
     assert!(received.iter().all(|r| r.body == received[0].body));
 
-    let data = app.data(DELIVERIES, json!({ "id": id, "status": "SUCCEEDED" })).await;
+    let data = app
+        .data(DELIVERIES, json!({ "id": id, "status": "SUCCEEDED" }))
+        .await;
     let listed = deliveries(&data);
     assert_eq!(listed.len(), 1, "{data}");
     assert_eq!(listed[0]["attempts"], 3);
-    let pending = app.data(DELIVERIES, json!({ "id": id, "status": "PENDING" })).await;
+    let pending = app
+        .data(DELIVERIES, json!({ "id": id, "status": "PENDING" }))
+        .await;
     assert_eq!(pending["webhookDeliveries"]["totalCount"], 0);
 }
 
@@ -362,8 +406,13 @@ async fn nothing_is_lost_when_the_server_restarts_mid_retry() {
     receiver.wait_for(1).await;
     let recorded = async {
         for _ in 0..100 {
-            let data = app.data(DELIVERIES, json!({ "id": id, "status": "PENDING" })).await;
-            if deliveries(&data).first().is_some_and(|d| d["attempts"] == 1) {
+            let data = app
+                .data(DELIVERIES, json!({ "id": id, "status": "PENDING" }))
+                .await;
+            if deliveries(&data)
+                .first()
+                .is_some_and(|d| d["attempts"] == 1)
+            {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -380,7 +429,9 @@ async fn nothing_is_lost_when_the_server_restarts_mid_retry() {
     assert_eq!(received[1].body, received[0].body);
     let mut restarted = restarted;
     restarted.token = app.token.clone();
-    let data = restarted.data(DELIVERIES, json!({ "id": id, "status": "SUCCEEDED" })).await;
+    let data = restarted
+        .data(DELIVERIES, json!({ "id": id, "status": "SUCCEEDED" }))
+        .await;
     assert_eq!(deliveries(&data)[0]["attempts"], 2, "{data}");
 }
 
@@ -406,10 +457,17 @@ async fn an_endpoint_that_keeps_failing_is_disabled_and_can_be_enabled_again() {
     }
     assert_eq!(webhook["enabled"], false, "{webhook}");
     assert!(webhook["disabledAt"].is_string(), "{webhook}");
-    assert!(webhook["disabledReason"].as_str().is_some_and(|r| r.contains("500")), "{webhook}");
+    assert!(
+        webhook["disabledReason"]
+            .as_str()
+            .is_some_and(|r| r.contains("500")),
+        "{webhook}"
+    );
     let attempts = receiver.received().len();
     assert!(attempts >= 2, "retried before giving up: {attempts}");
-    let failed = app.data(DELIVERIES, json!({ "id": id, "status": "FAILED" })).await;
+    let failed = app
+        .data(DELIVERIES, json!({ "id": id, "status": "FAILED" }))
+        .await;
     let failed = deliveries(&failed);
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0]["responseStatus"], 500);
@@ -436,7 +494,10 @@ async fn an_endpoint_that_keeps_failing_is_disabled_and_can_be_enabled_again() {
             json!({ "input": { "id": id, "enabled": true } }),
         )
         .await;
-    assert_eq!(enabled["updateWebhook"]["webhook"], json!({ "enabled": true, "disabledAt": null }));
+    assert_eq!(
+        enabled["updateWebhook"]["webhook"],
+        json!({ "enabled": true, "disabledAt": null })
+    );
     receiver.wait_for(attempts + 2).await;
     assert_eq!(receiver.delivered_texts(), ["doomed", "while disabled"]);
 }
@@ -461,7 +522,11 @@ async fn private_targets_are_refused_unless_allowed() {
         );
         assert_eq!(data["createWebhook"]["webhook"], Value::Null);
     }
-    for url in ["ftp://example.com/", "not a url", "https://user:secret@example.com/"] {
+    for url in [
+        "ftp://example.com/",
+        "not a url",
+        "https://user:secret@example.com/",
+    ] {
         let data = app.data(CREATE, json!({ "input": { "url": url } })).await;
         assert_eq!(
             user_errors(&data["createWebhook"]),
@@ -496,9 +561,14 @@ async fn delivery_rechecks_the_resolved_address() {
 
     let mut listed = Vec::new();
     for _ in 0..200 {
-        let data = guarded.data(DELIVERIES, json!({ "id": id, "status": "PENDING" })).await;
+        let data = guarded
+            .data(DELIVERIES, json!({ "id": id, "status": "PENDING" }))
+            .await;
         listed = deliveries(&data);
-        if listed.first().is_some_and(|d| d["attempts"].as_i64() >= Some(1)) {
+        if listed
+            .first()
+            .is_some_and(|d| d["attempts"].as_i64() >= Some(1))
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -528,7 +598,10 @@ async fn two_instances_deliver_each_event_exactly_once() {
         // Both instances were polling all along: any duplicate would be here by now.
         tokio::time::sleep(Duration::from_millis(500)).await;
         let received = receiver.received();
-        let keys: Vec<&str> = received.iter().map(|r| r.header("idempotency-key")).collect();
+        let keys: Vec<&str> = received
+            .iter()
+            .map(|r| r.header("idempotency-key"))
+            .collect();
         let unique: std::collections::HashSet<&str> = keys.iter().copied().collect();
         assert_eq!(unique.len(), keys.len(), "a duplicate delivery: {keys:?}");
         assert_eq!(receiver.delivered_texts(), texts);

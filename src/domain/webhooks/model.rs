@@ -198,7 +198,10 @@ pub async fn page(
 }
 
 /// How many webhooks the organization has.
-pub async fn count(conn: &mut AsyncPgConnection, organization_id: OrganizationId) -> QueryResult<i64> {
+pub async fn count(
+    conn: &mut AsyncPgConnection,
+    organization_id: OrganizationId,
+) -> QueryResult<i64> {
     webhooks::table
         .filter(webhooks::organization_id.eq(organization_id))
         .count()
@@ -229,8 +232,8 @@ pub async fn delivery_page(
     status: Option<DeliveryStatus>,
     page: &PageRequest,
 ) -> QueryResult<Vec<WebhookDelivery>> {
-    let query = deliveries_of(organization_id, webhook_id, status)
-        .select(WebhookDelivery::as_select());
+    let query =
+        deliveries_of(organization_id, webhook_id, status).select(WebhookDelivery::as_select());
     keyset(query, webhook_deliveries::id, &page.scan(DELIVERY_ORDER))
         .load(conn)
         .await

@@ -59,7 +59,11 @@ async fn checked_url(
     url: &str,
 ) -> Option<String> {
     if url.chars().count() > MAX_URL {
-        violations.push("url", Code::TooLong, format!("url must be at most {MAX_URL} characters"));
+        violations.push(
+            "url",
+            Code::TooLong,
+            format!("url must be at most {MAX_URL} characters"),
+        );
         return None;
     }
     match policy.check(url).await {
@@ -125,15 +129,22 @@ pub async fn create_webhook(
     let api_key_id = api_key(viewer)?;
     let mut violations = Violations::default();
     let url = checked_url(&mut violations, policy, &request.url).await;
-    let description =
-        violations.optional_text("description", request.description.as_deref(), MAX_DESCRIPTION);
+    let description = violations.optional_text(
+        "description",
+        request.description.as_deref(),
+        MAX_DESCRIPTION,
+    );
     let event_kinds = match &request.events {
         Some(kinds) => event_names(&mut violations, kinds),
         None => None,
     };
     violations.finish()?;
     let Some(url) = url else {
-        return Err(DomainError::on_input("url", Code::InvalidUrl, "url is required"));
+        return Err(DomainError::on_input(
+            "url",
+            Code::InvalidUrl,
+            "url is required",
+        ));
     };
     let (latest, _) = positions(tx, viewer.organization_id).await?;
     let secret = generate_secret();

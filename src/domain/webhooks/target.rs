@@ -192,9 +192,7 @@ async fn resolve_allowed(
     policy: TargetPolicy,
     host: String,
 ) -> Result<reqwest::dns::Addrs, Box<dyn std::error::Error + Send + Sync>> {
-    let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-        .await?
-        .collect();
+    let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
     let allowed: Vec<SocketAddr> = resolved
         .iter()
         .copied()
@@ -216,7 +214,9 @@ pub struct RefusedTarget(pub Refusal);
 impl std::fmt::Display for RefusedTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.0 {
-            Refusal::InvalidUrl(why) | Refusal::PrivateAddress(why) | Refusal::Unresolvable(why) => {
+            Refusal::InvalidUrl(why)
+            | Refusal::PrivateAddress(why)
+            | Refusal::Unresolvable(why) => {
                 write!(f, "refused target: {why}")
             }
         }
