@@ -12,7 +12,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 use sha2_hmac::Sha256;
 
-use crate::helpers::{TestApp, at, error_code, user_errors};
+use crate::helpers::{TestApp, at, error_code, run_to_success, user_errors};
 
 const CREATE: &str = "mutation($input: CreateWebhookInput!) {
   createWebhook(input: $input) {
@@ -28,6 +28,33 @@ const DELIVERIES: &str = "query($id: ID!, $status: WebhookDeliveryStatus) {
     edges { node { id eventCursor eventKind status attempts responseStatus lastError } }
   }
 }";
+
+/// The subscription the webhook body is compared with: a selection of the
+/// fields the body carries.
+const THREAD_EVENTS: &str = "subscription($id: ID!) {
+  threadEvents(threadId: $id) {
+    cursor kind occurredAt threadId messageId emoji subscriber { id }
+    message { id type text createdAt editedAt mediaUrls author { id kind name } }
+    thread { id name chatbotPaused lastMessageAt updatedAt }
+  }
+}";
+
+/// Asserts that every field of `subscribed` (recursively) has the same
+/// value in `delivered`, which may carry more.
+#[track_caller]
+fn assert_same_fields(subscribed: &Value, delivered: &Value) {
+    match subscribed {
+        Value::Object(fields) => {
+            for (name, value) in fields {
+                assert_same_fields(value, &delivered[name]);
+            }
+        }
+        value => assert_eq!(
+            value, delivered,
+            "subscription {subscribed} vs webhook {delivered}"
+        ),
+    }
+}
 
 const WEBHOOK: &str = "query($id: ID!) {
   webhook(id: $id) { id enabled disabledAt disabledReason }
@@ -192,6 +219,23 @@ async fn send(app: &TestApp, thread: &str, texts: &[&str]) {
     }
 }
 
+/// The webhook's deliveries in `status`, once there are `count` (the
+/// receiver sees a request before the worker records its answer).
+async fn deliveries_once(app: &TestApp, id: &str, status: &str, count: usize) -> Vec<Value> {
+    let mut listed = Vec::new();
+    for _ in 0..200 {
+        let data = app
+            .data(DELIVERIES, json!({ "id": id, "status": status }))
+            .await;
+        listed = deliveries(&data);
+        if listed.len() >= count {
+            return listed;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("expected {count} {status} deliveries, got {listed:?}");
+}
+
 fn deliveries(data: &Value) -> Vec<Value> {
     data["webhookDeliveries"]["edges"]
         .as_array()
@@ -215,12 +259,43 @@ fn signature_is_valid(secret: &str, timestamp: &str, body: &str, signature: &str
     signature == format!("v1={expected}")
 }
 
+/// The README's signature check (the block between `<!-- webhook-verify -->`
+/// markers), run by node on a delivery as received.
+async fn readme_verify_accepts(secret: &str, delivery: &Received) -> bool {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let snippet = readme
+        .split_once("<!-- webhook-verify -->")
+        .and_then(|(_, rest)| rest.split_once("<!-- /webhook-verify -->"))
+        .and_then(|(block, _)| block.trim().strip_prefix("```js"))
+        .and_then(|code| code.strip_suffix("```"))
+        .expect("the webhook-verify block in README.md");
+    let script = format!(
+        "{snippet}\nconst e = process.env;\n\
+         process.stdout.write(String(verify(e.SECRET, \
+         {{ 'confab-timestamp': e.TS, 'confab-signature': e.SIG }}, Buffer.from(e.BODY))));"
+    );
+    let mut node = std::process::Command::new("node");
+    node.args(["--input-type=module", "-e", &script])
+        .env("SECRET", secret)
+        .env("TS", delivery.header("confab-timestamp"))
+        .env("SIG", delivery.header("confab-signature"))
+        .env("BODY", &delivery.body);
+    let (stdout, _) = run_to_success(node, "node with the README's verify()").await;
+    stdout == "true"
+}
+
 #[tokio::test]
 async fn a_delivery_is_signed_and_carries_the_subscription_event() {
     let app = spawn_app().await;
     let receiver = Receiver::start(&[], 200).await;
     let thread = joined_thread(&app).await;
     let (id, secret) = create_webhook(&app, &receiver.url).await;
+    // A subscriber of the same thread, to compare the event's shape with.
+    let mut live = app
+        .subscribe(&app.token, "1", THREAD_EVENTS, json!({ "id": thread }))
+        .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
     send(&app, &thread, &["hello hooks"]).await;
 
     let received = receiver.wait_for(1).await;
@@ -257,11 +332,14 @@ async fn a_delivery_is_signed_and_carries_the_subscription_event() {
             .is_some_and(|t| t.starts_with("thrd_"))
     );
 
-    // The cursor is the subscription's: replaying from just before gives the same event.
-    let data = app.data_of(DELIVERIES, &id).await;
-    let listed = deliveries(&data);
-    assert_eq!(listed.len(), 1, "{data}");
-    assert_eq!(listed[0]["status"], "SUCCEEDED");
+    // The same event, in the same shape, as the subscription gives it.
+    let subscribed = live.next_data("1").await["threadEvents"].clone();
+    assert_eq!(subscribed["message"]["text"], "hello hooks");
+    assert_same_fields(&subscribed, &body["event"]);
+
+    let listed = deliveries_once(&app, &id, "SUCCEEDED", 1).await;
+    let all = app.data_of(DELIVERIES, &id).await;
+    assert_eq!(all["webhookDeliveries"]["totalCount"], 1, "{all}");
     assert_eq!(listed[0]["attempts"], 1);
     assert_eq!(listed[0]["responseStatus"], 200);
     assert_eq!(listed[0]["eventCursor"], body["cursor"]);
@@ -361,11 +439,8 @@ async fn failed_attempts_are_retried_until_the_endpoint_answers() {
     );
     assert!(received.iter().all(|r| r.body == received[0].body));
 
-    let data = app
-        .data(DELIVERIES, json!({ "id": id, "status": "SUCCEEDED" }))
-        .await;
-    let listed = deliveries(&data);
-    assert_eq!(listed.len(), 1, "{data}");
+    let listed = deliveries_once(&app, &id, "SUCCEEDED", 1).await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
     assert_eq!(listed[0]["attempts"], 3);
     let pending = app
         .data(DELIVERIES, json!({ "id": id, "status": "PENDING" }))
@@ -429,10 +504,8 @@ async fn nothing_is_lost_when_the_server_restarts_mid_retry() {
     assert_eq!(received[1].body, received[0].body);
     let mut restarted = restarted;
     restarted.token = app.token.clone();
-    let data = restarted
-        .data(DELIVERIES, json!({ "id": id, "status": "SUCCEEDED" }))
-        .await;
-    assert_eq!(deliveries(&data)[0]["attempts"], 2, "{data}");
+    let succeeded = deliveries_once(&restarted, &id, "SUCCEEDED", 1).await;
+    assert_eq!(succeeded[0]["attempts"], 2, "{succeeded:?}");
 }
 
 #[tokio::test]
@@ -465,10 +538,7 @@ async fn an_endpoint_that_keeps_failing_is_disabled_and_can_be_enabled_again() {
     );
     let attempts = receiver.received().len();
     assert!(attempts >= 2, "retried before giving up: {attempts}");
-    let failed = app
-        .data(DELIVERIES, json!({ "id": id, "status": "FAILED" }))
-        .await;
-    let failed = deliveries(&failed);
+    let failed = deliveries_once(&app, &id, "FAILED", 1).await;
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0]["responseStatus"], 500);
 
