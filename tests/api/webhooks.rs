@@ -312,6 +312,8 @@ async fn a_delivery_is_signed_and_carries_the_subscription_event() {
         &delivery.body,
         signature
     ));
+    assert!(readme_verify_accepts(&secret, delivery).await);
+    assert!(!readme_verify_accepts("whsec_wrong", delivery).await);
     let now = chrono::Utc::now().timestamp();
     let signed_at: i64 = timestamp.parse().expect("a Unix timestamp");
     assert!((now - signed_at).abs() < 60, "{timestamp}");
