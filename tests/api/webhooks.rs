@@ -413,6 +413,41 @@ async fn only_api_keys_manage_webhooks_and_the_secret_is_shown_once() {
         vec![(json!(["input", "events", "0"]), "INVALID_VALUE".to_string())]
     );
 
+    // Another organization's key sees none of it.
+    let other = app.create_organization("globex").await;
+    let foreign = app
+        .graphql_as(&other, "query($id: ID!) { node(id: $id) { id } webhook(id: $id) { id } webhooks { totalCount } webhookDeliveries(webhookId: $id) { totalCount } }", json!({ "id": id }))
+        .await;
+    assert_eq!(
+        foreign["data"],
+        json!({ "node": null, "webhook": null, "webhooks": { "totalCount": 0 }, "webhookDeliveries": { "totalCount": 0 } })
+    );
+    let foreign_delete = app
+        .graphql_as(
+            &other,
+            "mutation($id: ID!) { deleteWebhook(input: {id: $id}) { userErrors { field code } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        user_errors(&foreign_delete["data"]["deleteWebhook"]),
+        vec![(json!(["input", "id"]), "NOT_FOUND".to_string())]
+    );
+    let too_long = format!("http://127.0.0.1/{}", "a".repeat(2048));
+    let refused = app
+        .data(
+            CREATE,
+            json!({ "input": { "url": too_long, "events": [] } }),
+        )
+        .await;
+    assert_eq!(
+        user_errors(&refused["createWebhook"]),
+        vec![
+            (json!(["input", "url"]), "TOO_LONG".to_string()),
+            (json!(["input", "events"]), "REQUIRED".to_string()),
+        ]
+    );
+
     app.assert_deleted_once(
         "mutation($id: ID!) { deleteWebhook(input: {id: $id}) { deletedWebhookId userErrors { field code } } }",
         &id,

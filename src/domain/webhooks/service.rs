@@ -67,6 +67,15 @@ async fn checked_url(
         return None;
     }
     match policy.check(url).await {
+        // Normalising may lengthen it (percent-encoding).
+        Ok(url) if url.chars().count() > MAX_URL => {
+            violations.push(
+                "url",
+                Code::TooLong,
+                format!("url must be at most {MAX_URL} characters"),
+            );
+            None
+        }
         Ok(url) => Some(url),
         Err(Refusal::InvalidUrl(why)) => {
             violations.push("url", Code::InvalidUrl, why);
