@@ -261,7 +261,7 @@ pub struct Config {
     #[arg(
         long,
         env = "CONFAB_WEBHOOK_CONCURRENCY",
-        default_value_t = 8,
+        default_value_t = 32,
         global = true
     )]
     pub webhook_concurrency: usize,

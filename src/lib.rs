@@ -23,8 +23,12 @@ use db::DbPool;
 use postgres::{Cluster, ClusterOptions};
 
 /// Connections for background work: the event listener's reads, the
-/// scheduler, retention and webhook deliveries.
-const BACKGROUND_POOL_SIZE: usize = 6;
+/// scheduler and retention.
+const BACKGROUND_POOL_SIZE: usize = 4;
+
+/// Connections for webhook deliveries (held only between HTTP calls, never
+/// during one), apart so a backlog of deliveries cannot starve fan-out.
+const WEBHOOK_POOL_SIZE: usize = 4;
 
 /// Name of the database confab uses inside its private cluster.
 pub const EMBEDDED_DATABASE: &str = "confab";
@@ -90,6 +94,7 @@ pub struct Application {
     metrics: telemetry::Metrics,
     database_url: String,
     event_retention: std::time::Duration,
+    webhook_pool: DbPool,
     webhooks: domain::webhooks::DeliverySettings,
     renderer: std::sync::Arc<dyn domain::webhooks::EventRenderer>,
 }
@@ -115,6 +120,14 @@ impl Application {
         )?;
         let background_pool =
             metrics.observe_pool("background", background_pool, background_statements);
+        let webhook_settings = db::PoolSettings {
+            max_size: WEBHOOK_POOL_SIZE,
+            ..config.pool_settings()
+        };
+        let webhook_statements = db::StatementCounter::default();
+        let webhook_pool =
+            db::build_pool(database_url, &webhook_settings, webhook_statements.clone())?;
+        let webhook_pool = metrics.observe_pool("webhooks", webhook_pool, webhook_statements);
         let hub =
             domain::events::EventHub::new(background_pool.clone()).with_lag(metrics.fanout_lag());
         // Off the async workers: loading phone metadata takes a moment.
@@ -153,6 +166,7 @@ impl Application {
             metrics,
             database_url: database_url.to_string(),
             event_retention: config.event_retention(),
+            webhook_pool,
             webhooks: config.webhook_delivery(),
             renderer,
         })
@@ -189,7 +203,7 @@ impl Application {
             ),
             self.metrics.spawn_upkeep(),
             domain::webhooks::worker::spawn_worker(
-                self.background_pool.clone(),
+                self.webhook_pool.clone(),
                 self.webhooks,
                 self.renderer.clone(),
             ),

@@ -72,7 +72,7 @@ impl Default for DeliverySettings {
             retry_max_delay: Duration::from_secs(3600),
             give_up_after: Duration::from_secs(24 * 3600),
             lease: Duration::from_secs(60),
-            concurrency: 8,
+            concurrency: 32,
             connect_timeout: Duration::from_secs(5),
             timeout: Duration::from_secs(10),
             policy: TargetPolicy::default(),
