@@ -96,6 +96,8 @@ struct Inbox {
     /// Statuses to answer next, in order; then `otherwise`.
     plan: VecDeque<u16>,
     otherwise: u16,
+    /// How long to take before answering.
+    delay: Duration,
 }
 
 /// An HTTP endpoint in the test process that records what it is sent and
@@ -111,13 +113,17 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> StatusCode {
-    let mut inbox = inbox.lock().expect("inbox");
-    let status = inbox.plan.pop_front().unwrap_or(inbox.otherwise);
-    inbox.received.push(Received {
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-        status,
-    });
+    let (status, delay) = {
+        let mut inbox = inbox.lock().expect("inbox");
+        let status = inbox.plan.pop_front().unwrap_or(inbox.otherwise);
+        inbox.received.push(Received {
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+            status,
+        });
+        (status, inbox.delay)
+    };
+    tokio::time::sleep(delay).await;
     StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
@@ -128,6 +134,7 @@ impl Receiver {
             received: Vec::new(),
             plan: plan.iter().copied().collect(),
             otherwise,
+            delay: Duration::ZERO,
         }));
         let router = axum::Router::new()
             .route("/hook", axum::routing::post(receive))
@@ -147,6 +154,10 @@ impl Receiver {
 
     fn received(&self) -> Vec<Received> {
         self.inbox.lock().expect("inbox").received.clone()
+    }
+
+    fn answer_slowly(&self, delay: Duration) {
+        self.inbox.lock().expect("inbox").delay = delay;
     }
 
     fn answer_from_now(&self, status: u16) {
@@ -502,11 +513,41 @@ async fn events_arrive_in_order_even_when_one_must_be_retried() {
 }
 
 #[tokio::test]
+async fn a_slow_endpoint_slows_neither_writes_nor_other_endpoints() {
+    let app = spawn_app().await;
+    let slow = Receiver::start(&[], 200).await;
+    slow.answer_slowly(Duration::from_secs(8));
+    let fast = Receiver::start(&[], 200).await;
+    let thread = joined_thread(&app).await;
+    create_webhook(&app, &slow.url).await;
+    create_webhook(&app, &fast.url).await;
+
+    let started = std::time::Instant::now();
+    send(&app, &thread, &["one", "two", "three"]).await;
+    let written = started.elapsed();
+    assert!(written < Duration::from_secs(3), "writes took {written:?}");
+    fast.wait_for(3).await;
+    let delivered = started.elapsed();
+    assert!(
+        delivered < Duration::from_secs(6),
+        "the fast endpoint waited {delivered:?}"
+    );
+    assert_eq!(fast.delivered_texts(), ["one", "two", "three"]);
+    // The slow one is still on its first event: the others wait their turn.
+    let stuck = slow.received();
+    assert_eq!(stuck.len(), 1, "{stuck:?}");
+    assert_eq!(stuck[0].text(), "one");
+}
+
+#[tokio::test]
 async fn nothing_is_lost_when_the_server_restarts_mid_retry() {
     let slow_retry = |config: &mut confab::Config| {
         fast_webhooks(config);
         config.webhook_retry_base_ms = 3_000;
         config.webhook_retry_max_ms = 3_000;
+        // A stop between recording the attempt and giving the lease back
+        // leaves it held until it runs out; the receiver answers at once.
+        config.webhook_lease_ms = 3_000;
     };
     let mut app = TestApp::spawn_with(slow_retry).await;
     let receiver = Receiver::start(&[500], 200).await;
