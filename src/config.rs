@@ -320,6 +320,7 @@ impl Config {
             lease: Duration::from_millis(self.webhook_lease_ms),
             concurrency: self.webhook_concurrency,
             policy: self.webhook_targets(),
+            delivery_retention: self.event_retention(),
             ..DeliverySettings::default()
         }
     }

@@ -391,3 +391,18 @@ pub async fn record_attempt(
         .await?;
     Ok(())
 }
+
+/// Deletes finished (succeeded or failed) deliveries made before `before`;
+/// returns how many. Pending ones stay, whatever their age.
+pub async fn prune_deliveries(
+    conn: &mut AsyncPgConnection,
+    before: DateTime<Utc>,
+) -> QueryResult<usize> {
+    diesel::delete(
+        webhook_deliveries::table
+            .filter(webhook_deliveries::created_at.lt(before))
+            .filter(webhook_deliveries::status.ne(DeliveryStatus::Pending)),
+    )
+    .execute(conn)
+    .await
+}

@@ -39,6 +39,8 @@ const EVENT_BATCH: i64 = 100;
 const MAX_STEPS: usize = 200;
 /// Longest error text kept on a delivery.
 const MAX_ERROR_CHARS: usize = 500;
+/// How often each instance deletes old finished deliveries.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 /// How deliveries are made; `Config::webhook_delivery` reads them.
 #[derive(Clone, Copy, Debug)]
@@ -62,6 +64,8 @@ pub struct DeliverySettings {
     pub timeout: Duration,
     /// Which addresses may be called.
     pub policy: TargetPolicy,
+    /// Finished deliveries older than this are deleted.
+    pub delivery_retention: Duration,
 }
 
 impl Default for DeliverySettings {
@@ -76,6 +80,7 @@ impl Default for DeliverySettings {
             connect_timeout: Duration::from_secs(5),
             timeout: Duration::from_secs(10),
             policy: TargetPolicy::default(),
+            delivery_retention: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -206,9 +211,14 @@ pub fn spawn_worker(
         let mut passes = JoinSet::new();
         let mut ticks = tokio::time::interval(settings.poll_interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut pruned_at = tokio::time::Instant::now();
         loop {
             ticks.tick().await;
             while passes.try_join_next().is_some() {}
+            if pruned_at.elapsed() >= PRUNE_EVERY {
+                pruned_at = tokio::time::Instant::now();
+                prune(&shared).await;
+            }
             let free = slots.available_permits();
             if free == 0 {
                 continue;
@@ -244,6 +254,23 @@ pub fn spawn_worker(
             }
         }
     })
+}
+
+/// Deletes finished deliveries older than the retention (harmless when
+/// several instances do it at once).
+async fn prune(shared: &Shared) {
+    let before = Utc::now() - to_chrono(shared.settings.delivery_retention);
+    let result = match shared.pool.get().await {
+        Ok(mut conn) => model::prune_deliveries(&mut conn, before)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(error) => Err(error.to_string()),
+    };
+    match result {
+        Ok(0) => {}
+        Ok(deleted) => tracing::debug!(deleted, "pruned old webhook deliveries"),
+        Err(error) => tracing::warn!(%error, "pruning webhook deliveries failed"),
+    }
 }
 
 /// One pass over a claimed webhook; gives the lease back at the end.
