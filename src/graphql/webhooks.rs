@@ -89,9 +89,12 @@ impl WebhookDelivery {
     async fn event_cursor(&self) -> &str {
         &self.event_cursor
     }
-    /// The event's kind, e.g. `MESSAGE_ADDED`.
-    async fn event_kind(&self) -> &str {
-        &self.event_kind
+    /// The event's kind (sent as the `Confab-Event` header).
+    async fn event_kind(&self) -> Option<EventKind> {
+        <EventKind as async_graphql::EnumType>::items()
+            .iter()
+            .find(|item| item.name == self.event_kind)
+            .map(|item| item.value)
     }
     async fn status(&self) -> WebhookDeliveryStatus {
         self.status.into()

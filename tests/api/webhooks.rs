@@ -356,6 +356,7 @@ async fn a_delivery_is_signed_and_carries_the_subscription_event() {
     assert_eq!(listed[0]["attempts"], 1);
     assert_eq!(listed[0]["responseStatus"], 200);
     assert_eq!(listed[0]["eventCursor"], body["cursor"]);
+    assert_eq!(listed[0]["eventKind"], "MESSAGE_ADDED");
     assert_eq!(delivery.header("confab-delivery"), listed[0]["id"]);
 }
 
