@@ -133,7 +133,8 @@ impl Application {
         // Off the async workers: loading phone metadata takes a moment.
         tokio::task::spawn_blocking(domain::validation::warm_up).await?;
         // Webhook bodies are rendered through the subscription's Event type.
-        let renderer = std::sync::Arc::new(graphql::webhooks::SchemaRenderer::new(pool.clone()));
+        let renderer =
+            std::sync::Arc::new(graphql::webhooks::SchemaRenderer::new(webhook_pool.clone()));
         let schemas = graphql::build_schemas(pool.clone(), hub.clone(), config.schema_limits());
         let guard = graphql::limits::Guard::new(&schemas.plain.sdl(), config.query_limits())?;
         let origins = http::OriginPolicy::parse(&config.cors_origins)
