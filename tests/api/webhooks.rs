@@ -517,7 +517,8 @@ async fn events_arrive_in_order_even_when_one_must_be_retried() {
 async fn a_slow_endpoint_slows_neither_writes_nor_other_endpoints() {
     let app = spawn_app().await;
     let slow = Receiver::start(&[], 200).await;
-    slow.answer_slowly(Duration::from_secs(8));
+    // Never answers within the 10 s timeout: the first attempt is in flight throughout.
+    slow.answer_slowly(Duration::from_secs(30));
     let fast = Receiver::start(&[], 200).await;
     let thread = joined_thread(&app).await;
     create_webhook(&app, &slow.url).await;
