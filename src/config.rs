@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::db::PoolSettings;
+use crate::domain::webhooks::{DeliverySettings, TargetPolicy};
 use crate::graphql::SchemaLimits;
 use crate::graphql::limits::{DocumentBudget, QueryLimits};
 use crate::http::{FairnessLimits, WsLimits};
@@ -213,6 +214,67 @@ pub struct Config {
     /// Whether GraphQL introspection is allowed.
     #[arg(long, env = "CONFAB_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub introspection: bool,
+
+    /// Let webhooks target private, loopback and link-local addresses
+    /// (refused by default, against SSRF).
+    #[arg(long, env = "CONFAB_WEBHOOKS_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    pub webhooks_allow_private: bool,
+
+    /// How often each instance looks for webhook deliveries to make (milliseconds).
+    #[arg(
+        long,
+        env = "CONFAB_WEBHOOK_POLL_MS",
+        default_value_t = 1_000,
+        global = true
+    )]
+    pub webhook_poll_ms: u64,
+
+    /// The first webhook retry's delay; each next one doubles it, with jitter (milliseconds).
+    #[arg(
+        long,
+        env = "CONFAB_WEBHOOK_RETRY_BASE_MS",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub webhook_retry_base_ms: u64,
+
+    /// The longest delay between two webhook attempts (milliseconds).
+    #[arg(
+        long,
+        env = "CONFAB_WEBHOOK_RETRY_MAX_MS",
+        default_value_t = 3_600_000,
+        global = true
+    )]
+    pub webhook_retry_max_ms: u64,
+
+    /// A webhook delivery still failing this long after it was made is
+    /// given up and its webhook disabled (milliseconds; 24 h).
+    #[arg(
+        long,
+        env = "CONFAB_WEBHOOK_GIVE_UP_AFTER_MS",
+        default_value_t = 86_400_000,
+        global = true
+    )]
+    pub webhook_give_up_after_ms: u64,
+
+    /// How long an instance's claim on a webhook lasts without renewal;
+    /// longer than one attempt (10 s) (milliseconds).
+    #[arg(
+        long,
+        env = "CONFAB_WEBHOOK_LEASE_MS",
+        default_value_t = 60_000,
+        global = true
+    )]
+    pub webhook_lease_ms: u64,
+
+    /// Webhooks one instance delivers to at once.
+    #[arg(
+        long,
+        env = "CONFAB_WEBHOOK_CONCURRENCY",
+        default_value_t = 32,
+        global = true
+    )]
+    pub webhook_concurrency: usize,
 }
 
 impl Config {
@@ -247,6 +309,29 @@ impl Config {
             max_depth: self.max_depth,
             introspection: self.introspection,
             max_response_bytes: self.max_response_bytes,
+            webhook_targets: self.webhook_targets(),
+        }
+    }
+
+    /// Which addresses webhooks may target.
+    pub fn webhook_targets(&self) -> TargetPolicy {
+        TargetPolicy {
+            allow_private: self.webhooks_allow_private,
+        }
+    }
+
+    /// How webhook deliveries are made (timeouts are fixed: connect 5 s, total 10 s).
+    pub fn webhook_delivery(&self) -> DeliverySettings {
+        DeliverySettings {
+            poll_interval: Duration::from_millis(self.webhook_poll_ms.max(10)),
+            retry_base: Duration::from_millis(self.webhook_retry_base_ms),
+            retry_max_delay: Duration::from_millis(self.webhook_retry_max_ms),
+            give_up_after: Duration::from_millis(self.webhook_give_up_after_ms),
+            lease: Duration::from_millis(self.webhook_lease_ms),
+            concurrency: self.webhook_concurrency,
+            policy: self.webhook_targets(),
+            delivery_retention: self.event_retention(),
+            ..DeliverySettings::default()
         }
     }
 

@@ -26,6 +26,10 @@ use postgres::{Cluster, ClusterOptions};
 /// scheduler and retention.
 const BACKGROUND_POOL_SIZE: usize = 4;
 
+/// Connections for webhook deliveries (held only between HTTP calls, never
+/// during one), apart so a backlog of deliveries cannot starve fan-out.
+const WEBHOOK_POOL_SIZE: usize = 4;
+
 /// Name of the database confab uses inside its private cluster.
 pub const EMBEDDED_DATABASE: &str = "confab";
 
@@ -90,6 +94,9 @@ pub struct Application {
     metrics: telemetry::Metrics,
     database_url: String,
     event_retention: std::time::Duration,
+    webhook_pool: DbPool,
+    webhooks: domain::webhooks::DeliverySettings,
+    renderer: std::sync::Arc<dyn domain::webhooks::EventRenderer>,
 }
 
 impl Application {
@@ -113,10 +120,21 @@ impl Application {
         )?;
         let background_pool =
             metrics.observe_pool("background", background_pool, background_statements);
+        let webhook_settings = db::PoolSettings {
+            max_size: WEBHOOK_POOL_SIZE,
+            ..config.pool_settings()
+        };
+        let webhook_statements = db::StatementCounter::default();
+        let webhook_pool =
+            db::build_pool(database_url, &webhook_settings, webhook_statements.clone())?;
+        let webhook_pool = metrics.observe_pool("webhooks", webhook_pool, webhook_statements);
         let hub =
             domain::events::EventHub::new(background_pool.clone()).with_lag(metrics.fanout_lag());
         // Off the async workers: loading phone metadata takes a moment.
         tokio::task::spawn_blocking(domain::validation::warm_up).await?;
+        // Webhook bodies are rendered through the subscription's Event type.
+        let renderer =
+            std::sync::Arc::new(graphql::webhooks::SchemaRenderer::new(webhook_pool.clone()));
         let schemas = graphql::build_schemas(pool.clone(), hub.clone(), config.schema_limits());
         let guard = graphql::limits::Guard::new(&schemas.plain.sdl(), config.query_limits())?;
         let origins = http::OriginPolicy::parse(&config.cors_origins)
@@ -152,6 +170,9 @@ impl Application {
             metrics,
             database_url: database_url.to_string(),
             event_retention: config.event_retention(),
+            webhook_pool,
+            webhooks: config.webhook_delivery(),
+            renderer,
         })
     }
 
@@ -185,6 +206,11 @@ impl Application {
                 self.metrics.scheduler_lag(),
             ),
             self.metrics.spawn_upkeep(),
+            domain::webhooks::worker::spawn_worker(
+                self.webhook_pool.clone(),
+                self.webhooks,
+                self.renderer.clone(),
+            ),
         ];
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)

@@ -73,6 +73,10 @@ typed_ids! {
     ConversationId;
     /// The key of a channel.
     ChannelId;
+    /// The key of a webhook.
+    WebhookId;
+    /// The key of a webhook delivery.
+    WebhookDeliveryId;
 }
 
 /// Length of the random part of a generated id (about 95 bits).
@@ -90,6 +94,10 @@ pub enum IdKind {
     Message,
     Conversation,
     Channel,
+    /// A webhook endpoint.
+    Webhook,
+    /// One delivery of an event to a webhook.
+    WebhookDelivery,
     /// The reactions with one emoji on a message. Its ids are derived from
     /// the message id and the emoji (see `messages::ReactionGroup`), not
     /// generated.
@@ -97,7 +105,7 @@ pub enum IdKind {
 }
 
 impl IdKind {
-    const ALL: [IdKind; 10] = [
+    const ALL: [IdKind; 12] = [
         IdKind::Organization,
         IdKind::User,
         IdKind::ApiKey,
@@ -107,6 +115,8 @@ impl IdKind {
         IdKind::Message,
         IdKind::Conversation,
         IdKind::Channel,
+        IdKind::Webhook,
+        IdKind::WebhookDelivery,
         IdKind::ReactionGroup,
     ];
 
@@ -122,6 +132,8 @@ impl IdKind {
             IdKind::Message => "msg",
             IdKind::Conversation => "conv",
             IdKind::Channel => "chan",
+            IdKind::Webhook => "whk",
+            IdKind::WebhookDelivery => "whd",
             IdKind::ReactionGroup => "rxn",
         }
     }

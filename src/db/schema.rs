@@ -231,6 +231,47 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Int8,
+        organization_id -> Int8,
+        webhook_id -> Int8,
+        public_id -> Text,
+        event_cursor -> Text,
+        event_kind -> Text,
+        body -> Text,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        last_attempt_at -> Nullable<Timestamptz>,
+        response_status -> Nullable<Int4>,
+        last_error -> Nullable<Text>,
+        delivered_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhooks (id) {
+        id -> Int8,
+        organization_id -> Int8,
+        public_id -> Text,
+        url -> Text,
+        description -> Nullable<Text>,
+        event_kinds -> Nullable<Array<Nullable<Text>>>,
+        secret -> Text,
+        api_key_id -> Int8,
+        event_cursor -> Int8,
+        disabled_at -> Nullable<Timestamptz>,
+        disabled_reason -> Nullable<Text>,
+        next_attempt_at -> Nullable<Timestamptz>,
+        lease_token -> Nullable<Text>,
+        lease_until -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(api_keys -> organizations (organization_id));
 diesel::joinable!(channel_members -> api_keys (api_key_id));
 diesel::joinable!(channel_members -> channels (channel_id));
@@ -266,6 +307,9 @@ diesel::joinable!(threads -> organizations (organization_id));
 diesel::joinable!(user_tokens -> organizations (organization_id));
 diesel::joinable!(user_tokens -> users (user_id));
 diesel::joinable!(users -> organizations (organization_id));
+diesel::joinable!(webhook_deliveries -> organizations (organization_id));
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
+diesel::joinable!(webhooks -> organizations (organization_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
@@ -284,4 +328,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     threads,
     user_tokens,
     users,
+    webhook_deliveries,
+    webhooks,
 );

@@ -41,6 +41,9 @@ pub enum Code {
     EmptySubscriberSet,
     /// The message is not waiting to be published.
     NotPending,
+    /// A webhook URL names (or resolves to) a private, loopback or
+    /// link-local address.
+    PrivateAddress,
 }
 
 /// One broken rule: where (the path of the input at fault, e.g.

@@ -16,3 +16,4 @@ pub mod search;
 pub mod threads;
 pub mod tx;
 pub mod validation;
+pub mod webhooks;

@@ -8,7 +8,8 @@ use super::loaders::{Batched, Loaders, NewLoader};
 
 use super::errors::ApiError;
 use crate::db::{DbConn, DbPool};
-use crate::domain::auth::Viewer;
+use crate::domain::auth::{Actor, Viewer};
+use crate::domain::webhooks::TargetPolicy;
 
 /// The authenticated caller. Every request through the HTTP layer has one.
 pub fn viewer(ctx: &Context<'_>) -> Result<Viewer, ApiError> {
@@ -52,4 +53,30 @@ pub fn may_see_details(ctx: &Context<'_>, member: crate::domain::auth::Actor) ->
         Some(Actor::User(_) | Actor::ApiKey(_)) => true,
         None => false,
     }
+}
+
+/// The caller, when it is an api key (webhooks are managed by api keys
+/// only); user and contact tokens get `FORBIDDEN`.
+pub fn api_key_viewer(ctx: &Context<'_>) -> Result<Viewer, ApiError> {
+    let viewer = viewer(ctx)?;
+    match viewer.actor {
+        Actor::ApiKey(_) => Ok(viewer),
+        Actor::User(_) | Actor::Contact(_) => Err(ApiError::Forbidden),
+    }
+}
+
+/// An api key managing webhooks, with the target policy the schema was built with.
+pub struct WebhookManager {
+    /// The api key's viewer.
+    pub viewer: Viewer,
+    /// Which addresses webhooks may target.
+    pub policy: TargetPolicy,
+}
+
+/// The caller as a `WebhookManager` (api keys only, else `FORBIDDEN`).
+pub fn webhook_manager(ctx: &Context<'_>) -> Result<WebhookManager, ApiError> {
+    Ok(WebhookManager {
+        viewer: api_key_viewer(ctx)?,
+        policy: ctx.data_opt::<TargetPolicy>().copied().unwrap_or_default(),
+    })
 }

@@ -168,6 +168,9 @@ pub enum UserErrorCode {
     EmptySubscriberSet,
     /// The message is not waiting to be published.
     NotPending,
+    /// A webhook URL names (or resolves to) a private, loopback or
+    /// link-local address.
+    PrivateAddress,
 }
 
 impl UserErrorCode {
@@ -193,6 +196,7 @@ impl UserErrorCode {
             UserErrorCode::PublishTimeInPast => "PUBLISH_TIME_IN_PAST",
             UserErrorCode::EmptySubscriberSet => "EMPTY_SUBSCRIBER_SET",
             UserErrorCode::NotPending => "NOT_PENDING",
+            UserErrorCode::PrivateAddress => "PRIVATE_ADDRESS",
         }
     }
 }
@@ -287,6 +291,7 @@ impl From<Code> for UserErrorCode {
             Code::PublishTimeInPast => UserErrorCode::PublishTimeInPast,
             Code::EmptySubscriberSet => UserErrorCode::EmptySubscriberSet,
             Code::NotPending => UserErrorCode::NotPending,
+            Code::PrivateAddress => UserErrorCode::PrivateAddress,
         }
     }
 }

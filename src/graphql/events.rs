@@ -53,6 +53,13 @@ fn decode_cursor(cursor: &str) -> Result<i64, ApiError> {
 #[derive(Clone)]
 pub struct LiveEvent(Arc<Event>);
 
+impl LiveEvent {
+    /// The event as subscriptions (and webhook bodies) show it.
+    pub fn new(event: Event) -> Self {
+        LiveEvent(Arc::new(event))
+    }
+}
+
 /// Something that happened to a thread or conversation. Fields that do not
 /// apply to the kind are null; snapshots are as of when it happened.
 #[Object(name = "Event")]

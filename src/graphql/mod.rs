@@ -20,6 +20,7 @@ pub mod organizations;
 pub mod pagination;
 pub mod search;
 pub mod threads;
+pub mod webhooks;
 
 use async_graphql::{Data, MergedObject, Schema};
 
@@ -34,6 +35,7 @@ use crate::graphql::messages::MessagesMutation;
 use crate::graphql::organizations::ViewerQuery;
 use crate::graphql::search::SearchQuery;
 use crate::graphql::threads::{ReadStateMutation, ThreadsMutation, ThreadsQuery};
+use crate::graphql::webhooks::{WebhooksMutation, WebhooksQuery};
 pub use loaders::LoaderCache;
 use loaders::Loaders;
 use node::NodeQuery;
@@ -48,6 +50,7 @@ pub struct Query(
     ConversationsQuery,
     ChannelsQuery,
     SearchQuery,
+    WebhooksQuery,
 );
 
 /// The root mutation type.
@@ -60,6 +63,7 @@ pub struct Mutation(
     MessagesMutation,
     ConversationsMutation,
     ChannelsMutation,
+    WebhooksMutation,
 );
 
 /// The executable schema.
@@ -75,6 +79,8 @@ pub struct SchemaLimits {
     pub introspection: bool,
     /// Largest response, in bytes.
     pub max_response_bytes: usize,
+    /// Which addresses webhooks may target.
+    pub webhook_targets: crate::domain::webhooks::TargetPolicy,
 }
 
 impl Default for SchemaLimits {
@@ -83,6 +89,7 @@ impl Default for SchemaLimits {
             max_depth: 16,
             introspection: true,
             max_response_bytes: 8 * 1024 * 1024,
+            webhook_targets: Default::default(),
         }
     }
 }
@@ -118,6 +125,7 @@ pub fn build_schemas(pool: DbPool, hub: EventHub, limits: SchemaLimits) -> Schem
         let mut builder = Schema::build(Query::default(), Mutation::default(), Subscription)
             .data(pool.clone())
             .data(hub.clone())
+            .data(limits.webhook_targets)
             .limit_depth(limits.max_depth);
         if counted {
             builder = builder.extension(budget::ResponseBudget {

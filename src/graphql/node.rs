@@ -15,6 +15,7 @@ use crate::domain::messages::{self, Message};
 use crate::domain::organizations::{self, ApiKey, Organization, User};
 use crate::domain::threads::model::ThreadScope;
 use crate::domain::threads::{self, Subscriber, Thread};
+use crate::domain::webhooks::{self, Webhook, WebhookDelivery};
 use crate::graphql::messages::ReactionGroup;
 
 /// Most ids `nodes` takes at once.
@@ -34,6 +35,8 @@ pub enum Node {
     Conversation(Conversation),
     Channel(Channel),
     ReactionGroup(ReactionGroup),
+    Webhook(Webhook),
+    WebhookDelivery(WebhookDelivery),
 }
 
 /// `Query.node` and `Query.nodes`.
@@ -71,6 +74,7 @@ async fn find_node(ctx: &Context<'_>, id: &str) -> Result<Option<Node>, ApiError
     };
     let org = viewer.organization_id;
     let staff = !matches!(viewer.actor, Actor::Contact(_));
+    let api_key = matches!(viewer.actor, Actor::ApiKey(_));
     let mut conn = db(ctx).await?;
     let conn = &mut conn;
     Ok(match kind {
@@ -122,7 +126,17 @@ async fn find_node(ctx: &Context<'_>, id: &str) -> Result<Option<Node>, ApiError
         IdKind::ReactionGroup => super::messages::find_visible_reaction_group(conn, &viewer, id)
             .await?
             .map(Node::ReactionGroup),
-        IdKind::User | IdKind::ApiKey | IdKind::Conversation => None,
+        IdKind::Webhook if api_key => webhooks::model::find(conn, org, id)
+            .await?
+            .map(Node::Webhook),
+        IdKind::WebhookDelivery if api_key => webhooks::model::find_delivery(conn, org, id)
+            .await?
+            .map(Node::WebhookDelivery),
+        IdKind::User
+        | IdKind::ApiKey
+        | IdKind::Conversation
+        | IdKind::Webhook
+        | IdKind::WebhookDelivery => None,
     })
 }
 

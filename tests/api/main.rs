@@ -19,4 +19,5 @@ mod search;
 mod statements;
 mod subscriptions;
 mod threads;
+mod webhooks;
 mod ws;
