@@ -22,8 +22,8 @@ use lru::LruCache;
 use crate::db::DbPool;
 use crate::domain::auth::Viewer;
 use crate::domain::reads::{
-    self, ConnectionField, EdgeField, Fields, MAX_FIELDS, MessageField, Root, SubscriberField,
-    ThreadField,
+    self, ConnectionField, EdgeField, Fields, MAX_FIELDS, MessageField, PageInfoField, Root,
+    SubscriberField, ThreadField,
 };
 use crate::graphql::errors::ApiError;
 use crate::graphql::pagination::PageRequest;
@@ -358,12 +358,29 @@ fn connection<N>(
         "edges" if field.arguments.is_empty() => {
             let edges = fields(selection(field)?, |field| match field_name(field) {
                 "__typename" => leaf(field, EdgeField::Constant(format!("{node_type}Edge"))),
+                "cursor" => leaf(field, EdgeField::Cursor),
                 "node" if field.arguments.is_empty() => {
                     Some(EdgeField::Node(fields(selection(field)?, &mut node)?))
                 }
                 _ => None,
             })?;
             Some(ConnectionField::Edges(edges))
+        }
+        "pageInfo" if field.arguments.is_empty() => {
+            let info = fields(selection(field)?, |field| {
+                leaf(
+                    field,
+                    match field_name(field) {
+                        "__typename" => PageInfoField::Constant("PageInfo".into()),
+                        "hasPreviousPage" => PageInfoField::HasPreviousPage,
+                        "hasNextPage" => PageInfoField::HasNextPage,
+                        "startCursor" => PageInfoField::StartCursor,
+                        "endCursor" => PageInfoField::EndCursor,
+                        _ => return None,
+                    },
+                )
+            })?;
+            Some(ConnectionField::PageInfo(info))
         }
         _ => None,
     })
@@ -447,8 +464,8 @@ mod tests {
             "{ thread(id: \"x\") { id contact { id } } }",
             "{ thread(id: \"x\") { ...F } } fragment F on Thread { id }",
             "{ thread(id: \"x\") { id @include(if: true) } }",
-            "{ thread(id: \"x\") { messages(first: 1) { pageInfo { hasNextPage } } } }",
-            "{ thread(id: \"x\") { messages(first: 1) { edges { cursor } } } }",
+            "{ thread(id: \"x\") { messages(first: 1) { totalCount } } }",
+            "{ thread(id: \"x\") { messages(first: 1) { edges { cursor(x: 1) } } } }",
             "{ thread(id: \"x\") { messages(first: 0) { edges { node { id } } } } }",
             "{ thread(id: \"x\") { messages(first: 1, after: \"junk\") { edges { node { id } } } } }",
             "query($id: ID) { thread(id: $id) { id } }",

@@ -16,7 +16,8 @@ const THREAD: &str = "query($id: ID!, $first: Int, $after: String, $last: Int, $
     newest: messages(last: 2) { edges { node { id } } }
     messages(first: $first, after: $after, last: $last, before: $before) {
       __typename
-      edges { __typename node { __typename id text createdAt author { __typename id name } } }
+      edges { __typename cursor node { __typename id text createdAt author { __typename id name } } }
+      pageInfo { __typename hasPreviousPage hasNextPage startCursor endCursor }
     }
   }
 }";
@@ -84,10 +85,37 @@ async fn compiled_thread_reads_match_the_resolvers() {
         json!({ "id": thread, "first": 2, "after": cursor }),
         json!({ "id": thread, "last": 1, "before": cursor }),
         json!({ "id": thread, "last": 3 }),
+        json!({ "id": thread, "first": 100 }),
+        json!({ "id": thread, "last": 100, "before": cursor }),
         json!({ "id": "thrd_nothing", "first": 1 }),
     ] {
         thread_query(&app, &token, variables).await;
     }
+    // Walking the pages forwards and back by the compiled cursors.
+    let mut after = Value::Null;
+    let mut seen = 0;
+    loop {
+        let page = thread_query(
+            &app,
+            &token,
+            json!({ "id": thread, "first": 3, "after": after }),
+        )
+        .await;
+        let messages = &page["thread"]["messages"];
+        seen += messages["edges"].as_array().map_or(0, Vec::len);
+        if messages["pageInfo"]["hasNextPage"] != json!(true) {
+            let before = messages["pageInfo"]["startCursor"].clone();
+            thread_query(
+                &app,
+                &token,
+                json!({ "id": thread, "last": 2, "before": before }),
+            )
+            .await;
+            break;
+        }
+        after = messages["pageInfo"]["endCursor"].clone();
+    }
+    assert_eq!(seen, edges.len());
     // A contact sees its own thread, and not one it is not in.
     thread_query(&app, &contact_token, json!({ "id": thread, "first": 5 })).await;
     let other = app.create_thread(json!({ "name": "not Grace's" })).await;
@@ -98,7 +126,8 @@ async fn compiled_thread_reads_match_the_resolvers() {
 const INBOX: &str = "query($first: Int, $after: String, $last: Int, $before: String) {
   threads(first: $first, after: $after, last: $last, before: $before) {
     __typename
-    edges { __typename node {
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    edges { __typename cursor node {
       id name unreadCount updatedAt
       subscribers { id name unreadCount }
       everyone: subscribers(includeArchived: true) { name }

@@ -64,13 +64,26 @@ pub enum ThreadField {
 pub enum ConnectionField<N> {
     Constant(String),
     Edges(Fields<EdgeField<N>>),
+    PageInfo(Fields<PageInfoField>),
 }
 
 /// A field of one node's edge.
 #[derive(Clone, Debug, PartialEq)]
 pub enum EdgeField<N> {
     Constant(String),
+    /// The node's place, as `graphql::pagination::Cursor` encodes a key.
+    Cursor,
     Node(Fields<N>),
+}
+
+/// A field of a page's `pageInfo`, as `PageRequest::into_connection` sets it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PageInfoField {
+    Constant(String),
+    HasPreviousPage,
+    HasNextPage,
+    StartCursor,
+    EndCursor,
 }
 
 /// A field of a message.

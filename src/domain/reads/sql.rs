@@ -11,8 +11,11 @@ use diesel::pg::Pg;
 use diesel::query_builder::BoxedSqlQuery;
 use diesel::sql_types::{BigInt, Text};
 
-use super::{ConnectionField, EdgeField, Fields, MessageField, Root, SubscriberField, ThreadField};
-use crate::db::page::{Scan, SortOrder};
+use super::{
+    ConnectionField, EdgeField, Fields, MessageField, PageInfoField, Root, SubscriberField,
+    ThreadField,
+};
+use crate::db::page::{Direction, PageRequest, SortOrder};
 use crate::domain::auth::{Actor, Viewer};
 use crate::domain::threads::model::ThreadScope;
 
@@ -117,21 +120,13 @@ impl Statement {
                 self.sql.push(')');
             }
             Root::Threads { page, fields } => {
-                let scan = page.scan(THREAD_ORDER);
-                self.object(fields, |s, field| match field {
-                    ConnectionField::Constant(text) => s.constant(text),
-                    ConnectionField::Edges(edges) => {
-                        let t = s.alias("t");
-                        s.edges(&t, THREAD_ORDER, edges, |s, field| {
-                            s.thread_field(&t, field)
-                        });
-                        s.sql.push_str(" FROM (SELECT ");
-                        s.sql.push_str(THREAD_COLUMNS);
-                        s.sql.push_str(" FROM threads WHERE ");
-                        s.visible("threads");
-                        s.page_bounds(&scan);
-                        let _ = write!(s.sql, ") {t})");
-                    }
+                let t = self.alias("t");
+                let rows = |s: &mut Self| {
+                    let _ = write!(s.sql, "SELECT {THREAD_COLUMNS} FROM threads WHERE ");
+                    s.visible("threads");
+                };
+                self.connection(&t, page, THREAD_ORDER, fields, rows, |s, field| {
+                    s.thread_field(&t, field)
                 });
             }
         }
@@ -152,39 +147,89 @@ impl Statement {
         }
     }
 
-    /// `(SELECT COALESCE(json_agg(edge ORDER BY alias.id …), '[]')`: the
-    /// caller writes the `FROM` that defines `alias` and closes the parenthesis.
-    fn edges<N>(
+    /// A page of the rows `rows` writes (`SELECT … FROM … WHERE …`) as a
+    /// connection object: the keyset scan the resolvers run (one row more
+    /// than the page, to tell whether more follow), numbered in scan order,
+    /// then `edges` from the page's rows in the list's order and `pageInfo`
+    /// from them all. `node` writes a node's fields of the row aliased `alias`.
+    fn connection<N>(
         &mut self,
         alias: &str,
+        page: &PageRequest,
         order: SortOrder,
-        fields: &Fields<EdgeField<N>>,
+        fields: &Fields<ConnectionField<N>>,
+        rows: impl FnOnce(&mut Self),
         mut node: impl FnMut(&mut Self, &N),
     ) {
-        self.sql.push_str("(SELECT COALESCE(json_agg(");
-        self.object(fields, |s, field| match field {
-            EdgeField::Constant(text) => s.constant(text),
-            EdgeField::Node(fields) => s.object(fields, &mut node),
-        });
-        let direction = match order {
+        let scan = page.scan(order);
+        let size = self.bind(Bind::BigInt(page.size as i64));
+        let list = match order {
             SortOrder::Ascending => "ASC",
             SortOrder::Descending => "DESC",
         };
-        let _ = write!(self.sql, " ORDER BY {alias}.id {direction}), '[]'::json)");
-    }
-
-    /// The keyset bounds, order and size of one page (the scan the resolvers
-    /// run, without the extra row they fetch to tell whether more follow).
-    fn page_bounds(&mut self, scan: &Scan) {
+        self.sql.push_str("(SELECT ");
+        self.object(fields, |s, field| match field {
+            ConnectionField::Constant(text) => s.constant(text),
+            ConnectionField::Edges(edges) => {
+                s.sql.push_str("COALESCE(json_agg(");
+                s.object(edges, |s, field| match field {
+                    EdgeField::Constant(text) => s.constant(text),
+                    EdgeField::Cursor => s.cursor(&format!("{alias}.id")),
+                    EdgeField::Node(fields) => s.object(fields, &mut node),
+                });
+                let _ = write!(
+                    s.sql,
+                    " ORDER BY {alias}.id {list}) FILTER (WHERE {alias}.rn <= {size}), '[]'::json)"
+                );
+            }
+            ConnectionField::PageInfo(info) => s.object(info, |s, field| {
+                let has_more = format!("count(*) > {size}");
+                let bound = |given: bool| (if given { "true" } else { "false" }).to_string();
+                let (previous, next) = match page.direction {
+                    Direction::Forward => (bound(page.after.is_some()), has_more),
+                    Direction::Backward => (has_more, bound(page.before.is_some())),
+                };
+                let (first, last) = match order {
+                    SortOrder::Ascending => ("min", "max"),
+                    SortOrder::Descending => ("max", "min"),
+                };
+                let end =
+                    |edge: &str| format!("{edge}({alias}.id) FILTER (WHERE {alias}.rn <= {size})");
+                match field {
+                    PageInfoField::Constant(text) => s.constant(text),
+                    PageInfoField::HasPreviousPage => s.sql.push_str(&previous),
+                    PageInfoField::HasNextPage => s.sql.push_str(&next),
+                    PageInfoField::StartCursor => s.cursor(&end(first)),
+                    PageInfoField::EndCursor => s.cursor(&end(last)),
+                }
+            }),
+        });
+        let direction = if scan.ascending { "ASC" } else { "DESC" };
+        let _ = write!(
+            self.sql,
+            " FROM (SELECT page.*, row_number() OVER (ORDER BY page.id {direction}) AS rn FROM ("
+        );
+        rows(self);
         for (bound, operator) in [(&scan.greater_than, ">"), (&scan.less_than, "<")] {
             if let Some(position) = bound {
                 let placeholder = self.bind(Bind::BigInt(position.id));
                 let _ = write!(self.sql, " AND id {operator} {placeholder}");
             }
         }
-        let direction = if scan.ascending { "ASC" } else { "DESC" };
-        let limit = self.bind(Bind::BigInt((scan.limit - 1).max(0)));
-        let _ = write!(self.sql, " ORDER BY id {direction} LIMIT {limit}");
+        let limit = self.bind(Bind::BigInt(scan.limit));
+        let _ = write!(
+            self.sql,
+            " ORDER BY id {direction} LIMIT {limit}) page) {alias})"
+        );
+    }
+
+    /// The cursor of a row whose key is `key` (null for null): base64url,
+    /// unpadded, of `v2:[[],<key>]`, as `graphql::pagination::Cursor` encodes it.
+    fn cursor(&mut self, key: &str) {
+        let _ = write!(
+            self.sql,
+            "rtrim(translate(encode(convert_to('v2:[[],' || ({key})::text || ']', 'UTF8'), 'base64'), '+/', '-_'), '=')"
+        );
     }
 
     /// The condition that the subscriber aliased `s` is the viewer.
@@ -216,23 +261,17 @@ impl Statement {
             ThreadField::CreatedAt => write!(self.sql, "confab_rfc3339({t}.created_at)"),
             ThreadField::UpdatedAt => write!(self.sql, "confab_rfc3339({t}.updated_at)"),
             ThreadField::Messages { page, fields } => {
-                let scan = page.scan(MESSAGE_ORDER);
-                self.object(fields, |s, field| match field {
-                    ConnectionField::Constant(text) => s.constant(text),
-                    ConnectionField::Edges(edges) => {
-                        let m = s.alias("m");
-                        s.edges(&m, MESSAGE_ORDER, edges, |s, field| {
-                            s.message_field(&m, field)
-                        });
-                        let org = s.organization.clone();
-                        let _ = write!(
-                            s.sql,
-                            " FROM (SELECT {MESSAGE_COLUMNS} FROM messages \
-                             WHERE organization_id = {org} AND thread_id = {t}.id"
-                        );
-                        s.page_bounds(&scan);
-                        let _ = write!(s.sql, ") {m})");
-                    }
+                let m = self.alias("m");
+                let org = self.organization.clone();
+                let rows = |s: &mut Self| {
+                    let _ = write!(
+                        s.sql,
+                        "SELECT {MESSAGE_COLUMNS} FROM messages \
+                         WHERE organization_id = {org} AND thread_id = {t}.id"
+                    );
+                };
+                self.connection(&m, page, MESSAGE_ORDER, fields, rows, |s, field| {
+                    s.message_field(&m, field)
                 });
                 Ok(())
             }
