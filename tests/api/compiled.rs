@@ -202,3 +202,151 @@ async fn an_answered_document_is_one_statement_after() {
     assert_eq!(app.statements.get() - before, 1);
     assert_eq!(compiled, resolved);
 }
+
+/// Random selections over what compiles (aliases, typenames, pages and
+/// cursors from earlier answers, variables or literals), each answered both
+/// ways by the verify mode: every one must come back without errors.
+#[tokio::test]
+async fn generated_selections_match_the_resolvers() {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    let app = TestApp::spawn().await;
+    let (thread, contact_token) = thread_with_every_kind_of_author(&app).await;
+    let mut rng = StdRng::seed_from_u64(0x5eed_c0de);
+    let mut cursors: Vec<String> = Vec::new();
+    let readers = [app.token.clone(), contact_token];
+    for round in 0..150 {
+        let page = page_arguments(&mut rng, &cursors);
+        let message = message_fields(&mut rng);
+        let messages = format!(
+            "{}messages{page} {{ {} }}",
+            alias(&mut rng, "ms"),
+            connection(&mut rng, &message)
+        );
+        let thread_fields = pick(
+            &mut rng,
+            &[
+                "id",
+                "name",
+                "subject",
+                "createdAt",
+                "updatedAt",
+                "unreadCount",
+                "__typename",
+                "subscribers { id name unreadCount }",
+                "subscribers(includeArchived: true) { name __typename }",
+            ],
+        );
+        let node = format!("{} {messages}", thread_fields.join(" "));
+        let query = if rng.random_bool(0.5) {
+            format!("query($id: ID!) {{ __typename t: thread(id: $id) {{ {node} }} }}")
+        } else {
+            let list_page = page_arguments(&mut rng, &cursors);
+            format!(
+                "{{ threads{list_page} {{ {} }} }}",
+                connection(&mut rng, &node)
+            )
+        };
+        let reader = &readers[round % readers.len()];
+        let body = app
+            .graphql_as(reader, &query, json!({ "id": thread }))
+            .await;
+        assert!(body.get("errors").is_none(), "{query}: {body}");
+        collect_cursors(&body, &mut cursors);
+    }
+    assert!(cursors.len() > 10, "cursors were handed out");
+}
+
+fn alias(rng: &mut impl rand::Rng, name: &str) -> String {
+    if rng.random_bool(0.3) {
+        format!("{name}: ")
+    } else {
+        String::new()
+    }
+}
+
+/// A random non-empty subset of `fields`, in a random order.
+fn pick(rng: &mut impl rand::Rng, fields: &[&str]) -> Vec<String> {
+    use rand::seq::SliceRandom;
+    let mut chosen: Vec<String> = fields
+        .iter()
+        .filter(|_| rng.random_bool(0.5))
+        .map(|f| f.to_string())
+        .collect();
+    if chosen.is_empty() {
+        chosen.push(fields[0].to_string());
+    }
+    chosen.shuffle(rng);
+    // The same field twice would clash on its key; give repeats aliases.
+    chosen
+        .iter()
+        .enumerate()
+        .map(|(n, f)| format!("f{n}: {f}"))
+        .collect()
+}
+
+fn message_fields(rng: &mut impl rand::Rng) -> String {
+    pick(
+        rng,
+        &[
+            "id",
+            "text",
+            "createdAt",
+            "__typename",
+            "author { id name __typename }",
+            "author { name }",
+        ],
+    )
+    .join(" ")
+}
+
+/// `edges { cursor node { … } }` and `pageInfo`, some of them.
+fn connection(rng: &mut impl rand::Rng, node: &str) -> String {
+    let mut parts = vec![format!(
+        "edges {{ {} node {{ {node} }} }}",
+        if rng.random_bool(0.5) {
+            "cursor __typename"
+        } else {
+            ""
+        }
+    )];
+    if rng.random_bool(0.6) {
+        parts.push("pageInfo { hasNextPage hasPreviousPage startCursor endCursor }".into());
+    }
+    if rng.random_bool(0.2) {
+        parts.push("__typename".into());
+    }
+    parts.join(" ")
+}
+
+/// `(first: n)`, `(last: n, before: "…")`, … with cursors seen before.
+fn page_arguments(rng: &mut impl rand::Rng, cursors: &[String]) -> String {
+    let size = rng.random_range(1..6);
+    let cursor = (!cursors.is_empty() && rng.random_bool(0.5))
+        .then(|| cursors[rng.random_range(0..cursors.len())].clone());
+    match (rng.random_bool(0.5), cursor) {
+        (true, None) => format!("(first: {size})"),
+        (true, Some(cursor)) => format!("(first: {size}, after: \"{cursor}\")"),
+        (false, None) => format!("(last: {size})"),
+        (false, Some(cursor)) => format!("(last: {size}, before: \"{cursor}\")"),
+    }
+}
+
+/// Every cursor in an answer.
+fn collect_cursors(value: &Value, cursors: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map {
+                match (key.as_str(), inner) {
+                    ("cursor" | "startCursor" | "endCursor", Value::String(c)) => {
+                        cursors.push(c.clone())
+                    }
+                    _ => collect_cursors(inner, cursors),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| collect_cursors(item, cursors)),
+        _ => {}
+    }
+}
