@@ -135,9 +135,6 @@ pub fn compile(
     operation_name: Option<&str>,
     variables: &Variables,
 ) -> Option<Fields<Root>> {
-    if !document.fragments.is_empty() {
-        return None;
-    }
     let operation = operation(document, operation_name)?;
     if operation.ty != OperationType::Query || !operation.directives.is_empty() {
         return None;
@@ -145,20 +142,22 @@ pub fn compile(
     let input = Input {
         variables,
         operation,
+        document,
     };
-    fields(&operation.selection_set.node, |field| {
+    input.fields(&operation.selection_set.node, "Query", |field| {
         match field_name(field) {
             "__typename" => leaf(field, Root::Constant("Query".into())),
             "thread" => {
                 let public_id = input.string(field, "id")?;
-                let fields = fields(selection(field)?, |f| thread_field(&input, f))?;
+                let fields =
+                    input.fields(selection(field)?, "Thread", |f| input.thread_field(f))?;
                 only_arguments(field, &["id"])?;
                 Some(Root::Thread { public_id, fields })
             }
             // Without a `filter`, and without `totalCount` or `pageInfo`.
             "threads" => Some(Root::Threads {
                 page: input.page(field)?,
-                fields: connection(field, "Thread", |f| thread_field(&input, f))?,
+                fields: input.connection(field, "Thread", |f| input.thread_field(f))?,
             }),
             _ => None,
         }
@@ -191,34 +190,6 @@ fn operation<'d>(
     }
 }
 
-/// Each field of `set` compiled by `compile`, under its response key; `None`
-/// if any cannot be, or the set holds fragments or directives.
-fn fields<T>(
-    set: &SelectionSet,
-    mut compile: impl FnMut(&Field) -> Option<T>,
-) -> Option<Fields<T>> {
-    if set.items.len() > MAX_FIELDS {
-        return None;
-    }
-    let mut compiled: Fields<T> = Vec::with_capacity(set.items.len());
-    for item in &set.items {
-        let Selection::Field(field) = &item.node else {
-            return None;
-        };
-        let field = &field.node;
-        if !field.directives.is_empty() {
-            return None;
-        }
-        let key = field.response_key().node.as_str();
-        // The same key twice is merged by GraphQL; leave that to the resolvers.
-        if compiled.iter().any(|(existing, _)| existing == key) {
-            return None;
-        }
-        compiled.push((key.to_string(), compile(field)?));
-    }
-    Some(compiled)
-}
-
 fn field_name(field: &Field) -> &str {
     field.name.node.as_str()
 }
@@ -227,6 +198,25 @@ fn field_name(field: &Field) -> &str {
 fn selection(field: &Field) -> Option<&SelectionSet> {
     let set = &field.selection_set.node;
     (!set.items.is_empty()).then_some(set)
+}
+
+/// Fragments nested deeper than this stay on the resolvers (validation
+/// refuses cycles; this bounds the work before it has run).
+const MAX_FRAGMENT_DEPTH: usize = 8;
+
+/// Whether a fragment on `condition` applies to an object of `type_name`.
+fn applies(condition: &str, type_name: &str) -> bool {
+    condition == type_name
+        || (condition == "Node" && matches!(type_name, "Thread" | "Message" | "Subscriber"))
+}
+
+/// Whether two fields are the same leaf: one name, no arguments or selection.
+fn is_same_leaf(a: &Field, b: &Field) -> bool {
+    a.name.node == b.name.node
+        && a.arguments.is_empty()
+        && b.arguments.is_empty()
+        && a.selection_set.node.items.is_empty()
+        && b.selection_set.node.items.is_empty()
 }
 
 /// A field without arguments or selection.
@@ -247,6 +237,7 @@ fn only_arguments(field: &Field, allowed: &[&str]) -> Option<()> {
 struct Input<'v> {
     variables: &'v Variables,
     operation: &'v OperationDefinition,
+    document: &'v ExecutableDocument,
 }
 
 impl Input<'_> {
@@ -320,93 +311,182 @@ impl Input<'_> {
     }
 }
 
-fn thread_field(input: &Input, field: &Field) -> Option<ThreadField> {
-    match field_name(field) {
-        "__typename" => leaf(field, ThreadField::Constant("Thread".into())),
-        "id" => leaf(field, ThreadField::Id),
-        "name" => leaf(field, ThreadField::Name),
-        "subject" => leaf(field, ThreadField::Subject),
-        "createdAt" => leaf(field, ThreadField::CreatedAt),
-        "updatedAt" => leaf(field, ThreadField::UpdatedAt),
-        "unreadCount" => leaf(field, ThreadField::UnreadCount),
-        "subscribers" => {
-            only_arguments(field, &["includeArchived"])?;
-            Some(ThreadField::Subscribers {
-                include_archived: input.boolean(field, "includeArchived", false)?,
-                fields: fields(selection(field)?, subscriber_field)?,
-            })
+/// The compilers of each type's fields.
+impl Input<'_> {
+    /// Each field of `set` (on an object of type `type_name`, fragments
+    /// spread) compiled by `compile`, under its response key; `None` if any
+    /// cannot be, or the set holds directives or fields GraphQL would merge.
+    fn fields<T>(
+        &self,
+        set: &SelectionSet,
+        type_name: &str,
+        mut compile: impl FnMut(&Field) -> Option<T>,
+    ) -> Option<Fields<T>> {
+        let mut selected = Vec::new();
+        self.spread(set, type_name, &mut selected, 0)?;
+        if selected.len() > MAX_FIELDS {
+            return None;
         }
-        "messages" => Some(ThreadField::Messages {
-            page: input.page(field)?,
-            fields: connection(field, "Message", message_field)?,
-        }),
-        _ => None,
+        let mut compiled: Fields<T> = Vec::with_capacity(selected.len());
+        let mut seen: Vec<&Field> = Vec::with_capacity(selected.len());
+        for field in selected {
+            let key = field.response_key().node.as_str();
+            if let Some(earlier) = seen.iter().find(|f| f.response_key().node == key) {
+                // The same leaf asked twice (common with fragments) answers
+                // once; anything else GraphQL would merge stays on the resolvers.
+                if is_same_leaf(earlier, field) {
+                    continue;
+                }
+                return None;
+            }
+            seen.push(field);
+            compiled.push((key.to_string(), compile(field)?));
+        }
+        Some(compiled)
     }
-}
 
-/// The `edges { node }` of a `<node>Connection`, nodes compiled by `node`.
-fn connection<N>(
-    field: &Field,
-    node_type: &str,
-    mut node: impl FnMut(&Field) -> Option<N>,
-) -> Option<Fields<ConnectionField<N>>> {
-    fields(selection(field)?, |field| match field_name(field) {
-        "__typename" => leaf(
-            field,
-            ConnectionField::Constant(format!("{node_type}Connection")),
-        ),
-        "edges" if field.arguments.is_empty() => {
-            let edges = fields(selection(field)?, |field| match field_name(field) {
-                "__typename" => leaf(field, EdgeField::Constant(format!("{node_type}Edge"))),
-                "cursor" => leaf(field, EdgeField::Cursor),
-                "node" if field.arguments.is_empty() => {
-                    Some(EdgeField::Node(fields(selection(field)?, &mut node)?))
+    /// The fields of `set`, with fragments that apply to `type_name` spread
+    /// in place; `None` for directives or fragments nested implausibly deep.
+    fn spread<'s>(
+        &'s self,
+        set: &'s SelectionSet,
+        type_name: &str,
+        into: &mut Vec<&'s Field>,
+        depth: usize,
+    ) -> Option<()> {
+        if depth > MAX_FRAGMENT_DEPTH {
+            return None;
+        }
+        for item in &set.items {
+            match &item.node {
+                Selection::Field(field) => {
+                    if !field.node.directives.is_empty() {
+                        return None;
+                    }
+                    into.push(&field.node);
+                }
+                Selection::InlineFragment(fragment) => {
+                    let fragment = &fragment.node;
+                    let condition = fragment.type_condition.as_ref();
+                    if !fragment.directives.is_empty() {
+                        return None;
+                    }
+                    if condition.is_none_or(|c| applies(&c.node.on.node, type_name)) {
+                        self.spread(&fragment.selection_set.node, type_name, into, depth + 1)?;
+                    }
+                }
+                Selection::FragmentSpread(spread) => {
+                    if !spread.node.directives.is_empty() {
+                        return None;
+                    }
+                    let fragment = &self
+                        .document
+                        .fragments
+                        .get(&spread.node.fragment_name.node)?
+                        .node;
+                    if applies(&fragment.type_condition.node.on.node, type_name) {
+                        self.spread(&fragment.selection_set.node, type_name, into, depth + 1)?;
+                    }
+                }
+            }
+        }
+        Some(())
+    }
+
+    fn thread_field(&self, field: &Field) -> Option<ThreadField> {
+        match field_name(field) {
+            "__typename" => leaf(field, ThreadField::Constant("Thread".into())),
+            "id" => leaf(field, ThreadField::Id),
+            "name" => leaf(field, ThreadField::Name),
+            "subject" => leaf(field, ThreadField::Subject),
+            "createdAt" => leaf(field, ThreadField::CreatedAt),
+            "updatedAt" => leaf(field, ThreadField::UpdatedAt),
+            "unreadCount" => leaf(field, ThreadField::UnreadCount),
+            "subscribers" => {
+                only_arguments(field, &["includeArchived"])?;
+                Some(ThreadField::Subscribers {
+                    include_archived: self.boolean(field, "includeArchived", false)?,
+                    fields: self.fields(selection(field)?, "Subscriber", |f| {
+                        self.subscriber_field(f)
+                    })?,
+                })
+            }
+            "messages" => Some(ThreadField::Messages {
+                page: self.page(field)?,
+                fields: self.connection(field, "Message", |f| self.message_field(f))?,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The `edges { node }` of a `<node>Connection`, nodes compiled by `node`.
+    fn connection<N>(
+        &self,
+        field: &Field,
+        node_type: &str,
+        mut node: impl FnMut(&Field) -> Option<N>,
+    ) -> Option<Fields<ConnectionField<N>>> {
+        let connection = format!("{node_type}Connection");
+        self.fields(selection(field)?, &connection, |field| {
+            match field_name(field) {
+                "__typename" => leaf(field, ConnectionField::Constant(connection.clone())),
+                "edges" if field.arguments.is_empty() => {
+                    let edge = format!("{node_type}Edge");
+                    let edges =
+                        self.fields(selection(field)?, &edge, |field| match field_name(field) {
+                            "__typename" => leaf(field, EdgeField::Constant(edge.clone())),
+                            "cursor" => leaf(field, EdgeField::Cursor),
+                            "node" if field.arguments.is_empty() => Some(EdgeField::Node(
+                                self.fields(selection(field)?, node_type, &mut node)?,
+                            )),
+                            _ => None,
+                        })?;
+                    Some(ConnectionField::Edges(edges))
+                }
+                "pageInfo" if field.arguments.is_empty() => {
+                    let info = self.fields(selection(field)?, "PageInfo", |field| {
+                        leaf(
+                            field,
+                            match field_name(field) {
+                                "__typename" => PageInfoField::Constant("PageInfo".into()),
+                                "hasPreviousPage" => PageInfoField::HasPreviousPage,
+                                "hasNextPage" => PageInfoField::HasNextPage,
+                                "startCursor" => PageInfoField::StartCursor,
+                                "endCursor" => PageInfoField::EndCursor,
+                                _ => return None,
+                            },
+                        )
+                    })?;
+                    Some(ConnectionField::PageInfo(info))
                 }
                 _ => None,
-            })?;
-            Some(ConnectionField::Edges(edges))
-        }
-        "pageInfo" if field.arguments.is_empty() => {
-            let info = fields(selection(field)?, |field| {
-                leaf(
-                    field,
-                    match field_name(field) {
-                        "__typename" => PageInfoField::Constant("PageInfo".into()),
-                        "hasPreviousPage" => PageInfoField::HasPreviousPage,
-                        "hasNextPage" => PageInfoField::HasNextPage,
-                        "startCursor" => PageInfoField::StartCursor,
-                        "endCursor" => PageInfoField::EndCursor,
-                        _ => return None,
-                    },
-                )
-            })?;
-            Some(ConnectionField::PageInfo(info))
-        }
-        _ => None,
-    })
-}
-
-fn message_field(field: &Field) -> Option<MessageField> {
-    match field_name(field) {
-        "__typename" => leaf(field, MessageField::Constant("Message".into())),
-        "id" => leaf(field, MessageField::Id),
-        "text" => leaf(field, MessageField::Text),
-        "createdAt" => leaf(field, MessageField::CreatedAt),
-        "author" if field.arguments.is_empty() => Some(MessageField::Author(fields(
-            selection(field)?,
-            subscriber_field,
-        )?)),
-        _ => None,
+            }
+        })
     }
-}
 
-fn subscriber_field(field: &Field) -> Option<SubscriberField> {
-    match field_name(field) {
-        "__typename" => leaf(field, SubscriberField::Constant("Subscriber".into())),
-        "id" => leaf(field, SubscriberField::Id),
-        "name" => leaf(field, SubscriberField::Name),
-        "unreadCount" => leaf(field, SubscriberField::UnreadCount),
-        _ => None,
+    fn message_field(&self, field: &Field) -> Option<MessageField> {
+        match field_name(field) {
+            "__typename" => leaf(field, MessageField::Constant("Message".into())),
+            "id" => leaf(field, MessageField::Id),
+            "text" => leaf(field, MessageField::Text),
+            "createdAt" => leaf(field, MessageField::CreatedAt),
+            "author" if field.arguments.is_empty() => Some(MessageField::Author(self.fields(
+                selection(field)?,
+                "Subscriber",
+                |f| self.subscriber_field(f),
+            )?)),
+            _ => None,
+        }
+    }
+
+    fn subscriber_field(&self, field: &Field) -> Option<SubscriberField> {
+        match field_name(field) {
+            "__typename" => leaf(field, SubscriberField::Constant("Subscriber".into())),
+            "id" => leaf(field, SubscriberField::Id),
+            "name" => leaf(field, SubscriberField::Name),
+            "unreadCount" => leaf(field, SubscriberField::UnreadCount),
+            _ => None,
+        }
     }
 }
 
@@ -458,11 +538,28 @@ mod tests {
     }
 
     #[test]
+    fn fragments_that_apply_are_spread_and_repeated_leaves_answered_once() {
+        let query = "query { thread(id: \"x\") { __typename id ...Parts ... on Node { id } ... on Message { text } } }
+            fragment Parts on Thread { __typename name messages(first: 1) { edges { node { ...Text } } } }
+            fragment Text on Message { id text }";
+        let Some(roots) = compiled(query, serde_json::json!({})) else {
+            panic!("compiles");
+        };
+        let Root::Thread { fields, .. } = &roots[0].1 else {
+            panic!("a thread");
+        };
+        let keys: Vec<&str> = fields.iter().map(|(key, _)| key.as_str()).collect();
+        assert_eq!(keys, ["__typename", "id", "name", "messages"]);
+    }
+
+    #[test]
     fn what_it_does_not_know_stays_on_the_resolvers() {
         let id = serde_json::json!({});
         for query in [
             "{ thread(id: \"x\") { id contact { id } } }",
-            "{ thread(id: \"x\") { ...F } } fragment F on Thread { id }",
+            "{ thread(id: \"x\") { ...F } } fragment F on Thread { id contact { id } }",
+            "{ thread(id: \"x\") { ...F @include(if: true) } } fragment F on Thread { id }",
+            "{ thread(id: \"x\") { id ... { id: name } } }",
             "{ thread(id: \"x\") { id @include(if: true) } }",
             "{ thread(id: \"x\") { messages(first: 1) { totalCount } } }",
             "{ thread(id: \"x\") { messages(first: 1) { edges { cursor(x: 1) } } } }",
