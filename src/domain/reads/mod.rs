@@ -126,6 +126,6 @@ pub async fn answer(
     roots: &Fields<Root>,
 ) -> QueryResult<String> {
     let statement = sql::Statement::of(viewer, roots);
-    let answer: Answer = statement.query().get_result(conn).await?;
+    let answer: Answer = statement.get_result(conn).await?;
     Ok(answer.data)
 }

@@ -2,14 +2,16 @@
 //! scalar subquery per object or page, the values bound as parameters.
 //!
 //! The text depends only on the shape of the selection (keys, fields, which
-//! page bounds are given), so PostgreSQL keeps one prepared statement per
-//! shape; ids, page sizes and cursors are parameters.
+//! page bounds are given), so each connection keeps one prepared statement
+//! per shape (diesel caches it by its text) and PostgreSQL plans it once;
+//! ids, page sizes and cursors are parameters.
 
 use std::fmt::Write;
 
+use diesel::QueryResult;
 use diesel::pg::Pg;
-use diesel::query_builder::BoxedSqlQuery;
-use diesel::sql_types::{BigInt, Text};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{BigInt, Text, Untyped};
 
 use super::{
     ConnectionField, EdgeField, Fields, MessageField, PageInfoField, Root, SubscriberField,
@@ -28,6 +30,11 @@ const THREAD_ORDER: SortOrder = SortOrder::Descending;
 const MESSAGE_COLUMNS: &str = "id, public_id, body, created_at, author_subscriber_id";
 /// Columns of a thread the fields read.
 const THREAD_COLUMNS: &str = "id, public_id, name, subject, created_at, updated_at";
+
+/// Around a parameter's index in the text being written; `walk_ast` turns
+/// each into a bind. Never in SQL written here (keys are GraphQL names,
+/// values are parameters).
+const MARK: char = '\u{1}';
 
 /// A value bound to a `$n` parameter.
 enum Bind {
@@ -62,22 +69,11 @@ impl Statement {
         statement
     }
 
-    /// The statement as a diesel query, its parameters bound.
-    pub(super) fn query(self) -> BoxedSqlQuery<'static, Pg, diesel::query_builder::SqlQuery> {
-        let mut query = diesel::sql_query(self.sql).into_boxed::<Pg>();
-        for bind in self.binds {
-            query = match bind {
-                Bind::Text(value) => query.bind::<Text, _>(value),
-                Bind::BigInt(value) => query.bind::<BigInt, _>(value),
-            };
-        }
-        query
-    }
-
-    /// Adds a parameter; returns its placeholder.
+    /// Adds a parameter; returns its placeholder, which may be written any
+    /// number of times (each becomes a `$n` of the same value).
     fn bind(&mut self, value: Bind) -> String {
         self.binds.push(value);
-        format!("${}", self.binds.len())
+        format!("{MARK}{}{MARK}", self.binds.len() - 1)
     }
 
     fn alias(&mut self, prefix: &str) -> String {
@@ -353,4 +349,39 @@ impl Statement {
             ),
         };
     }
+}
+
+impl QueryFragment<Pg> for Statement {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        tracing::trace!(sql = %self.sql, "compiled read");
+        for (n, piece) in self.sql.split(MARK).enumerate() {
+            if n % 2 == 0 {
+                out.push_sql(piece);
+                continue;
+            }
+            let bind = piece
+                .parse::<usize>()
+                .ok()
+                .and_then(|index| self.binds.get(index))
+                .ok_or_else(|| {
+                    diesel::result::Error::QueryBuilderError(
+                        "a compiled read lost a parameter".into(),
+                    )
+                })?;
+            match bind {
+                Bind::Text(value) => out.push_bind_param::<Text, _>(value)?,
+                Bind::BigInt(value) => out.push_bind_param::<BigInt, _>(value)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl QueryId for Statement {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for Statement {
+    type SqlType = Untyped;
 }
