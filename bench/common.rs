@@ -55,7 +55,8 @@ impl Drop for Server {
 /// The server binary: `CONFAB_BENCH_SERVER` (another build, to compare),
 /// else this build's release `confab`.
 pub fn server_binary() -> String {
-    std::env::var("CONFAB_BENCH_SERVER").unwrap_or_else(|_| env!("CARGO_BIN_EXE_confab").to_string())
+    std::env::var("CONFAB_BENCH_SERVER")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_confab").to_string())
 }
 
 /// Migrates `database_url` with the server binary (its own migrations).

@@ -67,6 +67,7 @@ async fn main() {
     }
     let options = options();
     let (database_url, _admin_url, _cluster) = common::bench_database("confab_bench_fanout").await;
+    common::migrate(&database_url);
     let server = common::start_server(&database_url, 32);
     let http = reqwest::Client::new();
     let thread = common::create_thread(&http, &server, "fan-out").await;

@@ -81,7 +81,9 @@ async fn main() {
     let (database_url, admin_url, _cluster) = common::bench_database(name).await;
     execute(
         &admin_url,
-        &[&format!("ALTER DATABASE {name} SET synchronous_commit = on")],
+        &[&format!(
+            "ALTER DATABASE {name} SET synchronous_commit = on"
+        )],
     )
     .await;
     common::migrate(&database_url);

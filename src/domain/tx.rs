@@ -1,9 +1,10 @@
 //! `Tx`: one operation's transaction, which collects the events the operation
 //! records and appends them all at commit.
 //!
-//! The per-organization sequence row is locked by the append, so appending
-//! last keeps that lock only for the append and the commit: sequences stay
-//! in commit order while operations run side by side until then.
+//! Appending takes no lock: an event's position comes from its transaction
+//! id, and readers take only events below the oldest transaction still
+//! running (see `events::model::after`), so operations of one organization
+//! run and commit side by side and readers still never skip an event.
 
 use std::ops::{Deref, DerefMut};
 
@@ -33,9 +34,8 @@ impl Tx<'_> {
         self.conn
     }
 
-    /// Appends the recorded events: one statement per organization, in
-    /// organization id order (so transactions touching several never wait
-    /// on each other in a cycle), each event in the order recorded.
+    /// Appends the recorded events: one statement per organization (in
+    /// organization id order), each event in the order recorded.
     async fn append_events(self) -> Result<(), Error> {
         let mut by_organization: Vec<(OrganizationId, Vec<NewEvent>)> = Vec::new();
         for (organization_id, event) in self.events {

@@ -13,6 +13,7 @@ mod helpers;
 mod http;
 mod messages;
 mod metrics;
+mod outbox;
 mod readme;
 mod search;
 mod statements;
