@@ -77,6 +77,8 @@ struct Ids {
 /// A transaction on its own connection that has taken its transaction id.
 struct OpenTransaction {
     conn: AsyncPgConnection,
+    /// What it appended: each organization's last position.
+    appended: Vec<(OrganizationId, i64)>,
 }
 
 impl OpenTransaction {
@@ -84,7 +86,10 @@ impl OpenTransaction {
         let mut conn = connect(url).await;
         execute(&mut conn, "BEGIN").await;
         execute(&mut conn, "SELECT pg_current_xact_id()").await;
-        OpenTransaction { conn }
+        OpenTransaction {
+            conn,
+            appended: Vec::new(),
+        }
     }
 
     /// Appends a reaction event labelled `emoji` to the thread, as `Tx` does at commit.
@@ -106,17 +111,24 @@ impl OpenTransaction {
                 ..EventPayload::default()
             },
         };
-        confab::domain::events::append(
-            &mut self.conn,
-            OrganizationId(ids.organization_id),
-            vec![event],
-        )
-        .await
-        .expect("append");
+        let organization_id = OrganizationId(ids.organization_id);
+        let positions =
+            confab::domain::events::append(&mut self.conn, organization_id, vec![event])
+                .await
+                .expect("append");
+        self.appended
+            .extend(positions.last().map(|last| (organization_id, *last)));
     }
 
+    /// Ends the transaction with `how` (`COMMIT` or `ROLLBACK`); after a
+    /// commit, announces what it appended, as `Tx` does.
     async fn end(mut self, how: &str) {
         execute(&mut self.conn, how).await;
+        if how == "COMMIT" {
+            confab::domain::events::model::announce(&mut self.conn, &self.appended)
+                .await
+                .expect("announce");
+        }
     }
 }
 

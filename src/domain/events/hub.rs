@@ -1,17 +1,18 @@
 //! In-process fan-out of events, fed by one LISTEN connection per server.
 //! Reads each organization's new events once and broadcasts them locally.
 //!
-//! Writers append events and queue `NOTIFY confab_events '<org>:<position>'`
-//! in their transaction. Each server keeps one connection that LISTENs; on
+//! Writers append events and, once committed, send `NOTIFY confab_events
+//! '<org>:<position>'`. Each server keeps one connection that LISTENs; on
 //! a notification it reads the organization's new events below the horizon
 //! (`model::after`), in position order, and broadcasts them to every local
 //! subscription of that organization. A read the horizon held back (a
 //! transaction below it still running, maybe another organization's or one
 //! that writes no event) is retried on a short timer, not only on the next
-//! notification; an ephemeral event (typing) waits for the stored events
-//! committed before it. After a dropped connection it reconnects with
-//! backoff and catches up from the last position it read, so no event is
-//! lost.
+//! notification; every followed organization is also read every few seconds
+//! (a writer may die between its commit and its NOTIFY); an ephemeral event
+//! (typing) waits for the stored events committed before it. After a
+//! dropped connection it reconnects with backoff and catches up from the
+//! last position it read, so no event is lost.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -37,6 +38,10 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// doubles while the horizon does not move, up to `MAX_RETRY`.
 const FIRST_RETRY: Duration = Duration::from_millis(5);
 const MAX_RETRY: Duration = Duration::from_millis(200);
+/// How often every followed organization is read even without a
+/// notification: writers notify after their commit, so a writer that dies
+/// in between leaves its events unannounced.
+const SWEEP_EVERY: Duration = Duration::from_secs(2);
 
 /// What a LISTEN session keeps between notifications: the organizations
 /// whose last read the horizon held back (with the first position it held
@@ -233,6 +238,9 @@ impl EventHub {
         let tracked: Vec<OrganizationId> = self.lock_feeds().keys().copied().collect();
         self.read(&tracked, &mut pending, false).await?;
 
+        let mut sweep = tokio::time::interval(SWEEP_EVERY);
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        sweep.reset();
         let mut notifications = std::pin::pin!(conn.notifications_stream());
         loop {
             let retry_at = pending.at;
@@ -249,6 +257,11 @@ impl EventHub {
                 () = sleep_until(retry_at), if retry_at.is_some() => {
                     let again: Vec<_> = pending.held.keys().copied().collect();
                     self.read(&again, &mut pending, true).await?;
+                    continue;
+                }
+                _ = sweep.tick() => {
+                    let tracked: Vec<_> = self.lock_feeds().keys().copied().collect();
+                    self.read(&tracked, &mut pending, false).await?;
                     continue;
                 }
             };

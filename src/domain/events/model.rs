@@ -113,12 +113,13 @@ struct Appended {
     position: i64,
 }
 
-/// Appends an operation's events in the order given and queues the NOTIFY
-/// announcing each on commit, in one statement. Takes no lock: positions
-/// come from the transaction id (see `POSITIONS_PER_TRANSACTION`), and
-/// readers wait for the transactions below them to end (`after`). `Tx` calls
-/// it once per organization at commit; a second call in the same
-/// transaction continues after the first's positions.
+/// Appends an operation's events in the order given, in one statement, and
+/// returns their positions. Takes no lock: positions come from the
+/// transaction id (see `POSITIONS_PER_TRANSACTION`), and readers wait for
+/// the transactions below them to end (`after`). `Tx` calls it once per
+/// organization at commit, and `announce`s the events after the commit; a
+/// second call in the same transaction continues after the first's
+/// positions.
 pub async fn append(
     conn: &mut AsyncPgConnection,
     organization_id: OrganizationId,
@@ -163,8 +164,7 @@ pub async fn append(
              ORDER BY batch.place
              RETURNING position
          )
-         SELECT position, pg_notify($9, $1::text || ':' || position::text) AS notified
-         FROM appended ORDER BY position",
+         SELECT position FROM appended ORDER BY position",
     )
     .bind::<BigInt, _>(organization_id)
     .bind::<Array<Text>, _>(kinds)
@@ -174,7 +174,6 @@ pub async fn append(
     .bind::<Array<Jsonb>, _>(payloads)
     .bind::<BigInt, _>(POSITIONS_PER_TRANSACTION)
     .bind::<BigInt, _>(count as i64)
-    .bind::<Text, _>(EVENTS_CHANNEL)
     .load(conn)
     .await?;
     if appended.len() != count {
@@ -186,6 +185,30 @@ pub async fn append(
         ));
     }
     Ok(appended.into_iter().map(|a| a.position).collect())
+}
+
+/// Tells every server instance that these organizations have new events,
+/// up to these positions: one `NOTIFY` each. Called after the commit, in a
+/// statement of its own: a transaction that notifies holds PostgreSQL's
+/// cluster-wide notification lock from before its commit until the commit
+/// is flushed, which would serialise every writer on the commit flush.
+pub async fn announce(
+    conn: &mut AsyncPgConnection,
+    appended: &[(OrganizationId, i64)],
+) -> QueryResult<()> {
+    if appended.is_empty() {
+        return Ok(());
+    }
+    let payloads: Vec<String> = appended
+        .iter()
+        .map(|(organization_id, position)| format!("{organization_id}:{position}"))
+        .collect();
+    diesel::sql_query("SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload")
+        .bind::<Text, _>(EVENTS_CHANNEL)
+        .bind::<Array<Text>, _>(payloads)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Sends an ephemeral event to every server instance; nothing is stored.
