@@ -232,6 +232,24 @@ async fn events_wait_for_an_older_transaction_even_one_that_writes_no_event() {
     holder.end("COMMIT").await;
 }
 
+#[tokio::test]
+async fn an_event_whose_writer_died_before_announcing_it_is_still_delivered() {
+    let app = TestApp::spawn().await;
+    let second = app.second_instance().await;
+    let thread = app.create_thread(json!({ "name": "unannounced" })).await;
+    let mut clients = watchers([&app, &second], &thread).await;
+
+    // Committed, but the NOTIFY that should follow never goes out.
+    let mut writer = OpenTransaction::begin(&app.database_url).await;
+    writer.append(&thread, "unannounced").await;
+    execute(&mut writer.conn, "COMMIT").await;
+    drop(writer);
+    for client in &mut clients {
+        let seen = events(client, "t", "threadEvents", 1).await;
+        assert_eq!(label(&seen[0]), "unannounced");
+    }
+}
+
 /// Random delays inside every write transaction: after its id is taken
 /// (each message insert) and after its events are appended, before commit.
 const COMMIT_DELAYS: &[&str] = &[
