@@ -15,7 +15,7 @@ use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, replace_database};
 use crate::ws::{LEGACY_WS, WsClient};
 
 const THREAD_EVENTS: &str = "subscription($id: ID!, $after: String) {
@@ -248,6 +248,21 @@ async fn an_event_whose_writer_died_before_announcing_it_is_still_delivered() {
         let seen = events(client, "t", "threadEvents", 1).await;
         assert_eq!(label(&seen[0]), "unannounced");
     }
+}
+
+#[tokio::test]
+async fn a_transaction_in_another_database_holds_nothing_back() {
+    let app = TestApp::spawn().await;
+    let thread = app.create_thread(json!({ "name": "elsewhere" })).await;
+    app.send_message(&app.token, &thread, "warm-up").await;
+    let [mut client, _] = watchers([&app, &app], &thread).await;
+
+    // Below every later transaction in the cluster, but not in this database.
+    let elsewhere = OpenTransaction::begin(&replace_database(&app.database_url, "postgres")).await;
+    app.send_message(&app.token, &thread, "not held").await;
+    let seen = events(&mut client, "t", "threadEvents", 1).await;
+    assert_eq!(label(&seen[0]), "not held");
+    elsewhere.end("ROLLBACK").await;
 }
 
 /// Random delays inside every write transaction: after its id is taken

@@ -380,9 +380,17 @@ pub enum EventFilter {
     Channel(ChannelId),
 }
 
-/// Whether a row's transaction is below the horizon: every transaction
-/// below it has ended, so nothing can still appear before the row.
-const SETTLED: &str = "xid < (SELECT pg_snapshot_xmin(pg_current_snapshot()))";
+/// Whether a row's transaction is below the horizon: the oldest transaction
+/// of this database still running, else the first not yet started. Nothing
+/// can still appear before such a row. Transactions of other databases on
+/// the cluster (they appear in the snapshot too) cannot write here, so they
+/// hold nothing back; one `pg_stat_activity` does not show is counted as
+/// this database's.
+const SETTLED: &str = "xid < COALESCE(
+    (SELECT min(running) FROM pg_snapshot_xip(pg_current_snapshot()) AS running
+     WHERE NOT EXISTS (SELECT FROM pg_stat_activity a
+                       WHERE a.backend_xid = running::xid AND a.datname <> current_database())),
+    (SELECT pg_snapshot_xmax(pg_current_snapshot())))";
 
 /// Up to `limit` events after position `after`, oldest first, taking only
 /// events below the horizon (see `EventBatch::held_back`): reading again
