@@ -11,17 +11,17 @@
 //! maintenance database URL) or a private cluster under `target/`.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use confab::postgres::{Cluster, ClusterOptions};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+#[path = "common.rs"]
+mod common;
 
 struct Options {
     subscribers: usize,
@@ -49,59 +49,6 @@ fn options() -> Options {
     }
 }
 
-/// The server process; killed on drop.
-struct Server {
-    child: Child,
-    address: String,
-    key: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_server(database_url: &str) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_confab"))
-        .arg("serve")
-        .env("DATABASE_URL", database_url)
-        .env("CONFAB_LISTEN", format!("127.0.0.1:{port}"))
-        .env("CONFAB_LOG", "warn")
-        .env("CONFAB_DB_POOL_SIZE", "32")
-        // One token drives every subscriber and writer: lift the per-token
-        // fairness limits, which are a tenant policy, not a capacity.
-        .env("CONFAB_TOKEN_RATE", "100000000")
-        .env("CONFAB_TOKEN_BURST", "100000000")
-        .env("CONFAB_TOKEN_CONCURRENCY", "100000")
-        .env("CONFAB_WS_MAX_SUBSCRIPTIONS", "100000")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start confab");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut key = String::new();
-    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-        let line = line.trim().to_string();
-        if line.starts_with("cfk_") {
-            key = line.clone();
-        }
-        if line.contains("GraphiQL at") {
-            break;
-        }
-    }
-    assert!(!key.is_empty(), "the server printed an api key");
-    Server {
-        child,
-        address: format!("127.0.0.1:{port}"),
-        key,
-    }
-}
-
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
@@ -109,32 +56,6 @@ fn rss_kib(pid: u32) -> u64 {
         .find_map(|line| line.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
-}
-
-async fn graphql(
-    client: &reqwest::Client,
-    server: &Server,
-    query: &str,
-    variables: Value,
-) -> Value {
-    client
-        .post(format!("http://{}/graphql", server.address))
-        .bearer_auth(&server.key)
-        .json(&json!({ "query": query, "variables": variables }))
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("json")
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index]
 }
 
 #[tokio::main]
@@ -145,52 +66,13 @@ async fn main() {
         return;
     }
     let options = options();
-    let (admin_url, _cluster) = match std::env::var("CONFAB_BENCH_DATABASE_URL") {
-        Ok(url) => (url, None),
-        Err(_) => {
-            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-pg");
-            let cluster = tokio::task::spawn_blocking(move || {
-                Cluster::ensure_running(&dir, ClusterOptions::default())
-            })
-            .await
-            .expect("join")
-            .expect("private cluster");
-            (cluster.database_url("postgres"), Some(cluster))
-        }
-    };
-    let database = "confab_bench_fanout";
-    confab::db::drop_database(&admin_url, database)
-        .await
-        .expect("drop");
-    confab::db::create_database(&admin_url, database, None)
-        .await
-        .expect("create");
-    let database_url = match admin_url.rsplit_once('/') {
-        Some((base, _)) => format!("{base}/{database}"),
-        None => admin_url.clone(),
-    };
-
-    let server = start_server(&database_url);
+    let (database_url, _admin_url, _cluster) = common::bench_database("confab_bench_fanout").await;
+    common::migrate(&database_url);
+    let server = common::start_server(&database_url, 32);
     let http = reqwest::Client::new();
-    let created = graphql(
-        &http,
-        &server,
-        "mutation { createThread(input: {name: \"fan-out\"}) { thread { id } } }",
-        json!({}),
-    )
-    .await;
-    let thread = created["data"]["createThread"]["thread"]["id"]
-        .as_str()
-        .expect("thread")
-        .to_string();
+    let thread = common::create_thread(&http, &server, "fan-out").await;
     // The sender joins on its first message; do that before measuring.
-    graphql(
-        &http,
-        &server,
-        "mutation($t: ID!) { sendMessage(input: {threadId: $t, text: \"warm-up\"}) { message { id } } }",
-        json!({ "t": thread }),
-    )
-    .await;
+    common::send_message(&http, &server.address, &server.key, &thread, "warm-up").await;
 
     tokio::time::sleep(Duration::from_millis(500)).await;
     let pid = server.child.id();
@@ -230,7 +112,7 @@ async fn main() {
         if let Ok(mut map) = sent_at.lock() {
             map.insert(text.clone(), Instant::now());
         }
-        send(&http, &server, &thread, &text).await;
+        common::send_message(&http, &server.address, &server.key, &thread, &text).await;
         tokio::time::sleep_until((started + interval * (i as u32 + 1)).into()).await;
     }
     let expected = options.subscribers * options.messages;
@@ -254,7 +136,7 @@ async fn main() {
         writers.push(tokio::spawn(async move {
             let mut i = 0;
             while Instant::now() < write_until {
-                if send_to(
+                if common::send_message(
                     &http,
                     &server.0,
                     &server.1,
@@ -288,11 +170,11 @@ async fn main() {
     println!("  deliveries: {} of {expected}", all.len());
     println!(
         "  delivery latency p50: {:.2} ms",
-        ms(percentile(&all, 0.50))
+        ms(common::percentile(&all, 0.50))
     );
     println!(
         "  delivery latency p99: {:.2} ms",
-        ms(percentile(&all, 0.99))
+        ms(common::percentile(&all, 0.99))
     );
     println!(
         "  delivery latency max: {:.2} ms",
@@ -369,28 +251,4 @@ impl Subscriber {
             }
         }
     }
-}
-
-async fn send(http: &reqwest::Client, server: &Server, thread: &str, text: &str) {
-    send_to(http, &server.address, &server.key, thread, text).await;
-}
-
-/// Sends a message; true when the server accepted it.
-async fn send_to(
-    http: &reqwest::Client,
-    address: &str,
-    key: &str,
-    thread: &str,
-    text: &str,
-) -> bool {
-    let body = json!({
-        "query": "mutation($t: ID!, $text: String!) { sendMessage(input: {threadId: $t, text: $text}) { message { id } } }",
-        "variables": { "t": thread, "text": text },
-    });
-    http.post(format!("http://{address}/graphql"))
-        .bearer_auth(key)
-        .json(&body)
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
 }

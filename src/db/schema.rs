@@ -8,6 +8,10 @@ pub mod sql_types {
     #[derive(diesel::query_builder::QueryId, Clone, diesel::sql_types::SqlType)]
     #[diesel(postgres_type(name = "tsvector", schema = "pg_catalog"))]
     pub struct Tsvector;
+
+    #[derive(diesel::query_builder::QueryId, Clone, diesel::sql_types::SqlType)]
+    #[diesel(postgres_type(name = "xid8", schema = "pg_catalog"))]
+    pub struct Xid8;
 }
 
 diesel::table! {
@@ -98,21 +102,24 @@ diesel::table! {
 diesel::table! {
     event_sequences (organization_id) {
         organization_id -> Int8,
-        last_sequence -> Int8,
         pruned_through -> Int8,
     }
 }
 
 diesel::table! {
-    events (organization_id, sequence) {
+    use diesel::sql_types::*;
+    use super::sql_types::Xid8;
+
+    events (organization_id, position) {
         organization_id -> Int8,
-        sequence -> Int8,
+        position -> Int8,
         kind -> Text,
         thread_id -> Nullable<Int8>,
         conversation_id -> Nullable<Int8>,
         payload -> Jsonb,
         created_at -> Timestamptz,
         channel_id -> Nullable<Int8>,
+        xid -> Xid8,
     }
 }
 

@@ -1,9 +1,12 @@
 //! `Tx`: one operation's transaction, which collects the events the operation
 //! records and appends them all at commit.
 //!
-//! The per-organization sequence row is locked by the append, so appending
-//! last keeps that lock only for the append and the commit: sequences stay
-//! in commit order while operations run side by side until then.
+//! Appending takes no lock: an event's position comes from its transaction
+//! id, and readers take only events below the oldest transaction still
+//! running (see `events::model::after`), so operations of one organization
+//! run and commit side by side and readers still never skip an event. The
+//! NOTIFY that wakes readers goes out after the commit (see
+//! `events::model::announce` for why).
 
 use std::ops::{Deref, DerefMut};
 
@@ -33,10 +36,10 @@ impl Tx<'_> {
         self.conn
     }
 
-    /// Appends the recorded events: one statement per organization, in
-    /// organization id order (so transactions touching several never wait
-    /// on each other in a cycle), each event in the order recorded.
-    async fn append_events(self) -> Result<(), Error> {
+    /// Appends the recorded events: one statement per organization (in
+    /// organization id order), each event in the order recorded. Returns
+    /// each organization's last position, to announce after the commit.
+    async fn append_events(self) -> Result<Vec<(OrganizationId, i64)>, Error> {
         let mut by_organization: Vec<(OrganizationId, Vec<NewEvent>)> = Vec::new();
         for (organization_id, event) in self.events {
             match by_organization
@@ -48,10 +51,12 @@ impl Tx<'_> {
             }
         }
         by_organization.sort_by_key(|(id, _)| *id);
+        let mut appended = Vec::with_capacity(by_organization.len());
         for (organization_id, batch) in by_organization {
-            events::append(self.conn, organization_id, batch).await?;
+            let positions = events::append(self.conn, organization_id, batch).await?;
+            appended.extend(positions.last().map(|last| (organization_id, *last)));
         }
-        Ok(())
+        Ok(appended)
     }
 }
 
@@ -69,8 +74,9 @@ impl DerefMut for Tx<'_> {
     }
 }
 
-/// Runs `body` in a transaction: on `Ok` appends the events it recorded and
-/// commits; on `Err` rolls back (recording nothing) and returns the error.
+/// Runs `body` in a transaction: on `Ok` appends the events it recorded,
+/// commits and announces them; on `Err` rolls back (recording nothing) and
+/// returns the error.
 pub async fn run<R, E, F>(conn: &mut AsyncPgConnection, body: F) -> Result<R, E>
 where
     F: AsyncFnOnce(&mut Tx<'_>) -> Result<R, E>,
@@ -82,12 +88,21 @@ where
         events: Vec::new(),
     };
     let outcome = match body(&mut tx).await {
-        Ok(value) => tx.append_events().await.map(|()| value).map_err(E::from),
+        Ok(value) => tx
+            .append_events()
+            .await
+            .map(|appended| (value, appended))
+            .map_err(E::from),
         Err(error) => Err(error),
     };
     match outcome {
-        Ok(value) => {
+        Ok((value, appended)) => {
             AnsiTransactionManager::commit_transaction(conn).await?;
+            // Committed: a failed announcement only delays delivery (the
+            // hubs' periodic sweep reads the events), so it is not an error.
+            if let Err(error) = events::model::announce(conn, &appended).await {
+                tracing::warn!(%error, "announcing committed events failed");
+            }
             Ok(value)
         }
         Err(error) => match AnsiTransactionManager::rollback_transaction(conn).await {

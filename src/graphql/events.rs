@@ -17,7 +17,7 @@ use crate::domain::auth::{Actor, Viewer};
 use crate::domain::channels::model::ChannelScope;
 use crate::domain::channels::{self, Channel};
 use crate::domain::conversations::{self, Conversation};
-use crate::domain::events::hub::EventHub;
+use crate::domain::events::hub::{EventHub, Start};
 use crate::domain::events::model::{self, Event, EventFilter, EventKind};
 use crate::domain::messages::Message;
 use crate::domain::threads::model::ThreadScope;
@@ -31,8 +31,9 @@ use crate::graphql::mutation::mutations;
 const REPLAY_BATCH: i64 = 500;
 const CURSOR_PREFIX: &str = "e1:";
 
-fn encode_cursor(sequence: i64) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{sequence}"))
+/// `e1:<position>`: resume after the event at that position of the log.
+fn encode_cursor(position: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{position}"))
 }
 
 fn decode_cursor(cursor: &str) -> Result<i64, ApiError> {
@@ -238,9 +239,10 @@ async fn start_position(
 }
 
 /// The events of `topic` the viewer may see: first those after `after`
-/// (when given) from the log, then live ones, in sequence order with no gap
-/// and no duplicate. A subscriber that falls behind the live feed re-reads
-/// from the log.
+/// (when given) from the log, then live ones, in position order with no gap
+/// and no duplicate. Without `after`, what had committed when the
+/// subscription started is history and skipped. A subscriber that falls
+/// behind the live feed re-reads from the log.
 fn event_stream(
     hub: EventHub,
     pool: DbPool,
@@ -252,18 +254,25 @@ fn event_stream(
         let organization_id = viewer.organization_id;
         let mut visibility = Visibility::new(&viewer, topic);
         // Subscribe before reading history, so nothing committed in between is missed.
-        let (mut live, latest) = match hub.subscribe(organization_id).await {
-            Ok(subscription) => subscription,
+        let Start { receiver: mut live, snapshot } = match hub.subscribe(organization_id).await {
+            Ok(start) => start,
             Err(error) => {
                 yield Err(ApiError::from(error));
                 return;
             }
         };
-        let mut last = after.unwrap_or(latest);
+        let mut last = after.unwrap_or(snapshot.settled_through());
+        // Events above `last` that had committed at the start: skipped
+        // without `after`; forgotten once `last` passes them all.
+        let mut history = after.is_none().then_some(snapshot);
         let mut replay = after.is_some();
         loop {
+            if history.as_ref().is_some_and(|h| h.is_before(last)) {
+                history = None;
+            }
             if replay {
-                // Read the log from `last` until it is exhausted.
+                // Read the log from `last` until it is exhausted (up to the
+                // horizon; the live feed brings the rest).
                 loop {
                     let batch = match pool.get().await {
                         Ok(mut conn) => model::after(&mut conn, organization_id, last, topic.filter(), REPLAY_BATCH).await,
@@ -284,6 +293,9 @@ fn event_stream(
                     let read_through = batch.last_sequence;
                     for event in batch.events {
                         last = event.sequence.unwrap_or(last);
+                        if history.as_ref().is_some_and(|h| h.includes(last)) {
+                            continue;
+                        }
                         match visibility.allows(&pool, &event).await {
                             Ok(true) => {}
                             Ok(false) => continue,
@@ -307,11 +319,14 @@ fn event_stream(
             }
             match live.recv().await {
                 Ok(event) => {
-                    if let Some(sequence) = event.sequence {
-                        if sequence <= last {
+                    if let Some(position) = event.sequence {
+                        if position <= last {
                             continue;
                         }
-                        last = sequence;
+                        last = position;
+                        if history.as_ref().is_some_and(|h| h.includes(position)) {
+                            continue;
+                        }
                     }
                     if !topic.matches(&event) {
                         continue;

@@ -47,7 +47,8 @@ impl TestDatabases {
     }
 }
 
-fn replace_database(url: &str, database: &str) -> String {
+/// `url` with its database replaced by `database`.
+pub fn replace_database(url: &str, database: &str) -> String {
     let (base, query) = match url.split_once('?') {
         Some((base, query)) => (base, format!("?{query}")),
         None => (url, String::new()),

@@ -14,6 +14,7 @@ mod helpers;
 mod http;
 mod messages;
 mod metrics;
+mod outbox;
 mod readme;
 mod search;
 mod statements;

@@ -1,9 +1,10 @@
 //! The event log, its LISTEN/NOTIFY fan-out, and the subscriptions over it.
 //!
 //! Every change records its events in the `Tx` that makes it, which appends
-//! them at commit; see `model::append` for how sequences stay in commit
-//! order, `payload` for what events carry, and `hub` for how events reach
-//! live subscribers on every server instance.
+//! them at commit; see `model::append` and `model::after` for how positions
+//! let writers run side by side while readers never skip an event, `payload`
+//! for what events carry, and `hub` for how events reach live subscribers on
+//! every server instance.
 
 pub mod hub;
 pub mod model;

@@ -1,19 +1,19 @@
 //! Database access for the event log.
-//! Appending (at commit, through `Tx`), reading after a sequence, ephemeral NOTIFY and retention.
+//! Appending (at commit, through `Tx`), reading below the horizon, ephemeral NOTIFY and retention.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Jsonb, Nullable, Text};
+use diesel::sql_types::{Array, BigInt, Bool, Jsonb, Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Deserialize;
 
 pub use super::payload::EventPayload;
 use crate::db::ids::{ChannelId, ConversationId, OrganizationId, ThreadId};
-use crate::db::schema::{event_sequences, events};
+use crate::db::schema::events;
 use crate::domain::conversations::Conversation;
 use crate::domain::threads::Thread;
 
-/// The NOTIFY channel that carries `<organization id>:<sequence>` after each commit.
+/// The NOTIFY channel that carries `<organization id>:<position>` after each commit.
 pub const EVENTS_CHANNEL: &str = "confab_events";
 /// The NOTIFY channel for ephemeral events (typing), never stored.
 pub const EPHEMERAL_CHANNEL: &str = "confab_ephemeral";
@@ -43,11 +43,17 @@ crate::text_enum! {
     }
 }
 
+/// An event's position is its transaction id times this, plus its place
+/// among the organization's events of that transaction (see the migration
+/// `event_outbox`), so positions follow transaction ids.
+pub const POSITIONS_PER_TRANSACTION: i64 = 1 << 16;
+
 /// One event, stored or ephemeral.
 #[derive(Clone, Debug)]
 pub struct Event {
     pub organization_id: OrganizationId,
-    /// `None` for ephemeral events.
+    /// The event's position in the log (`None` for ephemeral events): it
+    /// increases with transaction ids, not densely, within an organization.
     pub sequence: Option<i64>,
     pub kind: EventKind,
     pub thread_id: Option<ThreadId>,
@@ -104,13 +110,16 @@ impl NewEvent {
 #[derive(QueryableByName)]
 struct Appended {
     #[diesel(sql_type = BigInt)]
-    sequence: i64,
+    position: i64,
 }
 
-/// Appends an operation's events with the organization's next sequences
-/// (in the order given) and queues the NOTIFY announcing each on commit, in
-/// one statement. `Tx` calls it just before committing: the sequence row
-/// stays locked until commit, which is what keeps sequences in commit order.
+/// Appends an operation's events in the order given, in one statement, and
+/// returns their positions. Takes no lock: positions come from the
+/// transaction id (see `POSITIONS_PER_TRANSACTION`), and readers wait for
+/// the transactions below them to end (`after`). `Tx` calls it once per
+/// organization at commit, and `announce`s the events after the commit; a
+/// second call in the same transaction continues after the first's
+/// positions.
 pub async fn append(
     conn: &mut AsyncPgConnection,
     organization_id: OrganizationId,
@@ -119,12 +128,12 @@ pub async fn append(
     if batch.is_empty() {
         return Ok(Vec::new());
     }
-    let count = batch.len() as i64;
-    let mut kinds = Vec::with_capacity(batch.len());
-    let mut thread_ids = Vec::with_capacity(batch.len());
-    let mut conversation_ids = Vec::with_capacity(batch.len());
-    let mut channel_ids = Vec::with_capacity(batch.len());
-    let mut payloads = Vec::with_capacity(batch.len());
+    let count = batch.len();
+    let mut kinds = Vec::with_capacity(count);
+    let mut thread_ids = Vec::with_capacity(count);
+    let mut conversation_ids = Vec::with_capacity(count);
+    let mut channel_ids = Vec::with_capacity(count);
+    let mut payloads = Vec::with_capacity(count);
     for event in batch {
         kinds.push(event.kind.as_str());
         thread_ids.push(event.thread_id);
@@ -138,23 +147,24 @@ pub async fn append(
         );
     }
     let appended: Vec<Appended> = diesel::sql_query(
-        "WITH batch AS (
+        "WITH tx AS (
+             SELECT pg_current_xact_id()::text::bigint * $7 AS first
+         ), taken AS (
+             SELECT count(*) AS n FROM events, tx
+             WHERE organization_id = $1 AND position >= tx.first AND position < tx.first + $7
+         ), batch AS (
              SELECT * FROM unnest($2::text[], $3::int8[], $4::int8[], $5::int8[], $6::jsonb[])
-                 WITH ORDINALITY AS b(kind, thread_id, conversation_id, channel_id, payload, position)
-         ), next AS (
-             INSERT INTO event_sequences (organization_id, last_sequence) VALUES ($1, $7)
-             ON CONFLICT (organization_id)
-             DO UPDATE SET last_sequence = event_sequences.last_sequence + $7
-             RETURNING last_sequence
+                 WITH ORDINALITY AS b(kind, thread_id, conversation_id, channel_id, payload, place)
          ), appended AS (
-             INSERT INTO events (organization_id, sequence, kind, thread_id, conversation_id, channel_id, payload)
-             SELECT $1, next.last_sequence - $7 + batch.position, batch.kind, batch.thread_id,
+             INSERT INTO events (organization_id, position, kind, thread_id, conversation_id, channel_id, payload)
+             SELECT $1, tx.first + taken.n + batch.place - 1, batch.kind, batch.thread_id,
                     batch.conversation_id, batch.channel_id, batch.payload
-             FROM next, batch ORDER BY batch.position
-             RETURNING sequence
+             FROM tx, taken, batch
+             WHERE taken.n + $8 <= $7
+             ORDER BY batch.place
+             RETURNING position
          )
-         SELECT sequence, pg_notify($8, $1::text || ':' || sequence::text) AS notified
-         FROM appended ORDER BY sequence",
+         SELECT position FROM appended ORDER BY position",
     )
     .bind::<BigInt, _>(organization_id)
     .bind::<Array<Text>, _>(kinds)
@@ -162,14 +172,48 @@ pub async fn append(
     .bind::<Array<Nullable<BigInt>>, _>(conversation_ids)
     .bind::<Array<Nullable<BigInt>>, _>(channel_ids)
     .bind::<Array<Jsonb>, _>(payloads)
-    .bind::<BigInt, _>(count)
-    .bind::<Text, _>(EVENTS_CHANNEL)
+    .bind::<BigInt, _>(POSITIONS_PER_TRANSACTION)
+    .bind::<BigInt, _>(count as i64)
     .load(conn)
     .await?;
-    Ok(appended.into_iter().map(|a| a.sequence).collect())
+    if appended.len() != count {
+        return Err(diesel::result::Error::QueryBuilderError(
+            format!(
+                "one transaction may append at most {POSITIONS_PER_TRANSACTION} events per organization"
+            )
+            .into(),
+        ));
+    }
+    Ok(appended.into_iter().map(|a| a.position).collect())
+}
+
+/// Tells every server instance that these organizations have new events,
+/// up to these positions: one `NOTIFY` each. Called after the commit, in a
+/// statement of its own: a transaction that notifies holds PostgreSQL's
+/// cluster-wide notification lock from before its commit until the commit
+/// is flushed, which would serialise every writer on the commit flush.
+pub async fn announce(
+    conn: &mut AsyncPgConnection,
+    appended: &[(OrganizationId, i64)],
+) -> QueryResult<()> {
+    if appended.is_empty() {
+        return Ok(());
+    }
+    let payloads: Vec<String> = appended
+        .iter()
+        .map(|(organization_id, position)| format!("{organization_id}:{position}"))
+        .collect();
+    diesel::sql_query("SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload")
+        .bind::<Text, _>(EVENTS_CHANNEL)
+        .bind::<Array<Text>, _>(payloads)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Sends an ephemeral event to every server instance; nothing is stored.
+/// It carries the position below which the stored events committed before
+/// it lie, so the hub delivers it after them.
 pub async fn publish_ephemeral(
     conn: &mut AsyncPgConnection,
     organization_id: OrganizationId,
@@ -183,16 +227,21 @@ pub async fn publish_ephemeral(
         "channel_id": event.channel_id,
         "payload": event.payload,
     });
-    diesel::sql_query("SELECT pg_notify($1, $2)")
-        .bind::<Text, _>(EPHEMERAL_CHANNEL)
-        .bind::<Text, _>(message.to_string())
-        .execute(conn)
-        .await?;
+    diesel::sql_query(
+        "SELECT pg_notify($1, ($2::jsonb || jsonb_build_object('follows',
+             pg_snapshot_xmax(pg_current_snapshot())::text::bigint * $3))::text)",
+    )
+    .bind::<Text, _>(EPHEMERAL_CHANNEL)
+    .bind::<Text, _>(message.to_string())
+    .bind::<BigInt, _>(POSITIONS_PER_TRANSACTION)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
-/// Parses an ephemeral event sent by `publish_ephemeral`.
-pub fn parse_ephemeral(payload: &str) -> Result<Event, serde_json::Error> {
+/// Parses an ephemeral event sent by `publish_ephemeral`: the event, and
+/// the position below which every stored event committed before it lies.
+pub fn parse_ephemeral(payload: &str) -> Result<(Event, i64), serde_json::Error> {
     #[derive(Deserialize)]
     struct Wire {
         organization_id: OrganizationId,
@@ -201,9 +250,11 @@ pub fn parse_ephemeral(payload: &str) -> Result<Event, serde_json::Error> {
         conversation_id: Option<ConversationId>,
         channel_id: Option<ChannelId>,
         payload: EventPayload,
+        #[serde(default)]
+        follows: i64,
     }
     let wire: Wire = serde_json::from_str(payload)?;
-    Ok(Event {
+    let event = Event {
         organization_id: wire.organization_id,
         sequence: None,
         kind: wire.kind,
@@ -212,14 +263,15 @@ pub fn parse_ephemeral(payload: &str) -> Result<Event, serde_json::Error> {
         channel_id: wire.channel_id,
         payload: wire.payload,
         created_at: Utc::now(),
-    })
+    };
+    Ok((event, wire.follows))
 }
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = events)]
 struct EventRow {
     organization_id: OrganizationId,
-    sequence: i64,
+    position: i64,
     kind: String,
     thread_id: Option<ThreadId>,
     conversation_id: Option<ConversationId>,
@@ -233,7 +285,7 @@ struct EventRow {
 pub struct DecodeError {
     /// The event's organization.
     pub organization_id: OrganizationId,
-    /// The event's sequence.
+    /// The event's position.
     pub sequence: i64,
     /// The event's kind, as stored.
     pub kind: String,
@@ -258,7 +310,7 @@ impl EventRow {
     fn into_event(self) -> Result<Event, DecodeError> {
         let failed = |error| DecodeError {
             organization_id: self.organization_id,
-            sequence: self.sequence,
+            sequence: self.position,
             kind: self.kind.clone(),
             error,
         };
@@ -267,7 +319,7 @@ impl EventRow {
         let payload = EventPayload::decode(self.payload.clone()).map_err(failed)?;
         Ok(Event {
             organization_id: self.organization_id,
-            sequence: Some(self.sequence),
+            sequence: Some(self.position),
             kind,
             thread_id: self.thread_id,
             conversation_id: self.conversation_id,
@@ -288,7 +340,7 @@ pub(crate) fn decode_stored(
 ) -> Result<Event, DecodeError> {
     EventRow {
         organization_id,
-        sequence,
+        position: sequence,
         kind: kind.to_string(),
         thread_id: None,
         conversation_id: None,
@@ -306,8 +358,13 @@ pub struct EventBatch {
     pub events: Vec<Event>,
     /// How many rows were read, undecodable ones included.
     pub rows: usize,
-    /// The sequence of the last row read, undecodable or not.
+    /// The position of the last row read, undecodable or not: the cursor
+    /// to read after next time.
     pub last_sequence: Option<i64>,
+    /// The position of the first committed event left for a later read,
+    /// because a transaction below it was still running: read again shortly
+    /// (that transaction may commit no event, so no NOTIFY may come).
+    pub held_back: Option<i64>,
 }
 
 /// Which stored events a reader wants.
@@ -323,9 +380,24 @@ pub enum EventFilter {
     Channel(ChannelId),
 }
 
-/// Up to `limit` events after `after`, oldest first. An event that does not
-/// decode is logged (with its sequence and kind) and left out of `events`,
-/// but counted in `rows` and `last_sequence`, so readers move past it.
+/// Whether a row's transaction is below the horizon: the oldest transaction
+/// of this database still running, else the first not yet started. Nothing
+/// can still appear before such a row. Transactions of other databases on
+/// the cluster (they appear in the snapshot too) cannot write here, so they
+/// hold nothing back; one `pg_stat_activity` does not show is counted as
+/// this database's.
+const SETTLED: &str = "xid < COALESCE(
+    (SELECT min(running) FROM pg_snapshot_xip(pg_current_snapshot()) AS running
+     WHERE NOT EXISTS (SELECT FROM pg_stat_activity a
+                       WHERE a.backend_xid = running::xid AND a.datname <> current_database())),
+    (SELECT pg_snapshot_xmax(pg_current_snapshot())))";
+
+/// Up to `limit` events after position `after`, oldest first, taking only
+/// events below the horizon (see `EventBatch::held_back`): reading again
+/// after `last_sequence` never skips an event that commits later. An event
+/// that does not decode is logged (with its position and kind) and left out
+/// of `events`, but counted in `rows` and `last_sequence`, so readers move
+/// past it.
 pub async fn after(
     conn: &mut AsyncPgConnection,
     organization_id: OrganizationId,
@@ -335,10 +407,10 @@ pub async fn after(
 ) -> QueryResult<EventBatch> {
     let mut query = events::table
         .filter(events::organization_id.eq(organization_id))
-        .filter(events::sequence.gt(after))
-        .order(events::sequence.asc())
+        .filter(events::position.gt(after))
+        .order(events::position.asc())
         .limit(limit)
-        .select(EventRow::as_select())
+        .select((EventRow::as_select(), diesel::dsl::sql::<Bool>(SETTLED)))
         .into_boxed();
     match filter {
         EventFilter::All => {}
@@ -346,18 +418,23 @@ pub async fn after(
         EventFilter::Conversation(id) => query = query.filter(events::conversation_id.eq(id)),
         EventFilter::Channel(id) => query = query.filter(events::channel_id.eq(id)),
     }
-    let rows: Vec<EventRow> = query.load(conn).await?;
+    let mut rows: Vec<(EventRow, bool)> = query.load(conn).await?;
+    // Positions follow transaction ids, so the settled rows come first.
+    let settled = rows.iter().take_while(|(_, settled)| *settled).count();
+    let held_back = rows.get(settled).map(|(row, _)| row.position);
+    rows.truncate(settled);
     let mut batch = EventBatch {
         rows: rows.len(),
-        last_sequence: rows.last().map(|row| row.sequence),
+        last_sequence: rows.last().map(|(row, _)| row.position),
+        held_back,
         ..EventBatch::default()
     };
-    for row in rows {
+    for (row, _) in rows {
         match row.into_event() {
             Ok(event) => batch.events.push(event),
             Err(error) => tracing::error!(
                 organization_id = %error.organization_id,
-                sequence = error.sequence,
+                position = error.sequence,
                 kind = %error.kind,
                 error = %error.error,
                 "stored event does not decode; skipped"
@@ -367,21 +444,98 @@ pub async fn after(
     Ok(batch)
 }
 
-/// The organization's latest sequence and the sequence retention pruned through.
+#[derive(QueryableByName)]
+struct Positions {
+    #[diesel(sql_type = BigInt)]
+    latest: i64,
+    #[diesel(sql_type = BigInt)]
+    pruned_through: i64,
+}
+
+/// The organization's latest event position (committed, settled or not; at
+/// least where retention pruned through), and where retention pruned through.
 pub async fn positions(
     conn: &mut AsyncPgConnection,
     organization_id: OrganizationId,
 ) -> QueryResult<(i64, i64)> {
-    event_sequences::table
-        .find(organization_id)
-        .select((
-            event_sequences::last_sequence,
-            event_sequences::pruned_through,
-        ))
-        .first(conn)
-        .await
-        .optional()
-        .map(Option::unwrap_or_default)
+    let positions: Positions = diesel::sql_query(
+        "SELECT GREATEST(latest, pruned_through) AS latest, pruned_through
+         FROM (SELECT (SELECT max(position) FROM events WHERE organization_id = $1) AS latest,
+                      COALESCE((SELECT pruned_through FROM event_sequences
+                                WHERE organization_id = $1), 0) AS pruned_through) p",
+    )
+    .bind::<BigInt, _>(organization_id)
+    .get_result(conn)
+    .await?;
+    Ok((positions.latest, positions.pruned_through))
+}
+
+/// Which transactions had committed at one moment: where a live feed
+/// starts. Events it includes are history; every other event will commit
+/// later, at a position above `settled_through`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Snapshot {
+    /// Transactions below this had ended.
+    xmin: i64,
+    /// Transactions from this on had not started.
+    xmax: i64,
+    /// Transactions between the two still running.
+    running: Vec<i64>,
+}
+
+impl Snapshot {
+    /// Every event at or below this position was committed (or never will be).
+    pub fn settled_through(&self) -> i64 {
+        self.xmin.saturating_mul(POSITIONS_PER_TRANSACTION) - 1
+    }
+
+    /// Whether the event at `position` had committed at this moment.
+    pub fn includes(&self, position: i64) -> bool {
+        let xid = position / POSITIONS_PER_TRANSACTION;
+        xid < self.xmin || (xid < self.xmax && !self.running.contains(&xid))
+    }
+
+    /// Whether no event after `position` had committed at this moment.
+    pub fn is_before(&self, position: i64) -> bool {
+        position / POSITIONS_PER_TRANSACTION >= self.xmax
+    }
+
+    /// Parses `pg_current_snapshot()::text`: `xmin:xmax:running,…`.
+    pub fn parse(text: &str) -> Option<Snapshot> {
+        let mut parts = text.split(':');
+        let xmin = parts.next()?.parse().ok()?;
+        let xmax = parts.next()?.parse().ok()?;
+        let running = match parts.next()? {
+            "" => Vec::new(),
+            list => list
+                .split(',')
+                .map(|xid| xid.parse().ok())
+                .collect::<Option<_>>()?,
+        };
+        parts.next().is_none().then_some(Snapshot {
+            xmin,
+            xmax,
+            running,
+        })
+    }
+}
+
+#[derive(QueryableByName)]
+struct SnapshotText {
+    #[diesel(sql_type = Text)]
+    snapshot: String,
+}
+
+/// The database's snapshot now.
+pub async fn snapshot(conn: &mut AsyncPgConnection) -> QueryResult<Snapshot> {
+    let text: SnapshotText = diesel::sql_query("SELECT pg_current_snapshot()::text AS snapshot")
+        .get_result(conn)
+        .await?;
+    Snapshot::parse(&text.snapshot).ok_or_else(|| {
+        diesel::result::Error::DeserializationError(
+            format!("unexpected snapshot {:?}", text.snapshot).into(),
+        )
+    })
 }
 
 /// Deletes events older than `before`, remembering per organization how far
@@ -389,14 +543,53 @@ pub async fn positions(
 pub async fn prune(conn: &mut AsyncPgConnection, before: DateTime<Utc>) -> QueryResult<usize> {
     diesel::sql_query(
         "WITH pruned AS (
-             DELETE FROM events WHERE created_at < $1 RETURNING organization_id, sequence
+             DELETE FROM events WHERE created_at < $1 RETURNING organization_id, position
          ), reach AS (
-             SELECT organization_id, max(sequence) AS through FROM pruned GROUP BY organization_id
+             SELECT organization_id, max(position) AS through FROM pruned GROUP BY organization_id
          )
-         UPDATE event_sequences s SET pruned_through = GREATEST(s.pruned_through, reach.through)
-         FROM reach WHERE s.organization_id = reach.organization_id",
+         INSERT INTO event_sequences AS s (organization_id, pruned_through)
+         SELECT organization_id, through FROM reach
+         ON CONFLICT (organization_id)
+         DO UPDATE SET pruned_through = GREATEST(s.pruned_through, excluded.pruned_through)",
     )
     .bind::<diesel::sql_types::Timestamptz, _>(before)
     .execute(conn)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{POSITIONS_PER_TRANSACTION, Snapshot};
+
+    fn at(xid: i64, place: i64) -> i64 {
+        xid * POSITIONS_PER_TRANSACTION + place
+    }
+
+    #[test]
+    fn a_snapshot_tells_history_from_what_commits_later() {
+        let snapshot = Snapshot::parse("100:105:100,103").expect("parses");
+        assert_eq!(snapshot.settled_through(), at(100, 0) - 1);
+        for (position, committed) in [
+            (at(99, 7), true),
+            (at(100, 0), false),
+            (at(101, 2), true),
+            (at(103, 0), false),
+            (at(104, 0), true),
+            (at(105, 0), false),
+        ] {
+            assert_eq!(snapshot.includes(position), committed, "{position}");
+        }
+        assert!(!snapshot.is_before(at(104, 9)));
+        assert!(snapshot.is_before(at(105, 0)));
+    }
+
+    #[test]
+    fn snapshots_parse_as_postgres_prints_them() {
+        let idle = Snapshot::parse("7:7:").expect("parses");
+        assert_eq!(idle.settled_through(), at(7, 0) - 1);
+        assert!(idle.includes(at(6, 3)) && !idle.includes(at(7, 0)));
+        for bad in ["", "1:2", "1:2:x", "1:2:3:4", "a:2:"] {
+            assert_eq!(Snapshot::parse(bad), None, "{bad}");
+        }
+    }
 }

@@ -146,8 +146,11 @@ fn every_golden_event_decodes() {
 
 #[test]
 fn the_golden_typing_event_decodes() {
-    let event = model::parse_ephemeral(include_str!("../../../tests/data/events/typing.json"))
-        .expect("typing decodes");
+    let (event, follows) =
+        model::parse_ephemeral(include_str!("../../../tests/data/events/typing.json"))
+            .expect("typing decodes");
+    // Sent before ephemeral events said which stored ones they follow: none.
+    assert_eq!(follows, 0);
     assert_eq!(event.kind, EventKind::Typing);
     assert_eq!(event.payload.is_typing, Some(true));
     assert!(event.payload.subscriber.is_some());
