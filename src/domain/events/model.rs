@@ -538,6 +538,27 @@ pub async fn snapshot(conn: &mut AsyncPgConnection) -> QueryResult<Snapshot> {
     })
 }
 
+#[derive(QueryableByName)]
+struct Horizon {
+    #[diesel(sql_type = BigInt)]
+    horizon: i64,
+}
+
+/// The position through which every event of this database has settled
+/// (see `SETTLED`): a reader starting after it misses nothing that commits
+/// later, and replays at most what transactions still running committed.
+pub async fn settled_position(conn: &mut AsyncPgConnection) -> QueryResult<i64> {
+    let query = format!(
+        "SELECT (COALESCE(
+             (SELECT min(running::text::bigint) FROM pg_snapshot_xip(pg_current_snapshot()) AS running
+              WHERE NOT EXISTS (SELECT FROM pg_stat_activity a
+                                WHERE a.backend_xid = running::xid AND a.datname <> current_database())),
+             pg_snapshot_xmax(pg_current_snapshot())::text::bigint) * {POSITIONS_PER_TRANSACTION}) - 1 AS horizon"
+    );
+    let horizon: Horizon = diesel::sql_query(query).get_result(conn).await?;
+    Ok(horizon.horizon)
+}
+
 /// Deletes events older than `before`, remembering per organization how far
 /// it pruned. Returns how many organizations had events pruned.
 pub async fn prune(conn: &mut AsyncPgConnection, before: DateTime<Utc>) -> QueryResult<usize> {

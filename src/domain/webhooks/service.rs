@@ -8,7 +8,7 @@ use crate::db::ids::ApiKeyId;
 use crate::domain::auth::{Actor, Viewer};
 use crate::domain::errors::{Change, Code, DomainError, DomainResult, Violation, Violations};
 use crate::domain::events::EventKind;
-use crate::domain::events::model::positions;
+use crate::domain::events::model::settled_position;
 use crate::domain::tx::Tx;
 
 /// Longest description.
@@ -155,7 +155,9 @@ pub async fn create_webhook(
             "url is required",
         ));
     };
-    let (latest, _) = positions(tx, viewer.organization_id).await?;
+    // From what had settled when it was made: an event a transaction still
+    // running will commit has a higher position, and is delivered.
+    let latest = settled_position(tx).await?;
     let secret = generate_secret();
     let new = NewWebhook {
         organization_id: viewer.organization_id,
