@@ -62,7 +62,7 @@ const MAX_REMEMBERED_BYTES: usize = 4 * 1024;
 /// therefore valid: only those are compiled.
 pub struct CompiledReads {
     mode: Mode,
-    answered: Mutex<LruCache<(Box<str>, Option<Box<str>>), ()>>,
+    answered: Mutex<LruCache<DocumentKey, ()>>,
 }
 
 impl CompiledReads {
@@ -105,7 +105,7 @@ impl CompiledReads {
         self.lock().put(key(query, operation_name), ());
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<(Box<str>, Option<Box<str>>), ()>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<DocumentKey, ()>> {
         self.answered
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -124,7 +124,10 @@ fn compile_request(request: &mut Request) -> Option<Fields<Root>> {
     compiled
 }
 
-fn key(query: &str, operation_name: Option<&str>) -> (Box<str>, Option<Box<str>>) {
+/// A document's text and the operation name it was sent with.
+type DocumentKey = (Box<str>, Option<Box<str>>);
+
+fn key(query: &str, operation_name: Option<&str>) -> DocumentKey {
     (query.into(), operation_name.map(Into::into))
 }
 

@@ -36,6 +36,34 @@ const THREAD_COLUMNS: &str = "id, public_id, name, subject, created_at, updated_
 /// values are parameters).
 const MARK: char = '\u{1}';
 
+/// A member's display name from the `users u`, `api_keys k` and `contacts c`
+/// joined for its subscriber (only the one its membership columns name, as
+/// `Actor::from_columns` reads them, is joined).
+const MEMBER_NAME: &str =
+    "COALESCE(u.name, k.name, c.first_name || COALESCE(' ' || c.last_name, ''))";
+
+/// Columns and joins added to each row of a page.
+#[derive(Default)]
+struct Joined {
+    /// `, expression AS name…`
+    columns: String,
+    /// ` LEFT JOIN …` on the page's rows, aliased `page`.
+    joins: String,
+}
+
+/// Whether any node of a message page asks for its author.
+fn asks_for_author(fields: &Fields<ConnectionField<MessageField>>) -> bool {
+    fields.iter().any(|(_, field)| match field {
+        ConnectionField::Edges(edges) => edges.iter().any(|(_, edge)| match edge {
+            EdgeField::Node(node) => node
+                .iter()
+                .any(|(_, field)| matches!(field, MessageField::Author(_))),
+            EdgeField::Constant(_) | EdgeField::Cursor => false,
+        }),
+        ConnectionField::Constant(_) | ConnectionField::PageInfo(_) => false,
+    })
+}
+
 /// A value bound to a `$n` parameter.
 enum Bind {
     Text(String),
@@ -120,6 +148,7 @@ impl Statement {
                 let rows = |s: &mut Self| {
                     let _ = write!(s.sql, "SELECT {THREAD_COLUMNS} FROM threads WHERE ");
                     s.visible("threads");
+                    Joined::default()
                 };
                 self.connection(&t, page, THREAD_ORDER, fields, rows, |s, field| {
                     s.thread_field(&t, field)
@@ -154,7 +183,7 @@ impl Statement {
         page: &PageRequest,
         order: SortOrder,
         fields: &Fields<ConnectionField<N>>,
-        rows: impl FnOnce(&mut Self),
+        rows: impl FnOnce(&mut Self) -> Joined,
         mut node: impl FnMut(&mut Self, &N),
     ) {
         let scan = page.scan(order);
@@ -203,9 +232,13 @@ impl Statement {
         let direction = if scan.ascending { "ASC" } else { "DESC" };
         let _ = write!(
             self.sql,
-            " FROM (SELECT page.*, row_number() OVER (ORDER BY page.id {direction}) AS rn FROM ("
+            " FROM (SELECT page.*, row_number() OVER (ORDER BY page.id {direction}) AS rn"
         );
-        rows(self);
+        // The page's own rows go in a subquery written after the joined
+        // columns are known; write it aside, then put the pieces in order.
+        let select_end = self.sql.len();
+        self.sql.push_str(" FROM (");
+        let joined = rows(self);
         for (bound, operator) in [(&scan.greater_than, ">"), (&scan.less_than, "<")] {
             if let Some(position) = bound {
                 let placeholder = self.bind(Bind::BigInt(position.id));
@@ -215,8 +248,10 @@ impl Statement {
         let limit = self.bind(Bind::BigInt(scan.limit));
         let _ = write!(
             self.sql,
-            " ORDER BY id {direction} LIMIT {limit}) page) {alias})"
+            " ORDER BY id {direction} LIMIT {limit}) page{}) {alias})",
+            joined.joins
         );
+        self.sql.insert_str(select_end, &joined.columns);
     }
 
     /// The cursor of a row whose key is `key` (null for null): base64url,
@@ -265,6 +300,11 @@ impl Statement {
                         "SELECT {MESSAGE_COLUMNS} FROM messages \
                          WHERE organization_id = {org} AND thread_id = {t}.id"
                     );
+                    if asks_for_author(fields) {
+                        s.authors()
+                    } else {
+                        Joined::default()
+                    }
                 };
                 self.connection(&m, page, MESSAGE_ORDER, fields, rows, |s, field| {
                     s.message_field(&m, field)
@@ -315,17 +355,42 @@ impl Statement {
             MessageField::Text => write!(self.sql, "{m}.body"),
             MessageField::CreatedAt => write!(self.sql, "confab_rfc3339({m}.created_at)"),
             MessageField::Author(fields) => {
-                let s = self.alias("s");
-                self.sql.push_str("(SELECT ");
-                self.object(fields, |st, field| st.subscriber_field(&s, field));
-                let org = self.organization.clone();
-                write!(
-                    self.sql,
-                    " FROM thread_subscribers {s} WHERE {s}.organization_id = {org} \
-                     AND {s}.id = {m}.author_subscriber_id)"
-                )
+                let _ = write!(self.sql, "CASE WHEN {m}.author_id IS NULL THEN NULL ELSE ");
+                self.object(fields, |s, field| {
+                    let _ = match field {
+                        SubscriberField::Constant(text) => {
+                            s.constant(text);
+                            Ok(())
+                        }
+                        SubscriberField::Id => write!(s.sql, "{m}.author_public_id"),
+                        SubscriberField::Name => write!(s.sql, "{m}.author_name"),
+                        SubscriberField::UnreadCount => write!(s.sql, "{m}.author_unread_count"),
+                    };
+                });
+                write!(self.sql, " END")
             }
         };
+    }
+
+    /// The author of each message of a page, joined once for the page (not
+    /// looked up per message): its subscriber's columns and member's name.
+    fn authors(&mut self) -> Joined {
+        let org = self.organization.clone();
+        Joined {
+            columns: format!(
+                ", a.id AS author_id, a.public_id AS author_public_id, \
+                 a.unread_count AS author_unread_count, {MEMBER_NAME} AS author_name"
+            ),
+            joins: format!(
+                " LEFT JOIN thread_subscribers a ON a.organization_id = {org} \
+                 AND a.id = page.author_subscriber_id \
+                 LEFT JOIN users u ON u.organization_id = {org} AND u.id = a.user_id \
+                 LEFT JOIN api_keys k ON k.organization_id = {org} AND k.id = a.api_key_id \
+                 AND a.user_id IS NULL \
+                 LEFT JOIN contacts c ON c.organization_id = {org} AND c.id = a.contact_id \
+                 AND a.user_id IS NULL AND a.api_key_id IS NULL"
+            ),
+        }
     }
 
     fn subscriber_field(&mut self, s: &str, field: &SubscriberField) {
