@@ -1,21 +1,21 @@
 //! Compiled reads: a query whose every field `domain::reads` can answer is
 //! turned into that tree and answered by one SQL statement, not the resolvers.
 //!
-//! `compile` says `None` to anything it does not know (fragments,
-//! directives, a field or argument it does not handle, a cursor of another
-//! list), and the request keeps the resolver path, which also produces every
-//! error. The HTTP layer compiles only documents the resolvers have already
+//! `compile` says `None` to anything it does not know (directives, a field
+//! or argument it does not handle, a cursor of another list, fields GraphQL
+//! would merge), and the request keeps the resolver path, which also
+//! produces every error. The HTTP layer compiles only documents the resolvers have already
 //! answered without errors, so validation has been done once; in `verify`
 //! mode every compiled answer is compared with the resolvers' (the
 //! differential check the test suite runs under).
+
+use std::num::NonZeroUsize;
+use std::sync::Mutex;
 
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, Field, OperationDefinition, OperationType, Selection,
     SelectionSet,
 };
-use std::num::NonZeroUsize;
-use std::sync::Mutex;
-
 use async_graphql::{Name, Request, Value as ConstValue, Variables};
 use lru::LruCache;
 

@@ -6,6 +6,7 @@
 //! for what events carry, and `hub` for how events reach live subscribers on
 //! every server instance.
 
+pub mod horizon;
 pub mod hub;
 pub mod model;
 pub mod payload;
