@@ -33,22 +33,32 @@ use crate::graphql::pagination::PageRequest;
 pub enum Mode {
     /// Never: every query runs on the resolvers.
     Off,
-    /// For documents the resolvers have answered once without errors.
+    /// For documents the resolvers have answered once without errors, but
+    /// not lists of threads: on a machine where PostgreSQL shares the CPU
+    /// with the server, the inbox measured slower compiled (see BENCHMARKS.md).
     On,
-    /// Every compilable query runs on both paths and the answers are
-    /// compared; a difference is an error. For tests.
+    /// As `On`, lists of threads too.
+    All,
+    /// Every compilable query (lists too) runs on both paths and the
+    /// answers are compared; a difference is an error. For tests.
     Verify,
 }
 
 impl Mode {
-    /// `off`, `on` or `verify`.
+    /// `off`, `on`, `all` or `verify`.
     pub fn parse(text: &str) -> Result<Mode, String> {
         match text {
             "off" => Ok(Mode::Off),
             "on" => Ok(Mode::On),
+            "all" => Ok(Mode::All),
             "verify" => Ok(Mode::Verify),
-            other => Err(format!("expected off, on or verify, got {other:?}")),
+            other => Err(format!("expected off, on, all or verify, got {other:?}")),
         }
+    }
+
+    /// Whether lists of threads are compiled.
+    fn lists(self) -> bool {
+        matches!(self, Mode::All | Mode::Verify)
     }
 }
 
@@ -83,12 +93,12 @@ impl CompiledReads {
     /// The compiled form of a checked request (its document parsed), if
     /// reads are on and its document was answered before.
     pub fn ready(&self, request: &mut Request) -> Option<Fields<Root>> {
-        if self.mode != Mode::On {
+        if !matches!(self.mode, Mode::On | Mode::All) {
             return None;
         }
         let key = key(&request.query, request.operation_name.as_deref());
         self.lock().get(&key)?;
-        compile_request(request)
+        compile_request(request, self.mode.lists())
     }
 
     /// The compiled form of a checked request, for `remember` or a
@@ -97,7 +107,7 @@ impl CompiledReads {
         if self.mode == Mode::Off || request.query.len() > MAX_REMEMBERED_BYTES {
             return None;
         }
-        compile_request(request)
+        compile_request(request, self.mode.lists())
     }
 
     /// Notes that the resolvers answered this document without errors.
@@ -113,13 +123,13 @@ impl CompiledReads {
 }
 
 /// Compiles a request's parsed document with its variables.
-fn compile_request(request: &mut Request) -> Option<Fields<Root>> {
+fn compile_request(request: &mut Request, lists: bool) -> Option<Fields<Root>> {
     let variables = std::mem::take(&mut request.variables);
     let operation_name = request.operation_name.clone();
     let compiled = request
         .parsed_query()
         .ok()
-        .and_then(|document| compile(document, operation_name.as_deref(), &variables));
+        .and_then(|document| compile(document, operation_name.as_deref(), &variables, lists));
     request.variables = variables;
     compiled
 }
@@ -132,11 +142,13 @@ fn key(query: &str, operation_name: Option<&str>) -> DocumentKey {
 }
 
 /// The root fields of the operation `operation_name` names in `document`,
-/// with `variables` in place, if it is a query that can be compiled.
+/// with `variables` in place, if it is a query that can be compiled
+/// (`threads` lists only if `lists`).
 pub fn compile(
     document: &ExecutableDocument,
     operation_name: Option<&str>,
     variables: &Variables,
+    lists: bool,
 ) -> Option<Fields<Root>> {
     let operation = operation(document, operation_name)?;
     if operation.ty != OperationType::Query || !operation.directives.is_empty() {
@@ -158,7 +170,7 @@ pub fn compile(
                 Some(Root::Thread { public_id, fields })
             }
             // Without a `filter`, and without `totalCount` or `pageInfo`.
-            "threads" => Some(Root::Threads {
+            "threads" if lists => Some(Root::Threads {
                 page: input.page(field)?,
                 fields: input.connection(field, "Thread", |f| input.thread_field(f))?,
             }),
@@ -499,7 +511,7 @@ mod tests {
 
     fn compiled(query: &str, variables: serde_json::Value) -> Option<Fields<Root>> {
         let document = async_graphql::parser::parse_query(query).ok()?;
-        compile(&document, None, &Variables::from_json(variables))
+        compile(&document, None, &Variables::from_json(variables), true)
     }
 
     #[test]
@@ -538,6 +550,10 @@ mod tests {
             assert!(compiled(q, serde_json::json!({})).is_some(), "{q}");
         }
         assert!(compiled(inbox, serde_json::json!({ "first": 20 })).is_some());
+        let document = async_graphql::parser::parse_query(inbox).ok();
+        let variables = Variables::from_json(serde_json::json!({ "first": 20 }));
+        let without_lists = document.and_then(|d| compile(&d, None, &variables, false));
+        assert_eq!(without_lists, None, "lists only when asked");
     }
 
     #[test]

@@ -186,10 +186,11 @@ async fn compiled_inbox_reads_match_the_resolvers() {
 }
 
 /// Once the resolvers have answered a document, it is answered by one
-/// statement (the token is cached), and the answer is the same.
+/// statement (the token is cached), and the answer is the same (`all`:
+/// lists of threads too).
 #[tokio::test]
 async fn an_answered_document_is_one_statement_after() {
-    let app = TestApp::spawn_with(|config| config.compiled_reads = "on".into()).await;
+    let app = TestApp::spawn_with(|config| config.compiled_reads = "all".into()).await;
     let (thread, _) = thread_with_every_kind_of_author(&app).await;
     let token = app.token.clone();
     // The resolvers answer first; then one statement gives the same answer.
