@@ -15,7 +15,7 @@ use axum::response::Response;
 use super::{AppState, observe};
 use crate::domain::auth::{self, Viewer};
 use crate::domain::reads::{Fields, Root};
-use crate::graphql::compiled::{self, Mode};
+use crate::graphql::compiled::{self, Mode, Plan};
 use crate::graphql::errors::sanitize_errors;
 use crate::graphql::limits::Measure;
 use crate::graphql::{LoaderCache, context_data};
@@ -173,27 +173,22 @@ async fn execute(
     } else {
         LoaderCache::Off
     };
-    if is_query
-        && let Some(roots) = state.reads.ready(&mut request)
-        && let Some(response) = compiled_answer(state, viewer, &roots, media).await
+    let plan = if is_query {
+        state.reads.plan(&mut request)
+    } else {
+        Plan::Resolvers
+    };
+    if let Plan::Compiled(roots) = &plan
+        && let Some(response) = compiled_answer(state, viewer, roots, media).await
     {
         return response;
     }
-    let learned = if is_query {
-        state.reads.learn(&mut request)
-    } else {
-        None
-    };
-    let (query, operation_name) = match &learned {
-        Some(_) => (request.query.clone(), request.operation_name.clone()),
-        None => (String::new(), None),
-    };
     // A freshly parsed request carries no data of its own.
     request.data = context_data(&state.pool, viewer, cache);
     let schema = state.schemas.for_measure(&measure);
     let mut response = schema.execute(request).await;
     sanitize_errors(&mut response.errors);
-    if let Some(roots) = learned
+    if let Plan::Learn(roots, key) = plan
         && response.errors.is_empty()
     {
         if state.reads.mode() == Mode::Verify {
@@ -201,7 +196,7 @@ async fn execute(
                 return mismatch.with_media(media);
             }
         } else {
-            state.reads.remember(&query, operation_name.as_deref());
+            state.reads.remember(key);
         }
     }
     answer(media, response, state.schemas.max_response_bytes)

@@ -53,6 +53,26 @@ async fn texts_for(app: &TestApp, query: &str) -> Vec<String> {
     texts(&search(app, query, json!({})).await)
 }
 
+/// Logs an email conversation with `contact` holding one message; returns
+/// the conversation's id.
+async fn logged_email(app: &TestApp, contact: &str, content: &str, written_by_me: bool) -> Value {
+    let conversation = app
+        .data(
+            "mutation($input: CreateConversationInput!) { createConversation(input: $input) { conversation { id } } }",
+            json!({ "input": { "contactId": contact, "channel": "EMAIL", "happenedAt": "2024-03-15" } }),
+        )
+        .await["createConversation"]["conversation"]["id"]
+        .clone();
+    let message = json!({ "conversationId": conversation, "content": content,
+        "writtenAt": "2024-03-15T10:00:00Z", "writtenByMe": written_by_me });
+    app.data(
+        "mutation($input: AddConversationMessageInput!) { addConversationMessage(input: $input) { message { id } } }",
+        json!({ "input": message }),
+    )
+    .await;
+    conversation
+}
+
 /// Creates a thread as `token` (with `input`); returns its id.
 async fn thread_as(app: &TestApp, token: &str, input: Value) -> String {
     let body = app
@@ -230,18 +250,7 @@ async fn filters_narrow_by_thread_conversation_author_time_and_type() {
     send_all(&app, &agent, &first, &["invoice from the agent"]).await;
     send_all(&app, &token, &first, &["invoice from the key"]).await;
     send_all(&app, &token, &second, &["invoice in the second thread"]).await;
-    let conversation = app
-        .data(
-            "mutation($input: CreateConversationInput!) { createConversation(input: $input) { conversation { id } } }",
-            json!({ "input": { "contactId": ada, "channel": "EMAIL", "happenedAt": "2024-03-15" } }),
-        )
-        .await["createConversation"]["conversation"]["id"]
-        .clone();
-    app.data(
-        "mutation($input: AddConversationMessageInput!) { addConversationMessage(input: $input) { message { id } } }",
-        json!({ "input": { "conversationId": conversation, "content": "invoice by email", "writtenAt": "2024-03-15T10:00:00Z", "writtenByMe": false } }),
-    )
-    .await;
+    let conversation = logged_email(&app, &ada, "invoice by email", false).await;
 
     let filtered = async |filter: Value| {
         let mut found = texts(&search(&app, "invoice", json!({ "filter": filter })).await);
@@ -422,18 +431,7 @@ async fn tenants_and_contacts_find_only_what_they_may_read() {
     send_all(&app, &token, &bobs, &["secret for Bob"]).await;
     let theirs = thread_as(&app, &globex, json!({ "name": "Globex secret plans" })).await;
     send_all(&app, &globex, &theirs, &["secret of another tenant"]).await;
-    let conversation = app
-        .data(
-            "mutation($input: CreateConversationInput!) { createConversation(input: $input) { conversation { id } } }",
-            json!({ "input": { "contactId": ada, "channel": "EMAIL", "happenedAt": "2024-03-15" } }),
-        )
-        .await["createConversation"]["conversation"]["id"]
-        .clone();
-    app.data(
-        "mutation($input: AddConversationMessageInput!) { addConversationMessage(input: $input) { message { id } } }",
-        json!({ "input": { "conversationId": conversation, "content": "secret logged about Ada", "writtenAt": "2024-03-15T10:00:00Z", "writtenByMe": true } }),
-    )
-    .await;
+    let conversation = logged_email(&app, &ada, "secret logged about Ada", true).await;
 
     let mut staff = texts_of_body(&search_as(&app, &token, "secret", json!({})).await);
     staff.sort();

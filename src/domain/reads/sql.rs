@@ -37,8 +37,7 @@ const THREAD_COLUMNS: &str = "id, public_id, name, subject, created_at, updated_
 const MARK: char = '\u{1}';
 
 /// A member's display name from the `users u`, `api_keys k` and `contacts c`
-/// joined for its subscriber (only the one its membership columns name, as
-/// `Actor::from_columns` reads them, is joined).
+/// that `Statement::member_joins` joins for its subscriber.
 const MEMBER_NAME: &str =
     "COALESCE(u.name, k.name, c.first_name || COALESCE(' ' || c.last_name, ''))";
 
@@ -265,19 +264,18 @@ impl Statement {
 
     /// The condition that the subscriber aliased `s` is the viewer.
     fn is_viewer(&mut self, s: &str) {
-        let (column, id): (&str, i64) = match self.viewer.actor {
+        // As `Actor::from_columns` reads the membership columns: the first set wins.
+        let (condition, id): (&str, i64) = match self.viewer.actor {
             Actor::User(id) => ("user_id", id.into()),
-            Actor::ApiKey(id) => ("api_key_id", id.into()),
-            Actor::Contact(id) => ("contact_id", id.into()),
+            Actor::ApiKey(id) => ("user_id IS NULL AND {s}.api_key_id", id.into()),
+            Actor::Contact(id) => (
+                "user_id IS NULL AND {s}.api_key_id IS NULL AND {s}.contact_id",
+                id.into(),
+            ),
         };
         let id = self.bind(Bind::BigInt(id));
-        // As `Actor::from_columns` reads the membership columns.
-        let earlier = match column {
-            "user_id" => "",
-            "api_key_id" => " AND {s}.user_id IS NULL",
-            _ => " AND {s}.user_id IS NULL AND {s}.api_key_id IS NULL",
-        };
-        let _ = write!(self.sql, "{s}.{column} = {id}{}", earlier.replace("{s}", s));
+        let condition = condition.replace("{s}", s);
+        let _ = write!(self.sql, "{s}.{condition} = {id}");
     }
 
     fn thread_field(&mut self, t: &str, field: &ThreadField) {
@@ -329,17 +327,21 @@ impl Statement {
             } => {
                 let s = self.alias("s");
                 self.sql.push_str("(SELECT COALESCE(json_agg(");
-                self.object(fields, |st, field| st.subscriber_field(&s, field));
+                self.object(fields, |st, field| {
+                    st.subscriber_field(&format!("{s}."), field)
+                });
                 let org = self.organization.clone();
                 let archived = if *include_archived {
                     ""
                 } else {
-                    " AND NOT is_archived"
+                    " AND NOT a.is_archived"
                 };
+                let members = self.member_joins("a");
                 write!(
                     self.sql,
-                    " ORDER BY {s}.id), '[]'::json) FROM (SELECT * FROM thread_subscribers \
-                     WHERE organization_id = {org} AND thread_id = {t}.id{archived}) {s})"
+                    " ORDER BY {s}.id), '[]'::json) FROM (SELECT a.id, a.public_id, a.unread_count, \
+                     {MEMBER_NAME} AS name FROM thread_subscribers a{members} \
+                     WHERE a.organization_id = {org} AND a.thread_id = {t}.id{archived}) {s})"
                 )
             }
         };
@@ -356,17 +358,8 @@ impl Statement {
             MessageField::CreatedAt => write!(self.sql, "confab_rfc3339({m}.created_at)"),
             MessageField::Author(fields) => {
                 let _ = write!(self.sql, "CASE WHEN {m}.author_id IS NULL THEN NULL ELSE ");
-                self.object(fields, |s, field| {
-                    let _ = match field {
-                        SubscriberField::Constant(text) => {
-                            s.constant(text);
-                            Ok(())
-                        }
-                        SubscriberField::Id => write!(s.sql, "{m}.author_public_id"),
-                        SubscriberField::Name => write!(s.sql, "{m}.author_name"),
-                        SubscriberField::UnreadCount => write!(s.sql, "{m}.author_unread_count"),
-                    };
-                });
+                let columns = format!("{m}.author_");
+                self.object(fields, |s, field| s.subscriber_field(&columns, field));
                 write!(self.sql, " END")
             }
         };
@@ -376,6 +369,7 @@ impl Statement {
     /// looked up per message): its subscriber's columns and member's name.
     fn authors(&mut self) -> Joined {
         let org = self.organization.clone();
+        let members = self.member_joins("a");
         Joined {
             columns: format!(
                 ", a.id AS author_id, a.public_id AS author_public_id, \
@@ -383,36 +377,35 @@ impl Statement {
             ),
             joins: format!(
                 " LEFT JOIN thread_subscribers a ON a.organization_id = {org} \
-                 AND a.id = page.author_subscriber_id \
-                 LEFT JOIN users u ON u.organization_id = {org} AND u.id = a.user_id \
-                 LEFT JOIN api_keys k ON k.organization_id = {org} AND k.id = a.api_key_id \
-                 AND a.user_id IS NULL \
-                 LEFT JOIN contacts c ON c.organization_id = {org} AND c.id = a.contact_id \
-                 AND a.user_id IS NULL AND a.api_key_id IS NULL"
+                 AND a.id = page.author_subscriber_id{members}"
             ),
         }
     }
 
-    fn subscriber_field(&mut self, s: &str, field: &SubscriberField) {
+    /// The joins `MEMBER_NAME` reads, for the subscriber aliased `a`: only
+    /// the member its membership columns name, as `Actor::from_columns`
+    /// reads them.
+    fn member_joins(&self, a: &str) -> String {
         let org = self.organization.clone();
-        let _ = match field {
-            SubscriberField::Constant(text) => {
-                self.constant(text);
-                Ok(())
-            }
-            SubscriberField::Id => write!(self.sql, "{s}.public_id"),
-            SubscriberField::UnreadCount => write!(self.sql, "{s}.unread_count"),
-            // As `Actor::from_columns` reads the membership columns.
-            SubscriberField::Name => write!(
-                self.sql,
-                "CASE WHEN {s}.user_id IS NOT NULL THEN (SELECT u.name FROM users u \
-                 WHERE u.organization_id = {org} AND u.id = {s}.user_id) \
-                 WHEN {s}.api_key_id IS NOT NULL THEN (SELECT k.name FROM api_keys k \
-                 WHERE k.organization_id = {org} AND k.id = {s}.api_key_id) \
-                 WHEN {s}.contact_id IS NOT NULL THEN (SELECT c.first_name || COALESCE(' ' || c.last_name, '') \
-                 FROM contacts c WHERE c.organization_id = {org} AND c.id = {s}.contact_id) END"
-            ),
+        format!(
+            " LEFT JOIN users u ON u.organization_id = {org} AND u.id = {a}.user_id \
+             LEFT JOIN api_keys k ON k.organization_id = {org} AND k.id = {a}.api_key_id \
+             AND {a}.user_id IS NULL \
+             LEFT JOIN contacts c ON c.organization_id = {org} AND c.id = {a}.contact_id \
+             AND {a}.user_id IS NULL AND {a}.api_key_id IS NULL"
+        )
+    }
+
+    /// A subscriber's field from a row with its `public_id`, `name` and
+    /// `unread_count` under the column prefix `columns` (`s1.`, `m2.author_`).
+    fn subscriber_field(&mut self, columns: &str, field: &SubscriberField) {
+        let column = match field {
+            SubscriberField::Constant(text) => return self.constant(text),
+            SubscriberField::Id => "public_id",
+            SubscriberField::Name => "name",
+            SubscriberField::UnreadCount => "unread_count",
         };
+        let _ = write!(self.sql, "{columns}{column}");
     }
 }
 

@@ -90,29 +90,25 @@ impl CompiledReads {
         self.mode
     }
 
-    /// The compiled form of a checked request (its document parsed), if
-    /// reads are on and its document was answered before.
-    pub fn ready(&self, request: &mut Request) -> Option<Fields<Root>> {
-        if !matches!(self.mode, Mode::On | Mode::All) {
-            return None;
-        }
-        let key = key(&request.query, request.operation_name.as_deref());
-        self.lock().get(&key)?;
-        compile_request(request, self.mode.lists())
-    }
-
-    /// The compiled form of a checked request, for `remember` or a
-    /// comparison after the resolvers have answered it.
-    pub fn learn(&self, request: &mut Request) -> Option<Fields<Root>> {
+    /// What to do with a checked query (its document parsed): compile it
+    /// once, and answer it compiled if its document was answered before.
+    pub fn plan(&self, request: &mut Request) -> Plan {
         if self.mode == Mode::Off || request.query.len() > MAX_REMEMBERED_BYTES {
-            return None;
+            return Plan::Resolvers;
         }
-        compile_request(request, self.mode.lists())
+        let Some(roots) = compile_request(request, self.mode.lists()) else {
+            return Plan::Resolvers;
+        };
+        let key = key(&request.query, request.operation_name.as_deref());
+        if self.mode != Mode::Verify && self.lock().get(&key).is_some() {
+            return Plan::Compiled(roots);
+        }
+        Plan::Learn(roots, key)
     }
 
     /// Notes that the resolvers answered this document without errors.
-    pub fn remember(&self, query: &str, operation_name: Option<&str>) {
-        self.lock().put(key(query, operation_name), ());
+    pub fn remember(&self, key: DocumentKey) {
+        self.lock().put(key, ());
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<DocumentKey, ()>> {
@@ -135,7 +131,18 @@ fn compile_request(request: &mut Request, lists: bool) -> Option<Fields<Root>> {
 }
 
 /// A document's text and the operation name it was sent with.
-type DocumentKey = (Box<str>, Option<Box<str>>);
+pub type DocumentKey = (Box<str>, Option<Box<str>>);
+
+/// How a query is answered.
+pub enum Plan {
+    /// By the resolvers alone.
+    Resolvers,
+    /// By its compiled statement.
+    Compiled(Fields<Root>),
+    /// By the resolvers, then (if they answer without errors) its document
+    /// is remembered, or in `verify` mode the compiled answer compared.
+    Learn(Fields<Root>, DocumentKey),
+}
 
 fn key(query: &str, operation_name: Option<&str>) -> DocumentKey {
     (query.into(), operation_name.map(Into::into))
@@ -506,91 +513,4 @@ impl Input<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn compiled(query: &str, variables: serde_json::Value) -> Option<Fields<Root>> {
-        let document = async_graphql::parser::parse_query(query).ok()?;
-        compile(&document, None, &Variables::from_json(variables), true)
-    }
-
-    #[test]
-    fn the_thread_query_compiles_with_aliases_and_variables() {
-        let roots = compiled(
-            "query($id: ID!, $n: Int) { t: thread(id: $id) { id title: name messages(last: $n) { edges { node { id text createdAt author { name } } } } } }",
-            serde_json::json!({ "id": "thrd_a", "n": 5 }),
-        );
-        let Some(roots) = roots else {
-            panic!("compiles");
-        };
-        assert_eq!(roots.len(), 1);
-        assert_eq!(roots[0].0, "t");
-        let Root::Thread { public_id, fields } = &roots[0].1 else {
-            panic!("a thread");
-        };
-        assert_eq!(public_id, "thrd_a");
-        assert_eq!(fields[1], ("title".to_string(), ThreadField::Name));
-        let ThreadField::Messages { page, .. } = &fields[2].1 else {
-            panic!("messages");
-        };
-        assert_eq!(page.size, 5);
-    }
-
-    #[test]
-    fn the_inbox_query_compiles() {
-        let inbox = "query($first: Int, $after: String, $last: Int, $before: String) { threads(first: $first, after: $after, last: $last, before: $before) { __typename edges { __typename node { id name unreadCount updatedAt subscribers { id name unreadCount } everyone: subscribers(includeArchived: true) { name } messages(last: 1) { edges { node { text createdAt author { name } } } } } } } }";
-        for q in [
-            "{ threads(first: 2) { edges { node { id } } } }",
-            "{ threads(first: 2) { __typename } }",
-            "{ threads(first: 2) { edges { node { unreadCount } } } }",
-            "{ threads(first: 2) { edges { node { subscribers { name } } } } }",
-            "{ threads(first: 2) { edges { node { e: subscribers(includeArchived: true) { name } } } } }",
-            "{ threads(first: 2) { edges { node { messages(last: 1) { edges { node { text } } } } } } }",
-        ] {
-            assert!(compiled(q, serde_json::json!({})).is_some(), "{q}");
-        }
-        assert!(compiled(inbox, serde_json::json!({ "first": 20 })).is_some());
-        let document = async_graphql::parser::parse_query(inbox).ok();
-        let variables = Variables::from_json(serde_json::json!({ "first": 20 }));
-        let without_lists = document.and_then(|d| compile(&d, None, &variables, false));
-        assert_eq!(without_lists, None, "lists only when asked");
-    }
-
-    #[test]
-    fn fragments_that_apply_are_spread_and_repeated_leaves_answered_once() {
-        let query = "query { thread(id: \"x\") { __typename id ...Parts ... on Node { id } ... on Message { text } } }
-            fragment Parts on Thread { __typename name messages(first: 1) { edges { node { ...Text } } } }
-            fragment Text on Message { id text }";
-        let Some(roots) = compiled(query, serde_json::json!({})) else {
-            panic!("compiles");
-        };
-        let Root::Thread { fields, .. } = &roots[0].1 else {
-            panic!("a thread");
-        };
-        let keys: Vec<&str> = fields.iter().map(|(key, _)| key.as_str()).collect();
-        assert_eq!(keys, ["__typename", "id", "name", "messages"]);
-    }
-
-    #[test]
-    fn what_it_does_not_know_stays_on_the_resolvers() {
-        let id = serde_json::json!({});
-        for query in [
-            "{ thread(id: \"x\") { id contact { id } } }",
-            "{ thread(id: \"x\") { ...F } } fragment F on Thread { id contact { id } }",
-            "{ thread(id: \"x\") { ...F @include(if: true) } } fragment F on Thread { id }",
-            "{ thread(id: \"x\") { id ... { id: name } } }",
-            "{ thread(id: \"x\") { id @include(if: true) } }",
-            "{ thread(id: \"x\") { messages(first: 1) { totalCount } } }",
-            "{ thread(id: \"x\") { messages(first: 1) { edges { cursor(x: 1) } } } }",
-            "{ thread(id: \"x\") { messages(first: 0) { edges { node { id } } } } }",
-            "{ thread(id: \"x\") { messages(first: 1, after: \"junk\") { edges { node { id } } } } }",
-            "query($id: ID) { thread(id: $id) { id } }",
-            "{ a: thread(id: \"x\") { id } a: thread(id: \"y\") { id } }",
-            "mutation { thread(id: \"x\") { id } }",
-            "{ threads(first: 1, filter: {isResolved: true}) { edges { node { id } } } }",
-            "{ threads(first: 1) { totalCount } }",
-        ] {
-            assert_eq!(compiled(query, id.clone()), None, "{query}");
-        }
-    }
-}
+mod tests;
