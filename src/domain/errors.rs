@@ -211,46 +211,43 @@ impl Violations {
 
     /// A phone number in E.164 form.
     pub fn optional_phone(&mut self, field: &str, value: Option<&str>) -> Option<String> {
-        let value = non_blank(value?)?;
-        let phone = crate::domain::validation::normalize_e164(&value);
-        if phone.is_none() {
-            self.push(
-                field,
-                Code::InvalidPhone,
-                format!(
-                    "{value:?} is not a valid phone number with its country code (E.164), e.g. +14155550100"
-                ),
-            );
-        }
-        phone
+        self.optional_normalized(
+            field,
+            value,
+            crate::domain::validation::normalize_e164,
+            Code::InvalidPhone,
+            "is not a valid phone number with its country code (E.164), e.g. +14155550100",
+        )
     }
 
     /// An absolute http(s) URL.
     pub fn optional_url(&mut self, field: &str, value: Option<&str>) -> Option<String> {
-        let value = non_blank(value?)?;
-        let url = normalize_http_url(&value);
-        if url.is_none() {
-            self.push(
-                field,
-                Code::InvalidUrl,
-                format!("{value:?} is not an absolute http(s) URL"),
-            );
-        }
-        url
+        let problem = "is not an absolute http(s) URL";
+        self.optional_normalized(field, value, normalize_http_url, Code::InvalidUrl, problem)
     }
 
     /// A lower-cased email address.
     pub fn optional_email(&mut self, field: &str, value: Option<&str>) -> Option<String> {
+        let problem = "is not an email address";
+        self.optional_normalized(field, value, normalize_email, Code::InvalidEmail, problem)
+    }
+
+    /// A non-blank value in the form `normalize` gives it; when it has none,
+    /// records `code` with the message "<value> <problem>".
+    fn optional_normalized(
+        &mut self,
+        field: &str,
+        value: Option<&str>,
+        normalize: fn(&str) -> Option<String>,
+        code: Code,
+        problem: &str,
+    ) -> Option<String> {
         let value = non_blank(value?)?;
-        let email = normalize_email(&value);
-        if email.is_none() {
-            self.push(
-                field,
-                Code::InvalidEmail,
-                format!("{value:?} is not an email address"),
-            );
+        let normalized = normalize(&value);
+        if normalized.is_none() {
+            self.push(field, code, format!("{value:?} {problem}"));
         }
-        email
+        normalized
     }
 }
 
