@@ -186,13 +186,7 @@ impl Cluster {
     }
 
     fn is_running(&self) -> Result<bool, ClusterError> {
-        let output = self.command_output(
-            "pg_ctl status",
-            Command::new(self.bin_dir.join("pg_ctl"))
-                .arg("status")
-                .arg("--pgdata")
-                .arg(&self.pg_data),
-        )?;
+        let output = self.command_output("pg_ctl status", &mut self.pg_ctl("status"))?;
         // pg_ctl status: 0 running, 3 not running, 4 no accessible data dir.
         Ok(output.status.success())
     }
@@ -207,10 +201,7 @@ impl Cluster {
         tracing::info!(pg_data = %self.pg_data.display(), "starting the private PostgreSQL cluster");
         self.run(
             "pg_ctl start",
-            Command::new(self.bin_dir.join("pg_ctl"))
-                .arg("start")
-                .arg("--pgdata")
-                .arg(&self.pg_data)
+            self.pg_ctl("start")
                 .arg("--log")
                 .arg(self.pg_data.join("server.log"))
                 .args(["--wait", "--timeout", "60", "--silent"]),
@@ -221,12 +212,16 @@ impl Cluster {
         tracing::info!(pg_data = %self.pg_data.display(), "stopping the private PostgreSQL cluster");
         self.run(
             "pg_ctl stop",
-            Command::new(self.bin_dir.join("pg_ctl"))
-                .arg("stop")
-                .arg("--pgdata")
-                .arg(&self.pg_data)
+            self.pg_ctl("stop")
                 .args(["--mode", "fast", "--wait", "--silent"]),
         )
+    }
+
+    /// `pg_ctl <action> --pgdata <the cluster>`, for more arguments.
+    fn pg_ctl(&self, action: &str) -> Command {
+        let mut command = Command::new(self.bin_dir.join("pg_ctl"));
+        command.arg(action).arg("--pgdata").arg(&self.pg_data);
+        command
     }
 
     fn hand_to_cluster_user(&self, dir: &Path) -> Result<(), ClusterError> {
