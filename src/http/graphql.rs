@@ -31,29 +31,39 @@ pub async fn get(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
+    serve(&state, &headers, Method::Get, |media| {
+        read_get(media, query)
+    })
+    .await
+}
+
+/// Counts the request, negotiates the response's media type, reads the
+/// request with `read` (which answers a malformed one itself) and runs it.
+async fn serve(
+    state: &AppState,
+    headers: &HeaderMap,
+    method: Method,
+    read: impl FnOnce(MediaType) -> Result<async_graphql::Request, Response>,
+) -> Response {
     let mut observed = state.metrics.graphql_request();
-    let response = serve_get(&state, &headers, query, &mut observed).await;
+    let response = match MediaType::negotiate(headers) {
+        None => not_acceptable(),
+        Some(media) => match read(media) {
+            Ok(request) => execute(state, headers, request, media, method, &mut observed).await,
+            Err(refusal) => refusal,
+        },
+    };
     observed.finish(&response);
     response
 }
 
-async fn serve_get(
-    state: &AppState,
-    headers: &HeaderMap,
-    query: Option<String>,
-    observed: &mut GraphqlRequest,
-) -> Response {
-    let Some(media) = MediaType::negotiate(headers) else {
-        return not_acceptable();
-    };
-    let request = match parse_query_string(query.as_deref().unwrap_or_default()) {
-        Ok(request) => request,
-        Err(message) => return bad_request(media, &message),
-    };
+fn read_get(media: MediaType, query: Option<String>) -> Result<async_graphql::Request, Response> {
+    let request = parse_query_string(query.as_deref().unwrap_or_default())
+        .map_err(|message| bad_request(media, &message))?;
     if request.query.is_empty() {
-        return bad_request(media, "the `query` parameter is required");
+        return Err(bad_request(media, "the `query` parameter is required"));
     }
-    execute(state, headers, request, media, Method::Get, observed).await
+    Ok(request)
 }
 
 /// Reads `query`, `operationName`, `variables` and `extensions` (the last two
@@ -80,21 +90,17 @@ fn parse_query_string(input: &str) -> Result<async_graphql::Request, String> {
 
 /// POST `/graphql` with a JSON body `{query, variables, operationName, extensions}`.
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let mut observed = state.metrics.graphql_request();
-    let response = serve_post(&state, &headers, body, &mut observed).await;
-    observed.finish(&response);
-    response
+    serve(&state, &headers, Method::Post, |media| {
+        read_post(media, &headers, &body)
+    })
+    .await
 }
 
-async fn serve_post(
-    state: &AppState,
+fn read_post(
+    media: MediaType,
     headers: &HeaderMap,
-    body: Bytes,
-    observed: &mut GraphqlRequest,
-) -> Response {
-    let Some(media) = MediaType::negotiate(headers) else {
-        return not_acceptable();
-    };
+    body: &[u8],
+) -> Result<async_graphql::Request, Response> {
     let content_type = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -103,16 +109,14 @@ async fn serve_post(
     if !essence.eq_ignore_ascii_case(APPLICATION_JSON) {
         let message = format!("send the request as {APPLICATION_JSON}, not {content_type:?}");
         let body = errors_body(&[coded_error(&message, "UNSUPPORTED_MEDIA_TYPE")]);
-        return respond(StatusCode::UNSUPPORTED_MEDIA_TYPE, media, body);
+        return Err(respond(StatusCode::UNSUPPORTED_MEDIA_TYPE, media, body));
     }
-    let request: async_graphql::Request = match serde_json::from_slice(&body) {
-        Ok(request) => request,
-        Err(error) => return bad_request(media, &format!("malformed request body: {error}")),
-    };
+    let request: async_graphql::Request = serde_json::from_slice(body)
+        .map_err(|error| bad_request(media, &format!("malformed request body: {error}")))?;
     if request.query.trim().is_empty() {
-        return bad_request(media, "the `query` field is required");
+        return Err(bad_request(media, "the `query` field is required"));
     }
-    execute(state, headers, request, media, Method::Post, observed).await
+    Ok(request)
 }
 
 /// How the request arrived: GET may only run queries.
