@@ -463,46 +463,39 @@ mod tests {
         check(&document, &variables, &shape, &BUDGET)
     }
 
+    fn measure_query(query: &str) -> Result<Measure, DocumentError> {
+        measure(query, serde_json::json!({}))
+    }
+
     #[test]
     fn cost_multiplies_by_page_sizes() {
         let query =
             "{ threads(first: 10) { totalCount edges { node { recentMessages { text } } } } }";
         // threads 1 + 10 × (totalCount, edges, node, recentMessages 1 each + 150 × text 1):
         // fields beside `edges` are counted per page item too, erring high.
-        let found = measure(query, serde_json::json!({})).expect("within budget");
+        let found = measure_query(query).expect("within budget");
         assert_eq!(found.cost, 1 + 10 * (1 + 1 + 1 + 1 + 150));
         let by_variable = measure(
             "query($n: Int) { threads(first: $n) { edges { node { id } } } }",
             serde_json::json!({ "n": 1000 }),
         );
         assert_eq!(by_variable.map(|m| m.cost), Ok(1 + 1000 * 3));
-        let default = measure(
-            "{ threads { edges { node { id } } } }",
-            serde_json::json!({}),
-        );
+        let default = measure_query("{ threads { edges { node { id } } } }");
         assert_eq!(default.map(|m| m.cost), Ok(1 + 50 * 3));
     }
 
     #[test]
     fn bytes_bound_long_text_by_page_size() {
-        let small = measure(
-            "{ viewer { organization { id name } } }",
-            serde_json::json!({}),
-        );
+        let small = measure_query("{ viewer { organization { id name } } }");
         assert!(small.expect("measured").bytes < 4 * SHORT_SCALAR_BYTES);
-        let texts = measure(
-            "{ threads(first: 10) { edges { node { recentMessages { text } } } } }",
-            serde_json::json!({}),
-        );
+        let texts =
+            measure_query("{ threads(first: 10) { edges { node { recentMessages { text } } } } }");
         assert!(texts.expect("measured").bytes >= 10 * 150 * TEXT_BYTES);
     }
 
     #[test]
     fn out_of_range_page_sizes_are_left_to_the_resolver() {
-        let found = measure(
-            "{ threads(first: 99999999999) { edges { node { id } } } }",
-            serde_json::json!({}),
-        );
+        let found = measure_query("{ threads(first: 99999999999) { edges { node { id } } } }");
         assert_eq!(found.map(|m| m.cost), Ok(1 + 1000 * 3));
     }
 
@@ -512,12 +505,12 @@ mod tests {
             .map(|i| format!("a{i}: viewer {{ organization {{ id }} }} "))
             .collect();
         assert_eq!(
-            measure(&format!("{{ {aliases} }}"), serde_json::json!({})).map_err(|e| e.reason()),
+            measure_query(&format!("{{ {aliases} }}")).map_err(|e| e.reason()),
             Err("TOO_MANY_ALIASES")
         );
         let costly = "{ threads(first: 1000) { edges { node { recentMessages { text } } } } }";
         assert_eq!(
-            measure(costly, serde_json::json!({})).map_err(|e| e.reason()),
+            measure_query(costly).map_err(|e| e.reason()),
             Err("TOO_COSTLY")
         );
     }
@@ -535,7 +528,7 @@ mod tests {
         query.push_str("query { viewer { ...F60 } }");
         // Expanded, this would be 2^60 fields: the test finishes only
         // because each fragment is measured once.
-        let found = measure(&query, serde_json::json!({}));
+        let found = measure_query(&query);
         assert_eq!(found.map_err(|e| e.reason()), Err("TOO_MANY_SELECTIONS"));
     }
 
@@ -544,7 +537,7 @@ mod tests {
         let query =
             "fragment A on Viewer { ...B } fragment B on Viewer { ...A } { viewer { ...A } }";
         assert_eq!(
-            measure(query, serde_json::json!({})),
+            measure_query(query),
             Err(DocumentError::FragmentCycle("A".to_string()))
         );
     }
@@ -554,7 +547,7 @@ mod tests {
         let query = "fragment R on Query { a: viewer { organization { id } } b: viewer { organization { id } } } \
                      { ...R ...R ...R }";
         assert_eq!(
-            measure(query, serde_json::json!({})).map_err(|e| e.reason()),
+            measure_query(query).map_err(|e| e.reason()),
             Err("TOO_MANY_ROOT_FIELDS")
         );
     }
