@@ -439,15 +439,14 @@ impl TestApp {
 
     /// Creates a thread through the API; returns its id.
     pub async fn create_thread(&self, input: Value) -> String {
+        self.create_thread_as(&self.token, input).await
+    }
+
+    /// Creates a thread through the API as `token`; returns its id.
+    pub async fn create_thread_as(&self, token: &str, input: Value) -> String {
         let (mutation, variables) = (CREATE_THREAD, json!({ "input": input }));
-        self.created(
-            &self.token,
-            mutation,
-            variables,
-            "createThread",
-            "/thread/id",
-        )
-        .await
+        self.created(token, mutation, variables, "createThread", "/thread/id")
+            .await
     }
 
     /// Sends a message through the API as `token`; returns its id.

@@ -145,12 +145,32 @@ async fn watchers(apps: [&TestApp; 2], thread: &str) -> [WsClient; 2] {
     [first, second]
 }
 
-#[tokio::test]
-async fn a_transaction_that_appends_first_and_commits_last_is_not_skipped() {
+/// Two instances over one database, a thread named `name` (with a first
+/// message `warm_up`, if any) and its `watchers` on both.
+async fn watched_on_two_instances(
+    name: &str,
+    warm_up: Option<&str>,
+) -> (TestApp, TestApp, String, [WsClient; 2]) {
     let app = TestApp::spawn().await;
     let second = app.second_instance().await;
-    let thread = app.create_thread(json!({ "name": "order" })).await;
-    let mut clients = watchers([&app, &second], &thread).await;
+    let thread = app.create_thread(json!({ "name": name })).await;
+    if let Some(text) = warm_up {
+        app.send_message(&app.token, &thread, text).await;
+    }
+    let clients = watchers([&app, &second], &thread).await;
+    (app, second, thread, clients)
+}
+
+/// A subscriber of `thread` that replays its events from the first.
+async fn replay_from_start(app: &TestApp, thread: &str) -> WsClient {
+    let variables = json!({ "id": thread, "after": "ZTE6MA" });
+    app.subscribe(&app.token, "r", THREAD_EVENTS, variables)
+        .await
+}
+
+#[tokio::test]
+async fn a_transaction_that_appends_first_and_commits_last_is_not_skipped() {
+    let (app, _second, thread, mut clients) = watched_on_two_instances("order", None).await;
 
     // `older` takes its transaction id first; `younger` appends first, then
     // `older` appends and commits while `younger` is still open.
@@ -174,14 +194,7 @@ async fn a_transaction_that_appends_first_and_commits_last_is_not_skipped() {
     assert_eq!(cursors[0], cursors[1]);
 
     // The log holds both after the thread's creation, in the order delivered.
-    let mut replay = app
-        .subscribe(
-            &app.token,
-            "r",
-            THREAD_EVENTS,
-            json!({ "id": thread, "after": "ZTE6MA" }),
-        )
-        .await;
+    let mut replay = replay_from_start(&app, &thread).await;
     let replayed = events(&mut replay, "r", "threadEvents", 3).await;
     assert_eq!(replayed[0]["kind"], "THREAD_CREATED");
     assert_eq!(label(&replayed[1]), "older");
@@ -192,11 +205,8 @@ async fn a_transaction_that_appends_first_and_commits_last_is_not_skipped() {
 
 #[tokio::test]
 async fn events_wait_for_an_older_transaction_even_one_that_writes_no_event() {
-    let app = TestApp::spawn().await;
-    let second = app.second_instance().await;
-    let thread = app.create_thread(json!({ "name": "horizon" })).await;
-    app.send_message(&app.token, &thread, "warm-up").await;
-    let mut clients = watchers([&app, &second], &thread).await;
+    let (app, _second, thread, mut clients) =
+        watched_on_two_instances("horizon", Some("warm-up")).await;
 
     // A transaction below the message holds it back: it could still append.
     let holder = OpenTransaction::begin(&app.database_url).await;
@@ -213,14 +223,7 @@ async fn events_wait_for_an_older_transaction_even_one_that_writes_no_event() {
 
     // Events below the horizon are read at once, even while it is held.
     let holder = OpenTransaction::begin(&app.database_url).await;
-    let mut resumed = app
-        .subscribe(
-            &app.token,
-            "r",
-            THREAD_EVENTS,
-            json!({ "id": thread, "after": "ZTE6MA" }),
-        )
-        .await;
+    let mut resumed = replay_from_start(&app, &thread).await;
     let mut texts = Vec::new();
     while texts.last().map(String::as_str) != Some("held") {
         let event = events(&mut resumed, "r", "threadEvents", 1).await;
@@ -234,10 +237,7 @@ async fn events_wait_for_an_older_transaction_even_one_that_writes_no_event() {
 
 #[tokio::test]
 async fn an_event_whose_writer_died_before_announcing_it_is_still_delivered() {
-    let app = TestApp::spawn().await;
-    let second = app.second_instance().await;
-    let thread = app.create_thread(json!({ "name": "unannounced" })).await;
-    let mut clients = watchers([&app, &second], &thread).await;
+    let (app, _second, thread, mut clients) = watched_on_two_instances("unannounced", None).await;
 
     // Committed, but the NOTIFY that should follow never goes out.
     let mut writer = OpenTransaction::begin(&app.database_url).await;

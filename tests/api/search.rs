@@ -4,21 +4,13 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, at, created_id, error_code};
+use crate::helpers::{TestApp, at, error_code};
 
 const SEARCH: &str = "query($query: String!, $filter: SearchMessagesFilter, $first: Int, $after: String, $last: Int, $before: String) {
   searchMessages(query: $query, filter: $filter, first: $first, after: $after, last: $last, before: $before) {
     edges { cursor node { rank snippet message { id text type } } }
     pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
   }
-}";
-
-const CREATE_THREAD: &str = "mutation($input: CreateThreadInput!) {
-  createThread(input: $input) { thread { id } userErrors { code } }
-}";
-
-const SEND: &str = "mutation($input: SendMessageInput!) {
-  sendMessage(input: $input) { message { id } userErrors { code } }
 }";
 
 /// Runs a search as `token`; returns the whole response.
@@ -73,21 +65,11 @@ async fn logged_email(app: &TestApp, contact: &str, content: &str, written_by_me
     conversation
 }
 
-/// Creates a thread as `token` (with `input`); returns its id.
-async fn thread_as(app: &TestApp, token: &str, input: Value) -> String {
-    let body = app
-        .graphql_as(token, CREATE_THREAD, json!({ "input": input }))
-        .await;
-    created_id(&body["data"]["createThread"], "thread")
-}
-
 /// Sends each text to the thread as `token`, in order.
 async fn send_all(app: &TestApp, token: &str, thread: &str, texts: &[&str]) -> Vec<String> {
     let mut ids = Vec::new();
     for text in texts {
-        let input = json!({ "threadId": thread, "text": text });
-        let body = app.graphql_as(token, SEND, json!({ "input": input })).await;
-        ids.push(created_id(&body["data"]["sendMessage"], "message"));
+        ids.push(app.send_message(token, thread, text).await);
     }
     ids
 }
@@ -339,7 +321,9 @@ async fn each_organization_searches_in_its_own_language() {
     let ours = app.create_thread(json!({ "name": "simple" })).await;
     let token = app.token.clone();
     send_all(&app, &token, &ours, &texts).await;
-    let theirs = thread_as(&app, &globex, json!({ "name": "english" })).await;
+    let theirs = app
+        .create_thread_as(&globex, json!({ "name": "english" }))
+        .await;
     send_all(&app, &globex, &theirs, &texts).await;
 
     let found_by = async |token: &str, query: &str| {
@@ -429,7 +413,9 @@ async fn tenants_and_contacts_find_only_what_they_may_read() {
     let token = app.token.clone();
     send_all(&app, &token, &adas, &["secret for Ada"]).await;
     send_all(&app, &token, &bobs, &["secret for Bob"]).await;
-    let theirs = thread_as(&app, &globex, json!({ "name": "Globex secret plans" })).await;
+    let theirs = app
+        .create_thread_as(&globex, json!({ "name": "Globex secret plans" }))
+        .await;
     send_all(&app, &globex, &theirs, &["secret of another tenant"]).await;
     let conversation = logged_email(&app, &ada, "secret logged about Ada", true).await;
 

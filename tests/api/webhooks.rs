@@ -652,6 +652,17 @@ async fn an_endpoint_that_keeps_failing_is_disabled_and_can_be_enabled_again() {
     assert_eq!(receiver.delivered_texts(), ["doomed", "while disabled"]);
 }
 
+/// Asserts `createWebhook` refuses `url` with `code` on `input.url`.
+async fn assert_url_refused(app: &TestApp, url: &str, code: &str) {
+    let data = app.data(CREATE, json!({ "input": { "url": url } })).await;
+    assert_eq!(
+        user_errors(&data["createWebhook"]),
+        vec![(json!(["input", "url"]), code.to_string())],
+        "{url}: {data}"
+    );
+    assert_eq!(data["createWebhook"]["webhook"], Value::Null);
+}
+
 #[tokio::test]
 async fn private_targets_are_refused_unless_allowed() {
     let app = TestApp::spawn_with(|config| config.webhooks_allow_private = false).await;
@@ -664,25 +675,14 @@ async fn private_targets_are_refused_unless_allowed() {
         "http://[::ffff:127.0.0.1]/hook",
         "http://localhost:8080/hook",
     ] {
-        let data = app.data(CREATE, json!({ "input": { "url": url } })).await;
-        assert_eq!(
-            user_errors(&data["createWebhook"]),
-            vec![(json!(["input", "url"]), "PRIVATE_ADDRESS".to_string())],
-            "{url}: {data}"
-        );
-        assert_eq!(data["createWebhook"]["webhook"], Value::Null);
+        assert_url_refused(&app, url, "PRIVATE_ADDRESS").await;
     }
     for url in [
         "ftp://example.com/",
         "not a url",
         "https://user:secret@example.com/",
     ] {
-        let data = app.data(CREATE, json!({ "input": { "url": url } })).await;
-        assert_eq!(
-            user_errors(&data["createWebhook"]),
-            vec![(json!(["input", "url"]), "INVALID_URL".to_string())],
-            "{url}"
-        );
+        assert_url_refused(&app, url, "INVALID_URL").await;
     }
     let listed = app.data("{ webhooks { totalCount } }", json!({})).await;
     assert_eq!(listed["webhooks"]["totalCount"], 0);
