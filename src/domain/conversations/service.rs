@@ -66,22 +66,6 @@ fn record(tx: &mut Tx<'_>, conversation: &Conversation, kind: EventKind, payload
     );
 }
 
-/// The payload of an event about the conversation itself.
-fn snapshot(conversation: &Conversation) -> EventPayload {
-    EventPayload {
-        conversation: Some(conversation.into()),
-        ..EventPayload::default()
-    }
-}
-
-/// The payload of an event about a message added or changed.
-fn message_snapshot(message: &Message) -> EventPayload {
-    EventPayload {
-        message: Some(message.into()),
-        ..EventPayload::default()
-    }
-}
-
 /// The organization's conversation with this id, or `NOT_FOUND` on `field`.
 async fn find(
     tx: &mut Tx<'_>,
@@ -137,7 +121,7 @@ pub async fn create_conversation(
         .ok_or_else(|| DomainError::not_found("contactId", &request.contact_id))?;
     let new = NewConversation::new(org, contact.id, request.channel, request.happened_at);
     let conversation = model::insert(tx, &new).await?;
-    let created = snapshot(&conversation);
+    let created = EventPayload::with_conversation(&conversation);
     record(tx, &conversation, EventKind::ConversationCreated, created);
     Ok(conversation)
 }
@@ -159,7 +143,7 @@ pub async fn update_conversation(
         return Ok(conversation);
     }
     let conversation = model::update(tx, conversation.id, &changes).await?;
-    let updated = snapshot(&conversation);
+    let updated = EventPayload::with_conversation(&conversation);
     record(tx, &conversation, EventKind::ConversationUpdated, updated);
     Ok(conversation)
 }
@@ -199,7 +183,7 @@ pub async fn add_message(
     new.written_by_me = Some(request.written_by_me);
     let message = messages::insert(tx, &new).await?;
     let conversation = model::touch(tx, conversation.id).await?;
-    let added = message_snapshot(&message);
+    let added = EventPayload::with_message(&message);
     record(tx, &conversation, EventKind::MessageAdded, added);
     Ok((message, conversation))
 }
@@ -230,7 +214,7 @@ pub async fn update_message(
     }
     let message = messages::update(tx, message.id, &changes).await?;
     let conversation = model::touch(tx, conversation.id).await?;
-    let edited = message_snapshot(&message);
+    let edited = EventPayload::with_message(&message);
     record(tx, &conversation, EventKind::MessageEdited, edited);
     Ok((message, conversation))
 }

@@ -240,10 +240,7 @@ pub async fn edit_message(
     };
     let message = model::update(tx, message.id, &changes).await?;
     let thread = threads::model::touch(tx, thread.id, None).await?;
-    let edited = EventPayload {
-        message: Some((&message).into()),
-        ..EventPayload::default()
-    };
+    let edited = EventPayload::with_message(&message);
     record(tx, &thread, EventKind::MessageEdited, edited);
     Ok(message)
 }

@@ -120,15 +120,9 @@ pub async fn record_membership(
     );
     meta.event = Some(event.to_string());
     let message = crate::domain::messages::model::insert(tx, &meta).await?;
-    let membership = EventPayload {
-        subscriber: Some(subscriber.into()),
-        ..EventPayload::default()
-    };
+    let membership = EventPayload::with_subscriber(subscriber);
     record(tx, thread, kind, membership);
-    let added = EventPayload {
-        message: Some((&message).into()),
-        ..EventPayload::default()
-    };
+    let added = EventPayload::with_message(&message);
     record(tx, thread, EventKind::MessageAdded, added);
     Ok(message)
 }

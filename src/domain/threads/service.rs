@@ -261,10 +261,7 @@ pub async fn create_thread(
         }
         return Ok((thread, false));
     }
-    let payload = EventPayload {
-        thread: Some((&thread).into()),
-        ..EventPayload::default()
-    };
+    let payload = EventPayload::with_thread(&thread);
     record(tx, &thread, EventKind::ThreadCreated, payload);
     for (member, name) in members {
         join_thread(tx, &thread, member, &name).await?;
@@ -322,10 +319,7 @@ pub async fn update_thread(
     let thread = model::update(tx, thread.id, &changes)
         .await
         .map_err(thread_write_error)?;
-    let payload = EventPayload {
-        thread: Some((&thread).into()),
-        ..EventPayload::default()
-    };
+    let payload = EventPayload::with_thread(&thread);
     record(tx, &thread, EventKind::ThreadUpdated, payload);
     Ok(thread)
 }
@@ -409,10 +403,7 @@ pub async fn set_read_state(
     } else {
         subscribers::mark_unread(tx, &subscriber).await?
     };
-    let receipt = EventPayload {
-        subscriber: Some((&subscriber).into()),
-        ..EventPayload::default()
-    };
+    let receipt = EventPayload::with_subscriber(&subscriber);
     record(tx, &thread, EventKind::ReadReceipt, receipt);
     Ok(thread)
 }
