@@ -31,37 +31,55 @@ pub async fn get(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    serve(&state, &headers, Method::Get, |media| {
-        read_get(media, query)
-    })
-    .await
+    serve(&state, &headers, Method::Get, || read_get(query)).await
 }
 
 /// Counts the request, negotiates the response's media type, reads the
-/// request with `read` (which answers a malformed one itself) and runs it.
+/// request with `read` and runs it.
 async fn serve(
     state: &AppState,
     headers: &HeaderMap,
     method: Method,
-    read: impl FnOnce(MediaType) -> Result<async_graphql::Request, Response>,
+    read: impl FnOnce() -> Result<async_graphql::Request, Unreadable>,
 ) -> Response {
     let mut observed = state.metrics.graphql_request();
     let response = match MediaType::negotiate(headers) {
         None => not_acceptable(),
-        Some(media) => match read(media) {
+        Some(media) => match read() {
             Ok(request) => execute(state, headers, request, media, method, &mut observed).await,
-            Err(refusal) => refusal,
+            Err(unreadable) => unreadable.respond(media),
         },
     };
     observed.finish(&response);
     response
 }
 
-fn read_get(media: MediaType, query: Option<String>) -> Result<async_graphql::Request, Response> {
-    let request = parse_query_string(query.as_deref().unwrap_or_default())
-        .map_err(|message| bad_request(media, &message))?;
+/// Why a request could not be read.
+enum Unreadable {
+    /// Malformed or incomplete: 400 with this message.
+    Malformed(String),
+    /// Not sent as JSON: 415 with this message.
+    NotJson(String),
+}
+
+impl Unreadable {
+    fn respond(self, media: MediaType) -> Response {
+        match self {
+            Unreadable::Malformed(message) => bad_request(media, &message),
+            Unreadable::NotJson(message) => {
+                let body = errors_body(&[coded_error(&message, "UNSUPPORTED_MEDIA_TYPE")]);
+                respond(StatusCode::UNSUPPORTED_MEDIA_TYPE, media, body)
+            }
+        }
+    }
+}
+
+fn read_get(query: Option<String>) -> Result<async_graphql::Request, Unreadable> {
+    let request =
+        parse_query_string(query.as_deref().unwrap_or_default()).map_err(Unreadable::Malformed)?;
     if request.query.is_empty() {
-        return Err(bad_request(media, "the `query` parameter is required"));
+        let message = "the `query` parameter is required";
+        return Err(Unreadable::Malformed(message.to_string()));
     }
     Ok(request)
 }
@@ -90,17 +108,13 @@ fn parse_query_string(input: &str) -> Result<async_graphql::Request, String> {
 
 /// POST `/graphql` with a JSON body `{query, variables, operationName, extensions}`.
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    serve(&state, &headers, Method::Post, |media| {
-        read_post(media, &headers, &body)
+    serve(&state, &headers, Method::Post, || {
+        read_post(&headers, &body)
     })
     .await
 }
 
-fn read_post(
-    media: MediaType,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<async_graphql::Request, Response> {
+fn read_post(headers: &HeaderMap, body: &[u8]) -> Result<async_graphql::Request, Unreadable> {
     let content_type = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -108,13 +122,13 @@ fn read_post(
     let essence = content_type.split(';').next().unwrap_or_default().trim();
     if !essence.eq_ignore_ascii_case(APPLICATION_JSON) {
         let message = format!("send the request as {APPLICATION_JSON}, not {content_type:?}");
-        let body = errors_body(&[coded_error(&message, "UNSUPPORTED_MEDIA_TYPE")]);
-        return Err(respond(StatusCode::UNSUPPORTED_MEDIA_TYPE, media, body));
+        return Err(Unreadable::NotJson(message));
     }
     let request: async_graphql::Request = serde_json::from_slice(body)
-        .map_err(|error| bad_request(media, &format!("malformed request body: {error}")))?;
+        .map_err(|error| Unreadable::Malformed(format!("malformed request body: {error}")))?;
     if request.query.trim().is_empty() {
-        return Err(bad_request(media, "the `query` field is required"));
+        let message = "the `query` field is required";
+        return Err(Unreadable::Malformed(message.to_string()));
     }
     Ok(request)
 }
