@@ -162,6 +162,7 @@ diesel::table! {
         channel_position -> Nullable<Int8>,
         search_config -> Regconfig,
         search_vector -> Tsvector,
+        search_bucket -> Int8,
     }
 }
 

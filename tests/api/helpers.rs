@@ -344,6 +344,23 @@ impl TestApp {
             .unwrap_or_else(|error| panic!("{sql}: {error}"));
     }
 
+    /// Runs one SQL query on the test's database; returns its one text
+    /// column (named `value`), row by row.
+    pub async fn query_texts(&self, sql: &str) -> Vec<String> {
+        use diesel_async::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            value: String,
+        }
+        let mut conn = connect(&self.database_url).await.expect("connect");
+        let rows: Vec<Row> = diesel::sql_query(sql)
+            .load(&mut conn)
+            .await
+            .unwrap_or_else(|error| panic!("{sql}: {error}"));
+        rows.into_iter().map(|row| row.value).collect()
+    }
+
     /// Creates a user in an organization; returns the user's token.
     pub async fn create_user(&self, organization: &str, email: &str) -> String {
         let mut conn = connect(&self.database_url).await.expect("connect");

@@ -17,6 +17,7 @@ mod metrics;
 mod outbox;
 mod readme;
 mod search;
+mod search_windows;
 mod statements;
 mod subscriptions;
 mod threads;

@@ -1,19 +1,20 @@
 //! The full-text search of messages: `websearch_to_tsquery` in the
 //! organization's language over the GIN-indexed `search_vector`, one page per statement.
 
+use chrono::{DateTime, Utc};
+use diesel::dsl::sql;
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{BigInt, Text, Timestamptz, Untyped};
+use diesel::sql_types::{Array, BigInt, Text, Timestamptz, Untyped};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{HIGHLIGHT_START, HIGHLIGHT_STOP, ORDER, QueryText, SCORE_SCALE};
 use crate::db::ids::OrganizationId;
 use crate::db::page::{PageRequest, Position, Scan, SortKey};
-use crate::db::schema::threads;
+use crate::db::schema::{organizations, threads};
 use crate::domain::messages::kind::MessageKind;
 use crate::domain::messages::model::{COLUMNS, Message};
-use crate::domain::organizations::model::search_language;
 use crate::domain::threads::model::{Interval, ThreadScope};
 
 /// How many of the newest matching messages are ranked. A query of common
@@ -63,11 +64,27 @@ impl MessageHit {
     }
 }
 
+/// A query expected (by PostgreSQL's estimate) to match more messages than
+/// this is searched hour by hour from the newest (`Window::Stepped`); one
+/// expected to match fewer takes all its matches at once.
+pub const STEPPED_ABOVE: f64 = 1_500.0;
+
+/// How many hours back from the current one each step of a stepped search
+/// reaches: each step doubles the span of the one before, so a step finds
+/// about as many matches as all before it and little is read in vain.
+/// Messages older than the last step are one final step.
+const STEPS: [i64; 6] = [4, 8, 16, 32, 64, 128];
+
+/// Hours a message may lie ahead of the server's clock and still be in the
+/// first step (clocks of two statements, a transaction begun earlier).
+const AHEAD: i64 = 2;
+
 /// One page of the newest `WINDOW` messages the caller may read that match
-/// `text`, best first, then newest first. Reads the organization's language
-/// first: the page's statement is planned with the query in hand, so that
-/// PostgreSQL can pick, by how common its words are, between the GIN index
-/// (rare words) and walking the newest messages (common words).
+/// `text`, best first, then newest first. Three statements: the
+/// organization's language and the current hour, PostgreSQL's estimate of
+/// the matches, then the page, planned afresh with the words in hand so
+/// that PostgreSQL picks, by how common they are, between the GIN index and
+/// walking the newest messages.
 pub async fn page(
     conn: &mut AsyncPgConnection,
     scope: ThreadScope,
@@ -75,10 +92,17 @@ pub async fn page(
     filter: &MessageFilter,
     page: &PageRequest,
 ) -> QueryResult<Vec<MessageHit>> {
-    let language = search_language(conn, scope.organization_id).await?;
-    SearchMessages {
+    let (language, hour) = organizations::table
+        .find(scope.organization_id)
+        .select((
+            sql::<Text>("search_language::text"),
+            sql::<BigInt>(CURRENT_HOUR),
+        ))
+        .get_result::<(String, i64)>(conn)
+        .await?;
+    let search = |window| SearchMessages {
         organization_id: scope.organization_id,
-        language,
+        language: language.clone(),
         // A contact reads only its threads' messages, never conversations.
         visible_threads: scope
             .only_contact
@@ -86,10 +110,73 @@ pub async fn page(
         text: text.as_str().to_string(),
         filter: filter.clone(),
         scan: page.scan(ORDER),
-    }
-    .load(conn)
-    .await
+        window,
+    };
+    let window = if estimated_matches(conn, Estimate(search(Window::Whole))).await? > STEPPED_ABOVE
+    {
+        Window::stepped(scope.organization_id, hour)
+    } else {
+        Window::Whole
+    };
+    search(window).load(conn).await
 }
+
+/// The current hour since 2000 by the database's clock, as in the
+/// `search_bucket` column.
+const CURRENT_HOUR: &str =
+    "floor(extract(epoch FROM now() - timestamptz '2000-01-01 00:00:00+00') / 3600)::bigint";
+
+/// PostgreSQL's estimate of how many messages a search matches (before its
+/// window): the planner's row count for them.
+async fn estimated_matches(conn: &mut AsyncPgConnection, search: Estimate) -> QueryResult<f64> {
+    #[derive(QueryableByName)]
+    struct Explained {
+        #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
+        plan: String,
+    }
+    let explained: Explained = search.get_result(conn).await?;
+    let plan: serde_json::Value = serde_json::from_str(&explained.plan)
+        .map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)))?;
+    Ok(plan[0]["Plan"]["Plan Rows"].as_f64().unwrap_or(0.0))
+}
+
+/// Where the newest `WINDOW` matches are looked for.
+#[derive(Debug, PartialEq)]
+enum Window {
+    /// All the matches at once: the GIN index, then the newest of them.
+    Whole,
+    /// The newest hours first: one step per span of `STEPS`, each an array
+    /// of `search_bucket` values (exact GIN keys, or a bounded walk of
+    /// `messages_recent`), each taken only while the steps before found
+    /// fewer than `WINDOW`; then everything created `before` the last.
+    Stepped {
+        steps: Vec<Vec<i64>>,
+        before: DateTime<Utc>,
+    },
+}
+
+impl Window {
+    /// The steps back from `hour` (since 2000) for `organization`.
+    fn stepped(organization: OrganizationId, hour: i64) -> Window {
+        let base = i64::from(organization) << 24;
+        let mut newest = hour + AHEAD;
+        let steps = STEPS
+            .iter()
+            .map(|back| {
+                let oldest = hour - back + 1;
+                let step = (oldest..=newest).rev().map(|h| base + h).collect();
+                newest = oldest - 1;
+                step
+            })
+            .collect();
+        let before = DateTime::from_timestamp(EPOCH_2000 + (newest + 1) * 3600, 0)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        Window::Stepped { steps, before }
+    }
+}
+
+/// 2000-01-01T00:00:00Z in Unix seconds, where `search_bucket` hours count from.
+const EPOCH_2000: i64 = 946_684_800;
 
 /// The `ts_headline` options: the marks, and an excerpt of 15 to 35 words
 /// (a short message whole) around the best match.
@@ -107,6 +194,7 @@ struct SearchMessages {
     text: String,
     filter: MessageFilter,
     scan: Scan,
+    window: Window,
 }
 
 impl SearchMessages {
@@ -195,7 +283,59 @@ impl SearchMessages {
     }
 }
 
+/// Which messages one part of the window looks at.
+enum Bound<'a> {
+    /// All of them.
+    None,
+    /// Those of these `search_bucket` values (one organization's hours).
+    Hours(&'a Vec<i64>),
+    /// Those created before this.
+    Before(&'a DateTime<Utc>),
+}
+
 impl SearchMessages {
+    /// The newest `WINDOW` matches within `bound`; after the first
+    /// `previous` steps (`c0`, …), only while those found fewer in all.
+    fn push_matches<'b>(
+        &'b self,
+        out: &mut AstPass<'_, 'b, Pg>,
+        previous: usize,
+        bound: Bound<'b>,
+    ) -> QueryResult<()> {
+        out.push_sql("SELECT m.id, m.created_at, m.search_vector FROM messages m WHERE ");
+        if previous > 0 {
+            let found = (0..previous)
+                .map(|index| format!("(SELECT count(*) FROM c{index})"))
+                .collect::<Vec<_>>()
+                .join(" + ");
+            out.push_sql(&format!("{found} < {WINDOW} AND "));
+        }
+        out.push_sql("m.organization_id = ");
+        out.push_bind_param::<BigInt, _>(&self.organization_id)?;
+        match bound {
+            Bound::None => {}
+            Bound::Hours(buckets) => {
+                out.push_sql(" AND m.search_bucket = ANY(");
+                out.push_bind_param::<Array<BigInt>, _>(buckets)?;
+                out.push_sql(")");
+            }
+            Bound::Before(at) => {
+                out.push_sql(" AND m.created_at < ");
+                out.push_bind_param::<Timestamptz, _>(at)?;
+            }
+        }
+        out.push_sql(" AND m.search_vector @@ ");
+        self.push_query(out)?;
+        self.push_filters(out)?;
+        // By hour first, so that the walk of `messages_recent` gives this order.
+        let order = match bound {
+            Bound::Hours(_) => "m.search_bucket DESC, m.created_at DESC, m.id DESC",
+            Bound::None | Bound::Before(_) => "m.created_at DESC, m.id DESC",
+        };
+        out.push_sql(&format!(" ORDER BY {order} LIMIT {WINDOW}"));
+        Ok(())
+    }
+
     /// The parsed query, in the organization's language.
     fn push_query<'b>(&'b self, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         out.push_sql("websearch_to_tsquery(CAST(");
@@ -212,20 +352,33 @@ impl QueryFragment<Pg> for SearchMessages {
         // Planned afresh each time, with the query's words in hand: a plan
         // cached for one query would be wrong for queries of other words.
         out.unsafe_to_cache_prepared();
-        out.push_sql("WITH hit AS (SELECT c.id AS hit_id, c.created_at AS hit_created_at, round(ts_rank(c.search_vector, ");
+        out.push_sql("WITH ");
+        if let Window::Stepped { steps, before } = &self.window {
+            for (index, step) in steps.iter().enumerate() {
+                out.push_sql(&format!("c{index} AS MATERIALIZED ("));
+                self.push_matches(&mut out, index, Bound::Hours(step))?;
+                out.push_sql("), ");
+            }
+            out.push_sql(&format!("c{} AS MATERIALIZED (", steps.len()));
+            self.push_matches(&mut out, steps.len(), Bound::Before(before))?;
+            out.push_sql("), ");
+        }
+        out.push_sql("hit AS (SELECT c.id AS hit_id, c.created_at AS hit_created_at, round(ts_rank(c.search_vector, ");
         self.push_query(&mut out)?;
-        out.push_sql(&format!(
-            ") * {SCORE_SCALE})::bigint AS score FROM (SELECT m.id, m.created_at, m.search_vector \
-             FROM messages m WHERE m.organization_id = "
-        ));
-        out.push_bind_param::<BigInt, _>(&self.organization_id)?;
-        out.push_sql(" AND m.search_vector @@ ");
-        self.push_query(&mut out)?;
-        self.push_filters(&mut out)?;
-        out.push_sql(&format!(
-            " ORDER BY m.created_at DESC, m.id DESC LIMIT {WINDOW}) AS c) \
-             SELECT page.score, ts_headline(m.search_config, m.body, "
-        ));
+        out.push_sql(&format!(") * {SCORE_SCALE})::bigint AS score FROM ("));
+        match &self.window {
+            Window::Whole => self.push_matches(&mut out, 0, Bound::None)?,
+            Window::Stepped { steps, .. } => {
+                let all = (0..=steps.len())
+                    .map(|index| format!("SELECT * FROM c{index}"))
+                    .collect::<Vec<_>>()
+                    .join(" UNION ALL ");
+                out.push_sql(&format!(
+                    "{all} ORDER BY created_at DESC, id DESC LIMIT {WINDOW}"
+                ));
+            }
+        }
+        out.push_sql(") AS c) SELECT page.score, ts_headline(m.search_config, m.body, ");
         self.push_query(&mut out)?;
         out.push_sql(", ");
         out.push_sql(&quoted(&headline_options()));
@@ -248,6 +401,32 @@ fn quoted(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
+/// `EXPLAIN` of the messages a search matches, for PostgreSQL's estimate.
+struct Estimate(SearchMessages);
+
+impl QueryFragment<Pg> for Estimate {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        let search = &self.0;
+        out.unsafe_to_cache_prepared();
+        out.push_sql(
+            "EXPLAIN (FORMAT JSON) SELECT m.id FROM messages m WHERE m.organization_id = ",
+        );
+        out.push_bind_param::<BigInt, _>(&search.organization_id)?;
+        out.push_sql(" AND m.search_vector @@ ");
+        search.push_query(&mut out)?;
+        search.push_filters(&mut out)
+    }
+}
+
+impl QueryId for Estimate {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for Estimate {
+    type SqlType = Untyped;
+}
+
 impl QueryId for SearchMessages {
     type QueryId = ();
     const HAS_STATIC_QUERY_ID: bool = false;
@@ -260,6 +439,23 @@ impl Query for SearchMessages {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stepped_windows_cover_every_hour_once_newest_first() {
+        let hour = 235_736;
+        let Window::Stepped { steps, before } = Window::stepped(OrganizationId(3), hour) else {
+            panic!("stepped");
+        };
+        let base = 3 << 24;
+        let hours: Vec<i64> = steps.concat().iter().map(|bucket| bucket - base).collect();
+        let oldest = hour - STEPS[STEPS.len() - 1] + 1;
+        assert_eq!(hours, (oldest..=hour + AHEAD).rev().collect::<Vec<_>>());
+        assert_eq!(steps[0].len() as i64, STEPS[0] + AHEAD);
+        assert_eq!(steps[1].len() as i64, STEPS[1] - STEPS[0]);
+        // Everything before the oldest step's first hour is the last step.
+        assert_eq!(before.timestamp(), EPOCH_2000 + oldest * 3600);
+        assert_eq!(before.to_rfc3339(), "2026-11-17T01:00:00+00:00");
+    }
 
     #[test]
     fn headline_options_spell_the_documented_marks() {
