@@ -337,10 +337,18 @@ impl SearchMessages {
     }
 
     /// The parsed query, in the organization's language.
+    ///
+    /// The language is a literal, not a parameter: a text parameter cast to
+    /// `regconfig` is a stable expression, evaluated again for every row
+    /// the statement checks and invisible to the planner's estimates, where
+    /// a `regconfig` literal makes the whole `websearch_to_tsquery` a
+    /// constant, folded once at planning (the name is the organization's
+    /// own setting, read from the database, and quoted).
     fn push_query<'b>(&'b self, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql("websearch_to_tsquery(CAST(");
-        out.push_bind_param::<Text, _>(&self.language)?;
-        out.push_sql(" AS regconfig), ");
+        out.push_sql(&format!(
+            "websearch_to_tsquery({}::regconfig, ",
+            quoted(&self.language)
+        ));
         out.push_bind_param::<Text, _>(&self.text)?;
         out.push_sql(")");
         Ok(())
