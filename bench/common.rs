@@ -12,7 +12,31 @@ use serde_json::{Value, json};
 /// database URL) or on a private cluster under `target/`; returns its URL,
 /// the maintenance URL, and the cluster to keep alive while measuring.
 pub async fn bench_database(name: &str) -> (String, String, Option<Cluster>) {
-    let (admin_url, cluster) = match std::env::var("CONFAB_BENCH_DATABASE_URL") {
+    let (admin_url, cluster) = maintenance_database().await;
+    confab::db::drop_database(&admin_url, name)
+        .await
+        .expect("drop");
+    confab::db::create_database(&admin_url, name, None)
+        .await
+        .expect("create");
+    (database_url(&admin_url, name), admin_url, cluster)
+}
+
+/// Like `bench_database`, but keeps database `name` (and what it holds) when
+/// it exists already: for data that takes minutes to seed.
+#[allow(dead_code)]
+pub async fn kept_database(name: &str) -> (String, String, Option<Cluster>) {
+    let (admin_url, cluster) = maintenance_database().await;
+    confab::db::create_database(&admin_url, name, None)
+        .await
+        .expect("create");
+    (database_url(&admin_url, name), admin_url, cluster)
+}
+
+/// `CONFAB_BENCH_DATABASE_URL`, else the maintenance database of a private
+/// cluster under `target/` (started if need be) and that cluster.
+async fn maintenance_database() -> (String, Option<Cluster>) {
+    match std::env::var("CONFAB_BENCH_DATABASE_URL") {
         Ok(url) => (url, None),
         Err(_) => {
             let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-pg");
@@ -24,18 +48,15 @@ pub async fn bench_database(name: &str) -> (String, String, Option<Cluster>) {
             .expect("private cluster");
             (cluster.database_url("postgres"), Some(cluster))
         }
-    };
-    confab::db::drop_database(&admin_url, name)
-        .await
-        .expect("drop");
-    confab::db::create_database(&admin_url, name, None)
-        .await
-        .expect("create");
-    let database_url = match admin_url.rsplit_once('/') {
+    }
+}
+
+/// The URL of database `name` beside the maintenance database `admin_url`.
+fn database_url(admin_url: &str, name: &str) -> String {
+    match admin_url.rsplit_once('/') {
         Some((base, _)) => format!("{base}/{name}"),
-        None => admin_url.clone(),
-    };
-    (database_url, admin_url, cluster)
+        None => admin_url.to_string(),
+    }
 }
 
 /// The server process; killed on drop.
@@ -73,6 +94,13 @@ pub fn migrate(database_url: &str) {
 /// Starts `confab serve` (see `server_binary`) over `database_url` with a
 /// pool of `pool_size` and the per-token limits lifted; waits until it listens.
 pub fn start_server(database_url: &str, pool_size: usize) -> Server {
+    start_server_with_key(database_url, pool_size, None)
+}
+
+/// `start_server` for a database that may hold organizations already (the
+/// server then creates none and prints no key): uses `key` when given, else
+/// the key the server prints.
+pub fn start_server_with_key(database_url: &str, pool_size: usize, key: Option<&str>) -> Server {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -93,7 +121,7 @@ pub fn start_server(database_url: &str, pool_size: usize) -> Server {
         .spawn()
         .expect("start confab");
     let stdout = child.stdout.take().expect("stdout");
-    let mut key = String::new();
+    let mut key = key.unwrap_or_default().to_string();
     for line in BufReader::new(stdout).lines().map_while(Result::ok) {
         let line = line.trim().to_string();
         if line.starts_with("cfk_") {
