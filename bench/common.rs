@@ -91,6 +91,15 @@ pub fn migrate(database_url: &str) {
     assert!(status.success(), "confab migrate failed");
 }
 
+/// The value after `--name` on the command line, if given.
+pub fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+}
+
 /// Starts `confab serve` (see `server_binary`) over `database_url` with a
 /// pool of `pool_size` and the per-token limits lifted; waits until it listens.
 pub fn start_server(database_url: &str, pool_size: usize) -> Server {

@@ -32,11 +32,8 @@ struct Options {
 }
 
 fn options() -> Options {
-    let args: Vec<String> = std::env::args().collect();
     let value = |name: &str, default: f64| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
+        common::arg(name)
             .and_then(|v| v.parse::<f64>().ok())
             .unwrap_or(default)
     };

@@ -47,13 +47,7 @@ struct Options {
 }
 
 fn options() -> Options {
-    let args: Vec<String> = std::env::args().collect();
-    let value = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
+    let value = common::arg;
     Options {
         seconds: value("--seconds")
             .and_then(|s| s.parse().ok())

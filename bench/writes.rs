@@ -29,13 +29,7 @@ struct Options {
 }
 
 fn options() -> Options {
-    let args: Vec<String> = std::env::args().collect();
-    let value = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
+    let value = common::arg;
     Options {
         connections: value("--connections")
             .unwrap_or_else(|| "16,32".to_string())
@@ -45,8 +39,8 @@ fn options() -> Options {
         seconds: value("--seconds")
             .and_then(|s| s.parse().ok())
             .unwrap_or(10.0),
-        same_thread: args.iter().any(|a| a == "--same-thread"),
-        without_search: args.iter().any(|a| a == "--without-search"),
+        same_thread: std::env::args().any(|a| a == "--same-thread"),
+        without_search: std::env::args().any(|a| a == "--without-search"),
     }
 }
 
