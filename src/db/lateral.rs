@@ -3,8 +3,8 @@
 //! parents a page has (no N+1).
 
 use diesel::pg::Pg;
-use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{Array, BigInt, Untyped};
+use diesel::query_builder::{AstPass, QueryFragment};
+use diesel::sql_types::{Array, BigInt};
 use diesel::{QueryResult, QueryableByName};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
@@ -91,11 +91,4 @@ impl QueryFragment<Pg> for PagePerParent {
     }
 }
 
-impl QueryId for PagePerParent {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl Query for PagePerParent {
-    type SqlType = Untyped;
-}
+crate::db::raw_statement!(PagePerParent);

@@ -8,6 +8,23 @@ pub mod rows;
 pub mod schema;
 pub mod text_enum;
 
+/// Implements diesel's `QueryId` (never cached by type: the SQL text
+/// varies) and `Query` (untyped rows, read by column name) for statements
+/// written by hand as a `QueryFragment`.
+macro_rules! raw_statement {
+    ($($name:ty),+ $(,)?) => {$(
+        impl diesel::query_builder::QueryId for $name {
+            type QueryId = ();
+            const HAS_STATIC_QUERY_ID: bool = false;
+        }
+
+        impl diesel::query_builder::Query for $name {
+            type SqlType = diesel::sql_types::Untyped;
+        }
+    )+};
+}
+pub(crate) use raw_statement;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};

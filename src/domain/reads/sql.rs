@@ -10,8 +10,8 @@ use std::fmt::Write;
 
 use diesel::QueryResult;
 use diesel::pg::Pg;
-use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{BigInt, Text, Untyped};
+use diesel::query_builder::{AstPass, QueryFragment};
+use diesel::sql_types::{BigInt, Text};
 
 use super::{
     ConnectionField, EdgeField, Fields, MessageField, PageInfoField, Root, SubscriberField,
@@ -435,11 +435,4 @@ impl QueryFragment<Pg> for Statement {
     }
 }
 
-impl QueryId for Statement {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl Query for Statement {
-    type SqlType = Untyped;
-}
+crate::db::raw_statement!(Statement);

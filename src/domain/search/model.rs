@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{Array, BigInt, Text, Timestamptz, Untyped};
+use diesel::query_builder::{AstPass, QueryFragment};
+use diesel::sql_types::{Array, BigInt, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{HIGHLIGHT_START, HIGHLIGHT_STOP, ORDER, QueryText, SCORE_SCALE};
@@ -426,23 +426,9 @@ impl QueryFragment<Pg> for Estimate {
     }
 }
 
-impl QueryId for Estimate {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
+crate::db::raw_statement!(Estimate);
 
-impl Query for Estimate {
-    type SqlType = Untyped;
-}
-
-impl QueryId for SearchMessages {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl Query for SearchMessages {
-    type SqlType = Untyped;
-}
+crate::db::raw_statement!(SearchMessages);
 
 #[cfg(test)]
 mod tests {

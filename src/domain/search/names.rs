@@ -3,8 +3,8 @@
 
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{BigInt, Text, Untyped};
+use diesel::query_builder::{AstPass, QueryFragment};
+use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{ORDER, QueryText, SCORE_SCALE};
@@ -144,11 +144,4 @@ impl QueryFragment<Pg> for SearchNames {
     }
 }
 
-impl QueryId for SearchNames {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl Query for SearchNames {
-    type SqlType = Untyped;
-}
+crate::db::raw_statement!(SearchNames);
