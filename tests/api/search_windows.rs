@@ -81,17 +81,16 @@ async fn estimate(app: &TestApp, query: &str) -> f64 {
     rows.concat().parse().unwrap_or(0.0)
 }
 
-#[tokio::test]
-async fn stepped_and_whole_searches_answer_as_the_plain_definition() {
-    let app = TestApp::spawn().await;
+/// Two threads, and 4,000 messages three minutes apart reaching back 200
+/// hours from `newest` (a SQL timestamp): past every step and into the last
+/// (older than 128 hours). "alpha" is in all, "beta" in a third, "gamma" in
+/// one of fifty, "delta" only in those older than 110 hours; repeats make
+/// ranks differ, and tie.
+async fn seed(app: &TestApp, newest: &str) -> [String; 2] {
     let threads = [
         app.create_thread(json!({ "name": "east" })).await,
         app.create_thread(json!({ "name": "west" })).await,
     ];
-    // 4,000 messages three minutes apart, back 200 hours: past every step
-    // and into the last one (older than 128 hours). "alpha" is in all,
-    // "beta" in a third, "gamma" in one of fifty, "delta" only in those
-    // older than 110 hours; repeats make ranks differ, and tie.
     app.execute_sql(&format!(
         "INSERT INTO messages (organization_id, public_id, thread_id, kind, body, created_at)
          SELECT t.organization_id, 'msg_step' || g, t.id, 'text',
@@ -100,38 +99,66 @@ async fn stepped_and_whole_searches_answer_as_the_plain_definition() {
                 || CASE WHEN g % 50 = 0 THEN 'gamma ' ELSE '' END
                 || CASE WHEN g > 2200 THEN repeat('delta ', 1 + g % 3) ELSE '' END
                 || 'word' || g,
-                now() - g * interval '3 minutes'
+                {newest} - g * interval '3 minutes'
          FROM generate_series(1, 4000) g
          JOIN threads t ON t.public_id = CASE WHEN g % 2 = 0 THEN '{}' ELSE '{}' END",
         threads[0], threads[1]
     ))
     .await;
     app.execute_sql("ANALYZE messages").await;
-    for (query, stepped) in [
-        ("alpha", true),
-        ("delta", true),
-        ("alpha -beta", true),
-        ("gamma", false),
-        ("gamma OR delta", true),
-    ] {
-        let estimated = estimate(&app, query).await;
+    threads
+}
+
+/// Each query answers as the plain definition, by the window `stepped` says.
+async fn check(app: &TestApp, queries: &[(&str, bool)]) {
+    for &(query, stepped) in queries {
+        let estimated = estimate(app, query).await;
         assert_eq!(
             estimated > STEPPED_ABOVE,
             stepped,
             "{query}: estimated {estimated} matches"
         );
-        let expected = expected_hits(&app, query, None).await;
+        let expected = expected_hits(app, query, None).await;
         assert!(!expected.is_empty(), "{query}");
-        assert_eq!(
-            all_hits(&app, query, json!(null)).await,
-            expected,
-            "{query}"
-        );
+        assert_eq!(all_hits(app, query, json!(null)).await, expected, "{query}");
     }
+}
+
+#[tokio::test]
+async fn stepped_and_whole_searches_answer_as_the_plain_definition() {
+    let app = TestApp::spawn().await;
+    let threads = seed(&app, "now()").await;
+    check(
+        &app,
+        &[
+            ("alpha", true),
+            ("delta", true),
+            ("alpha -beta", true),
+            ("gamma", false),
+            ("gamma OR delta", true),
+        ],
+    )
+    .await;
     let expected = expected_hits(&app, "alpha", Some(&threads[0])).await;
     assert_eq!(
         all_hits(&app, "alpha", json!({ "threadId": threads[0] })).await,
         expected,
         "alpha in one thread"
     );
+}
+
+/// Steps count back from the organization's newest message, not the clock:
+/// an organization quiet for 40 days (or ahead of it by a day) is searched
+/// the same way, and answers the same.
+#[tokio::test]
+async fn stepped_searches_start_at_the_newest_message_not_the_clock() {
+    for newest in ["now() - interval '40 days'", "now() + interval '1 day'"] {
+        let app = TestApp::spawn().await;
+        seed(&app, newest).await;
+        check(
+            &app,
+            &[("alpha", true), ("delta", true), ("alpha -beta", true)],
+        )
+        .await;
+    }
 }

@@ -1,7 +1,6 @@
 //! The full-text search of messages: `websearch_to_tsquery` in the
 //! organization's language over the GIN-indexed `search_vector`, one page per statement.
 
-use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
 use diesel::pg::Pg;
 use diesel::prelude::*;
@@ -69,19 +68,20 @@ impl MessageHit {
 /// expected to match fewer takes all its matches at once.
 pub const STEPPED_ABOVE: f64 = 1_500.0;
 
-/// How many hours back from the current one each step of a stepped search
+/// How many hours back from the organization's newest each step of a stepped search
 /// reaches: each step doubles the span of the one before, so a step finds
 /// about as many matches as all before it and little is read in vain.
 /// Messages older than the last step are one final step.
 const STEPS: [i64; 6] = [4, 8, 16, 32, 64, 128];
 
-/// Hours a message may lie ahead of the server's clock and still be in the
-/// first step (clocks of two statements, a transaction begun earlier).
+/// Hours a message may lie ahead of the newest hour read by the first
+/// statement and still be in the first step: messages written meanwhile,
+/// by clocks of other statements and transactions begun earlier.
 const AHEAD: i64 = 2;
 
 /// One page of the newest `WINDOW` messages the caller may read that match
 /// `text`, best first, then newest first. Three statements: the
-/// organization's language and the current hour, PostgreSQL's estimate of
+/// organization's language and its newest hour, PostgreSQL's estimate of
 /// the matches, then the page, planned afresh with the words in hand so
 /// that PostgreSQL picks, by how common they are, between the GIN index and
 /// walking the newest messages.
@@ -92,11 +92,11 @@ pub async fn page(
     filter: &MessageFilter,
     page: &PageRequest,
 ) -> QueryResult<Vec<MessageHit>> {
-    let (language, hour) = organizations::table
+    let (language, newest_hour) = organizations::table
         .find(scope.organization_id)
         .select((
             sql::<Text>("search_language::text"),
-            sql::<BigInt>(CURRENT_HOUR),
+            sql::<BigInt>(NEWEST_HOUR),
         ))
         .get_result::<(String, i64)>(conn)
         .await?;
@@ -114,17 +114,24 @@ pub async fn page(
     };
     let window = if estimated_matches(conn, Estimate(search(Window::Whole))).await? > STEPPED_ABOVE
     {
-        Window::stepped(scope.organization_id, hour)
+        Window::stepped(scope.organization_id, newest_hour)
     } else {
         Window::Whole
     };
     search(window).load(conn).await
 }
 
-/// The current hour since 2000 by the database's clock, as in the
-/// `search_bucket` column.
-const CURRENT_HOUR: &str =
-    "floor(extract(epoch FROM now() - timestamptz '2000-01-01 00:00:00+00') / 3600)::bigint";
+/// The hour (since 2000, as in `search_bucket`) of the organization's
+/// newest message, or the current hour by the database's clock if it has
+/// none. Steps count back from it rather than from the clock, so that an
+/// organization quiet for a week (or a bench seeded a week ago) still finds
+/// its newest matches in the first steps: one backward step of
+/// `messages_recent`.
+const NEWEST_HOUR: &str = "coalesce(
+    (SELECT max(m.search_bucket) FROM messages m
+     WHERE m.search_bucket >= (organizations.id << 24)
+       AND m.search_bucket < ((organizations.id + 1) << 24)) - (organizations.id << 24),
+    floor(extract(epoch FROM now() - timestamptz '2000-01-01 00:00:00+00') / 3600)::bigint)";
 
 /// PostgreSQL's estimate of how many messages a search matches (before its
 /// window): the planner's row count for them.
@@ -148,15 +155,17 @@ enum Window {
     /// The newest hours first: one step per span of `STEPS`, each an array
     /// of `search_bucket` values (exact GIN keys, or a bounded walk of
     /// `messages_recent`), each taken only while the steps before found
-    /// fewer than `WINDOW`; then everything created `before` the last.
+    /// fewer than `WINDOW`; then the organization's older hours, as the
+    /// range of `search_bucket` values `older` (walked newest first like a
+    /// step, where a bound on `created_at` has no index to walk).
     Stepped {
         steps: Vec<Vec<i64>>,
-        before: DateTime<Utc>,
+        older: (i64, i64),
     },
 }
 
 impl Window {
-    /// The steps back from `hour` (since 2000) for `organization`.
+    /// The steps back from `hour` (since 2000), the newest of `organization`.
     fn stepped(organization: OrganizationId, hour: i64) -> Window {
         let base = i64::from(organization) << 24;
         let mut newest = hour + AHEAD;
@@ -169,14 +178,10 @@ impl Window {
                 step
             })
             .collect();
-        let before = DateTime::from_timestamp(EPOCH_2000 + (newest + 1) * 3600, 0)
-            .unwrap_or(DateTime::<Utc>::MIN_UTC);
-        Window::Stepped { steps, before }
+        let older = (base, base + newest + 1);
+        Window::Stepped { steps, older }
     }
 }
-
-/// 2000-01-01T00:00:00Z in Unix seconds, where `search_bucket` hours count from.
-const EPOCH_2000: i64 = 946_684_800;
 
 /// The `ts_headline` options: the marks, and an excerpt of 15 to 35 words
 /// (a short message whole) around the best match.
@@ -289,8 +294,9 @@ enum Bound<'a> {
     None,
     /// Those of these `search_bucket` values (one organization's hours).
     Hours(&'a Vec<i64>),
-    /// Those created before this.
-    Before(&'a DateTime<Utc>),
+    /// Those of `search_bucket` values from the first up to (not
+    /// including) the second.
+    Range(&'a (i64, i64)),
 }
 
 impl SearchMessages {
@@ -319,9 +325,11 @@ impl SearchMessages {
                 out.push_bind_param::<Array<BigInt>, _>(buckets)?;
                 out.push_sql(")");
             }
-            Bound::Before(at) => {
-                out.push_sql(" AND m.created_at < ");
-                out.push_bind_param::<Timestamptz, _>(at)?;
+            Bound::Range((from, to)) => {
+                out.push_sql(" AND m.search_bucket >= ");
+                out.push_bind_param::<BigInt, _>(from)?;
+                out.push_sql(" AND m.search_bucket < ");
+                out.push_bind_param::<BigInt, _>(to)?;
             }
         }
         out.push_sql(" AND m.search_vector @@ ");
@@ -329,8 +337,10 @@ impl SearchMessages {
         self.push_filters(out)?;
         // By hour first, so that the walk of `messages_recent` gives this order.
         let order = match bound {
-            Bound::Hours(_) => "m.search_bucket DESC, m.created_at DESC, m.id DESC",
-            Bound::None | Bound::Before(_) => "m.created_at DESC, m.id DESC",
+            Bound::Hours(_) | Bound::Range(_) => {
+                "m.search_bucket DESC, m.created_at DESC, m.id DESC"
+            }
+            Bound::None => "m.created_at DESC, m.id DESC",
         };
         out.push_sql(&format!(" ORDER BY {order} LIMIT {WINDOW}"));
         Ok(())
@@ -361,14 +371,14 @@ impl QueryFragment<Pg> for SearchMessages {
         // cached for one query would be wrong for queries of other words.
         out.unsafe_to_cache_prepared();
         out.push_sql("WITH ");
-        if let Window::Stepped { steps, before } = &self.window {
+        if let Window::Stepped { steps, older } = &self.window {
             for (index, step) in steps.iter().enumerate() {
                 out.push_sql(&format!("c{index} AS MATERIALIZED ("));
                 self.push_matches(&mut out, index, Bound::Hours(step))?;
                 out.push_sql("), ");
             }
             out.push_sql(&format!("c{} AS MATERIALIZED (", steps.len()));
-            self.push_matches(&mut out, steps.len(), Bound::Before(before))?;
+            self.push_matches(&mut out, steps.len(), Bound::Range(older))?;
             out.push_sql("), ");
         }
         out.push_sql("hit AS (SELECT c.id AS hit_id, c.created_at AS hit_created_at, round(ts_rank(c.search_vector, ");
@@ -437,7 +447,7 @@ mod tests {
     #[test]
     fn stepped_windows_cover_every_hour_once_newest_first() {
         let hour = 235_736;
-        let Window::Stepped { steps, before } = Window::stepped(OrganizationId(3), hour) else {
+        let Window::Stepped { steps, older } = Window::stepped(OrganizationId(3), hour) else {
             panic!("stepped");
         };
         let base = 3 << 24;
@@ -446,9 +456,8 @@ mod tests {
         assert_eq!(hours, (oldest..=hour + AHEAD).rev().collect::<Vec<_>>());
         assert_eq!(steps[0].len() as i64, STEPS[0] + AHEAD);
         assert_eq!(steps[1].len() as i64, STEPS[1] - STEPS[0]);
-        // Everything before the oldest step's first hour is the last step.
-        assert_eq!(before.timestamp(), EPOCH_2000 + oldest * 3600);
-        assert_eq!(before.to_rfc3339(), "2026-11-17T01:00:00+00:00");
+        // The organization's hours before the oldest step's first are the last step.
+        assert_eq!(older, (base, base + oldest));
     }
 
     #[test]
