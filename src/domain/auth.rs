@@ -55,7 +55,7 @@ pub fn hash_token(token: &str) -> Vec<u8> {
 }
 
 /// Who is calling: every query is scoped to `organization_id`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Viewer {
     /// The caller's organization; nothing outside it is visible.
     pub organization_id: OrganizationId,

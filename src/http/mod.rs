@@ -62,6 +62,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Queries answered by one SQL statement.
     pub reads: Arc<CompiledReads>,
+    /// Subscriptions running once for every socket of the same shape.
+    pub shapes: Arc<ws::Shapes>,
 }
 
 impl AppState {
@@ -83,6 +85,7 @@ impl AppState {
             ws,
             tokens: Arc::new(TokenCache::new(TOKEN_CACHE_TTL)),
             origins: Arc::new(origins),
+            shapes: Arc::new(ws::Shapes::new(metrics.clone())),
             metrics,
             reads: Arc::new(CompiledReads::new(Mode::On)),
         }

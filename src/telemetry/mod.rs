@@ -34,6 +34,8 @@ const GRAPHQL_DURATION: &str = "confab_graphql_request_duration_seconds";
 const REFUSALS: &str = "confab_rate_limit_refusals_total";
 const WS_CONNECTIONS: &str = "confab_ws_connections";
 const WS_SUBSCRIPTIONS: &str = "confab_ws_subscriptions";
+const WS_SHARED: &str = "confab_ws_shared_executions";
+const WS_RESULTS: &str = "confab_ws_results_total";
 const FANOUT_LAG: &str = "confab_event_fanout_lag_seconds";
 const SCHEDULER_LAG: &str = "confab_scheduler_lag_seconds";
 const POOL_SIZE: &str = "confab_db_pool_connections";
@@ -216,6 +218,8 @@ struct Inner {
     refusals: [[Counter; Refused::ALL.len()]; Transport::ALL.len()],
     ws_connections: Gauge,
     ws_subscriptions: Gauge,
+    ws_shared: Gauge,
+    ws_results: Counter,
     fanout_lag: Histogram,
     scheduler_lag: Histogram,
     pools: Mutex<Vec<PoolGauges>>,
@@ -286,6 +290,8 @@ impl Metrics {
         });
         let ws_connections = recorder.register_gauge(&key(WS_CONNECTIONS, &[]), &METADATA);
         let ws_subscriptions = recorder.register_gauge(&key(WS_SUBSCRIPTIONS, &[]), &METADATA);
+        let ws_shared = recorder.register_gauge(&key(WS_SHARED, &[]), &METADATA);
+        let ws_results = counter(WS_RESULTS, &[]);
         let fanout_lag = recorder.register_histogram(&key(FANOUT_LAG, &[]), &METADATA);
         let scheduler_lag = recorder.register_histogram(&key(SCHEDULER_LAG, &[]), &METADATA);
         let handle = recorder.handle();
@@ -297,6 +303,8 @@ impl Metrics {
             refusals,
             ws_connections,
             ws_subscriptions,
+            ws_shared,
+            ws_results,
             fanout_lag,
             scheduler_lag,
             pools: Mutex::new(Vec::new()),
@@ -366,6 +374,16 @@ impl Metrics {
     /// Counts a running WebSocket operation until the guard is dropped.
     pub fn ws_subscription(&self) -> Live {
         Live::new(&self.0.ws_subscriptions)
+    }
+
+    /// Counts a shared subscription execution until the guard is dropped.
+    pub fn ws_shared_execution(&self) -> Live {
+        Live::new(&self.0.ws_shared)
+    }
+
+    /// Counts one subscription result executed (once for a whole shape).
+    pub fn ws_result_executed(&self) {
+        self.0.ws_results.increment(1);
     }
 
     /// The histogram of event fan-out lag, for the event hub.
@@ -497,6 +515,10 @@ fn describe(recorder: &PrometheusRecorder) {
             POOL_STATEMENTS,
             "SQL statements run on the pool's connections.",
         ),
+        (
+            WS_RESULTS,
+            "Subscription results executed: once per event for all the sockets of a shape.",
+        ),
     ];
     for (name, help) in counters {
         recorder.describe_counter(name.into(), None, help.into());
@@ -506,6 +528,10 @@ fn describe(recorder: &PrometheusRecorder) {
         (
             WS_SUBSCRIPTIONS,
             "Operations (mostly subscriptions) running on open WebSockets.",
+        ),
+        (
+            WS_SHARED,
+            "Subscription executions, each shared by the operations of one shape.",
         ),
         (POOL_SIZE, "Open connections of the pool."),
         (POOL_MAX, "Most connections the pool may open."),

@@ -18,6 +18,7 @@ mod outbox;
 mod readme;
 mod search;
 mod search_windows;
+mod shapes;
 mod statements;
 mod subscriptions;
 mod threads;

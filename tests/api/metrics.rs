@@ -12,12 +12,14 @@ use serde_json::{Value, json};
 use crate::helpers::TestApp;
 
 /// Every metric the README documents.
-const METRICS: [&str; 14] = [
+const METRICS: [&str; 16] = [
     "confab_graphql_requests_total",
     "confab_graphql_request_duration_seconds",
     "confab_rate_limit_refusals_total",
     "confab_ws_connections",
     "confab_ws_subscriptions",
+    "confab_ws_shared_executions",
+    "confab_ws_results_total",
     "confab_event_fanout_lag_seconds",
     "confab_scheduler_lag_seconds",
     "confab_db_pool_connections",
@@ -202,6 +204,7 @@ async fn metrics_count_requests_refusals_sockets_and_lags() {
     // Sockets and subscriptions are live gauges.
     assert_eq!(after.value("confab_ws_connections"), 1.0);
     assert_eq!(after.value("confab_ws_subscriptions"), 1.0);
+    assert_eq!(after.value("confab_ws_shared_executions"), 1.0);
 
     // Pools: sizes add up, checkouts were timed, statements counted.
     for pool in ["request", "background"] {
@@ -220,10 +223,12 @@ async fn metrics_count_requests_refusals_sockets_and_lags() {
         16.0
     );
 
-    // Closing the socket releases both gauges.
+    // Closing the socket releases the gauges.
     drop(client);
     scrape_until(&app, |s| {
-        s.value("confab_ws_connections") == 0.0 && s.value("confab_ws_subscriptions") == 0.0
+        s.value("confab_ws_connections") == 0.0
+            && s.value("confab_ws_subscriptions") == 0.0
+            && s.value("confab_ws_shared_executions") == 0.0
     })
     .await;
 }

@@ -7,6 +7,7 @@
 //! (subscriptions, message size) with the close codes the protocols define.
 
 mod protocol;
+mod shapes;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,12 +20,13 @@ use axum::response::{IntoResponse, Response};
 use futures_util::stream::{AbortHandle, Abortable, BoxStream, SelectAll, SplitSink};
 use futures_util::{SinkExt, StreamExt};
 use protocol::{ClientMessage, Protocol, close};
+pub use shapes::Shapes;
+use shapes::{Frame, ShapeKey};
 use tracing::Instrument;
 
 use super::AppState;
 use super::response::coded_error;
 use crate::domain::auth::{self, Viewer};
-use crate::graphql::errors::sanitize_errors;
 use crate::graphql::{LoaderCache, context_data};
 use crate::telemetry::{Refused, Transport};
 
@@ -76,8 +78,8 @@ pub fn upgrade(state: AppState, headers: &HeaderMap, upgrade: WebSocketUpgrade) 
         })
 }
 
-/// One output of a running operation: a response, or its end.
-type Output = (Arc<str>, Option<async_graphql::Response>);
+/// One output of a running operation: a result, or its end.
+type Output = (Arc<str>, Option<Frame>);
 
 struct Connection {
     state: AppState,
@@ -295,21 +297,32 @@ impl Connection {
             Err(error) => return self.refuse(&id, error).await,
         };
         let id: Arc<str> = id.into();
-        let responses = self
-            .state
-            .schemas
-            .for_measure(&measure)
-            .execute_stream_with_session_data(request, data);
+        let schema = self.state.schemas.for_measure(&measure).clone();
+        let results = match ShapeKey::of(viewer, &mut request) {
+            Some(key) => self.state.shapes.join(key, move || {
+                schema.execute_stream_with_session_data(request, data)
+            }),
+            None => {
+                let metrics = self.state.metrics.clone();
+                schema
+                    .execute_stream_with_session_data(request, data)
+                    .map(move |response| {
+                        metrics.ws_result_executed();
+                        Frame::of(response)
+                    })
+                    .boxed()
+            }
+        };
         let (handle, registration) = AbortHandle::new_pair();
         // Counted as running until the stream is dropped (ended, stopped,
         // or the socket closed).
         let live = self.state.metrics.ws_subscription();
         let tagged = {
             let (each, end) = (id.clone(), id.clone());
-            responses
-                .map(move |response| {
+            results
+                .map(move |frame| {
                     let _ = &live;
-                    (each.clone(), Some(response))
+                    (each.clone(), Some(frame))
                 })
                 .chain(futures_util::stream::once(async move { (end, None) }))
         };
@@ -325,29 +338,22 @@ impl Connection {
             .await
     }
 
-    async fn on_output(&mut self, id: Arc<str>, output: Option<async_graphql::Response>) -> Flow {
-        let Some(mut response) = output else {
+    async fn on_output(&mut self, id: Arc<str>, output: Option<Frame>) -> Flow {
+        match output {
+            Some(Frame::Next(payload)) => {
+                self.send(protocol::next(self.protocol, &id, &payload))
+                    .await
+            }
+            Some(Frame::Error(errors)) => {
+                if let Some(handle) = self.running.remove(&id) {
+                    handle.abort();
+                }
+                self.send(protocol::error(self.protocol, &id, &errors))
+                    .await
+            }
             // The operation ended on its own.
-            if self.running.remove(&id).is_some() {
-                return self.send(protocol::complete(&id)).await;
-            }
-            return Flow::Continue;
-        };
-        sanitize_errors(&mut response.errors);
-        // A document that failed validation produces no data: that is an
-        // `error` message, which also ends the operation.
-        let request_error = response.data == async_graphql::Value::Null
-            && !response.errors.is_empty()
-            && response.errors.iter().all(|e| e.path.is_empty());
-        if request_error {
-            if let Some(handle) = self.running.remove(&id) {
-                handle.abort();
-            }
-            return self
-                .send(protocol::error(self.protocol, &id, &response.errors))
-                .await;
+            None if self.running.remove(&id).is_some() => self.send(protocol::complete(&id)).await,
+            None => Flow::Continue,
         }
-        self.send(protocol::next(self.protocol, &id, &response))
-            .await
     }
 }

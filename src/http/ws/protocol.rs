@@ -115,13 +115,16 @@ pub fn pong(payload: Option<Value>) -> String {
     }
 }
 
-/// One result of an operation: `next` or legacy `data`.
-pub fn next(protocol: Protocol, id: &str, response: &async_graphql::Response) -> String {
+/// One result of an operation, `payload` a response's JSON: `next` or
+/// legacy `data`. The payload is serialised once for every socket that
+/// shares it; only the id is written here.
+pub fn next(protocol: Protocol, id: &str, payload: &str) -> String {
     let kind = match protocol {
         Protocol::TransportWs => "next",
         Protocol::Legacy => "data",
     };
-    json!({ "type": kind, "id": id, "payload": response }).to_string()
+    let id = Value::String(id.to_string());
+    format!(r#"{{"type":"{kind}","id":{id},"payload":{payload}}}"#)
 }
 
 /// An operation that could not run: `error` with the errors (legacy: the

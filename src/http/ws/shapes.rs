@@ -1,0 +1,299 @@
+//! Shared subscriptions: operations of the same shape (document, operation,
+//! variables and viewer) run once, and every socket gets the same bytes.
+//!
+//! A thousand widgets following one thread with one token then cost one
+//! execution of each event, not a thousand. A shape lives while a socket
+//! follows it. A subscription that replays (`after` a cursor) is its own.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+
+use async_graphql::parser::types::{OperationType, Selection};
+use async_graphql::{Request, ServerError, Value};
+use futures_util::stream::{AbortHandle, Abortable, BoxStream};
+use futures_util::{Stream, StreamExt};
+use tokio::sync::broadcast::{self, error::RecvError};
+
+use super::super::response::coded_error;
+use crate::domain::auth::Viewer;
+use crate::graphql::errors::sanitize_errors;
+use crate::telemetry::{Live, Metrics};
+
+/// Results a shape keeps for the sockets that have not sent them yet. A
+/// socket further behind is told so and its operation ended: it resumes
+/// with `after` its last cursor.
+const BACKLOG: usize = 128;
+
+/// One result of an operation, ready for any socket.
+#[derive(Clone, Debug)]
+pub enum Frame {
+    /// A response's JSON: the payload of `next`.
+    Next(Arc<str>),
+    /// The operation could not run, or stopped: the `error` message.
+    Error(Arc<[ServerError]>),
+}
+
+impl Frame {
+    /// A response, sanitised and serialised once for every socket.
+    pub fn of(mut response: async_graphql::Response) -> Frame {
+        sanitize_errors(&mut response.errors);
+        // A document that failed validation produces no data: that is an
+        // `error` message, which also ends the operation.
+        let request_error = response.data == Value::Null
+            && !response.errors.is_empty()
+            && response.errors.iter().all(|e| e.path.is_empty());
+        if request_error {
+            return Frame::Error(response.errors.into());
+        }
+        match serde_json::to_string(&response) {
+            Ok(json) => Frame::Next(json.into()),
+            Err(error) => {
+                tracing::error!(%error, "a subscription result could not be serialised");
+                Frame::Error(vec![coded_error("internal error", "INTERNAL_SERVER_ERROR")].into())
+            }
+        }
+    }
+}
+
+/// What makes two operations the same: who asks, and exactly what.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ShapeKey {
+    viewer: Viewer,
+    query: String,
+    operation_name: Option<String>,
+    variables: String,
+}
+
+impl ShapeKey {
+    /// The shape of a parsed, checked subscription, or `None` when it must
+    /// run alone: a replay (`after` a cursor), a document whose root is not
+    /// plain fields, or anything but a subscription.
+    pub fn of(viewer: Viewer, request: &mut Request) -> Option<ShapeKey> {
+        let variables = request.variables.clone();
+        let operation_name = request.operation_name.clone();
+        let document = request.parsed_query().ok()?;
+        let (_, operation) = document.operations.iter().find(|(name, _)| {
+            operation_name.is_none() || name.map(|n| n.as_str()) == operation_name.as_deref()
+        })?;
+        if operation.node.ty != OperationType::Subscription {
+            return None;
+        }
+        for item in &operation.node.selection_set.node.items {
+            let Selection::Field(field) = &item.node else {
+                return None;
+            };
+            // An `after` that is given and not null replays from a cursor.
+            let replays = field.node.arguments.iter().any(|(name, value)| {
+                name.node.as_str() == "after"
+                    && value
+                        .node
+                        .clone()
+                        .into_const_with(|variable| {
+                            Ok::<_, ()>(variables.get(&variable).cloned().unwrap_or(Value::Null))
+                        })
+                        .map_or(true, |value| value != Value::Null)
+            });
+            if replays {
+                return None;
+            }
+        }
+        Some(ShapeKey {
+            viewer,
+            variables: serde_json::to_string(&variables).ok()?,
+            query: request.query.clone(),
+            operation_name,
+        })
+    }
+}
+
+type Registry = Mutex<HashMap<ShapeKey, Weak<Shape>>>;
+
+/// The running shapes of this server.
+pub struct Shapes {
+    running: Arc<Registry>,
+    metrics: Metrics,
+}
+
+/// One running operation and the sockets' view of its results.
+struct Shape {
+    key: ShapeKey,
+    registry: Weak<Registry>,
+    results: broadcast::Sender<Option<Frame>>,
+    execution: AbortHandle,
+    _live: Live,
+}
+
+impl Drop for Shape {
+    /// The last socket left: stop executing, and forget the shape unless a
+    /// new one took its place.
+    fn drop(&mut self) {
+        self.execution.abort();
+        if let Some(registry) = self.registry.upgrade() {
+            let mut running = lock(&registry);
+            if running
+                .get(&self.key)
+                .is_some_and(|s| s.strong_count() == 0)
+            {
+                running.remove(&self.key);
+            }
+        }
+    }
+}
+
+fn lock(registry: &Registry) -> std::sync::MutexGuard<'_, HashMap<ShapeKey, Weak<Shape>>> {
+    registry
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Shapes {
+    /// No shapes yet; executions are counted in `metrics`.
+    pub fn new(metrics: Metrics) -> Shapes {
+        Shapes {
+            running: Arc::default(),
+            metrics,
+        }
+    }
+
+    /// The results of shape `key`: joins it while it runs, else starts it
+    /// with `execute`.
+    pub fn join<S>(&self, key: ShapeKey, execute: impl FnOnce() -> S) -> BoxStream<'static, Frame>
+    where
+        S: Stream<Item = async_graphql::Response> + Send + 'static,
+    {
+        let mut running = lock(&self.running);
+        if let Some(shape) = running.get(&key).and_then(Weak::upgrade) {
+            // Subscribed under the lock: before the shape can end (it leaves
+            // the registry, under the lock, before its last result).
+            let results = shape.results.subscribe();
+            return follow(shape, results);
+        }
+        let (results, receiver) = broadcast::channel(BACKLOG);
+        let (execution, registration) = AbortHandle::new_pair();
+        let shape = Arc::new(Shape {
+            key: key.clone(),
+            registry: Arc::downgrade(&self.running),
+            results: results.clone(),
+            execution,
+            _live: self.metrics.ws_shared_execution(),
+        });
+        running.insert(key.clone(), Arc::downgrade(&shape));
+        let registry = Arc::downgrade(&self.running);
+        let own = Arc::downgrade(&shape);
+        let responses = execute();
+        let metrics = self.metrics.clone();
+        let run = async move {
+            futures_util::pin_mut!(responses);
+            while let Some(response) = responses.next().await {
+                metrics.ws_result_executed();
+                let frame = Frame::of(response);
+                let ends = matches!(frame, Frame::Error(_));
+                // No socket may be listening at this instant; that is fine.
+                let _ = results.send(Some(frame));
+                if ends {
+                    break;
+                }
+            }
+            // Ended: new subscribers start afresh (never upgrade `own` here,
+            // whose drop could need this lock).
+            if let Some(registry) = registry.upgrade() {
+                let mut running = lock(&registry);
+                if running.get(&key).is_some_and(|s| s.ptr_eq(&own)) {
+                    running.remove(&key);
+                }
+            }
+            let _ = results.send(None);
+        };
+        tokio::spawn(Abortable::new(run, registration));
+        follow(shape, receiver)
+    }
+}
+
+/// One socket's results of `shape`, until it ends (or the socket falls
+/// more than `BACKLOG` behind).
+fn follow(
+    shape: Arc<Shape>,
+    results: broadcast::Receiver<Option<Frame>>,
+) -> BoxStream<'static, Frame> {
+    futures_util::stream::unfold(Some((shape, results)), |state| async move {
+        let (shape, mut results) = state?;
+        match results.recv().await {
+            Ok(Some(frame)) => Some((frame, Some((shape, results)))),
+            Ok(None) | Err(RecvError::Closed) => None,
+            Err(RecvError::Lagged(_)) => {
+                let message = format!(
+                    "this subscription fell more than {BACKLOG} results behind; \
+                     subscribe again with `after` the last cursor received"
+                );
+                let error = coded_error(&message, "SUBSCRIPTION_LAGGED");
+                Some((Frame::Error(vec![error].into()), None))
+            }
+        }
+    })
+    .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::ids::{ApiKeyId, OrganizationId};
+    use crate::domain::auth::Actor;
+
+    fn key(query: &str, variables: serde_json::Value) -> Option<ShapeKey> {
+        let viewer = Viewer {
+            organization_id: OrganizationId(1),
+            actor: Actor::ApiKey(ApiKeyId(1)),
+        };
+        let mut request =
+            Request::new(query).variables(async_graphql::Variables::from_json(variables));
+        ShapeKey::of(viewer, &mut request)
+    }
+
+    #[test]
+    fn live_subscriptions_share_and_replays_run_alone() {
+        let by_variable = "subscription($id: ID!, $after: String) { threadEvents(threadId: $id, after: $after) { kind } }";
+        let live = key(by_variable, serde_json::json!({ "id": "thrd_1" }));
+        assert!(live.is_some());
+        // A null `after` is live too; but a missing variable and a null one
+        // are told apart (an argument's default applies to the first only).
+        let null_after = key(
+            by_variable,
+            serde_json::json!({ "id": "thrd_1", "after": null }),
+        );
+        assert!(null_after.is_some());
+        assert_ne!(live, null_after);
+        assert_ne!(
+            live,
+            key(by_variable, serde_json::json!({ "id": "thrd_2" }))
+        );
+        assert!(
+            key(
+                by_variable,
+                serde_json::json!({ "id": "thrd_1", "after": "ZTE6Mw" })
+            )
+            .is_none()
+        );
+        assert!(
+            key(
+                "subscription { inboxEvents(after: null) { kind } }",
+                serde_json::json!({})
+            )
+            .is_some()
+        );
+        assert!(
+            key(
+                r#"subscription { inboxEvents(after: "ZTE6Mw") { kind } }"#,
+                serde_json::json!({})
+            )
+            .is_none()
+        );
+        assert!(
+            key(
+                "subscription { ...F } fragment F on Subscription { inboxEvents { kind } }",
+                serde_json::json!({})
+            )
+            .is_none()
+        );
+        assert!(key("{ viewer { organization { id } } }", serde_json::json!({})).is_none());
+    }
+}
