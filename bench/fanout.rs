@@ -3,14 +3,19 @@
 //! p50/p99 and the server's memory per idle subscription.
 //!
 //! `cargo bench --bench fanout -- [--subscribers N] [--messages M] [--rate PER_SECOND]
-//!  [--writers W] [--write-seconds S]`: then W clients send as fast as they
+//!  [--writers W] [--write-seconds S] [--instances I]`: then W clients send as fast as they
 //! can for S seconds with every subscription live, and it prints writes/s.
 //!
 //! The server runs as its own process (the release `confab` binary) so that
-//! its memory is measured alone; it uses `CONFAB_BENCH_DATABASE_URL` (a
-//! maintenance database URL) or a private cluster under `target/`.
+//! its memory is measured alone; `--instances 2` starts two over the same
+//! database, the subscribers spread over both and the messages sent to the
+//! first, as behind a load balancer. Every subscriber counts what it gets,
+//! so lost and duplicated deliveries are printed, and this process's own
+//! CPU share (one tokio process drives every socket). It uses
+//! `CONFAB_BENCH_DATABASE_URL` (a maintenance database URL) or a private
+//! cluster under `target/`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -19,6 +24,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 #[path = "common.rs"]
 mod common;
@@ -29,6 +35,7 @@ struct Options {
     rate: f64,
     write_seconds: f64,
     writers: usize,
+    instances: usize,
 }
 
 fn options() -> Options {
@@ -43,6 +50,7 @@ fn options() -> Options {
         rate: value("--rate", 20.0),
         write_seconds: value("--write-seconds", 5.0),
         writers: value("--writers", 16.0) as usize,
+        instances: (value("--instances", 1.0) as usize).max(1),
     }
 }
 
@@ -65,33 +73,44 @@ async fn main() {
     let options = options();
     let (database_url, _admin_url, _cluster) = common::bench_database("confab_bench_fanout").await;
     common::migrate(&database_url);
-    let server = common::start_server(&database_url, 32);
+    let mut servers = vec![common::start_server(&database_url, 32)];
+    for _ in 1..options.instances {
+        let key = servers[0].key.clone();
+        servers.push(common::start_server_with_key(&database_url, 32, Some(&key)));
+    }
+    let server = &servers[0];
     let http = reqwest::Client::new();
-    let thread = common::create_thread(&http, &server, "fan-out").await;
+    let thread = common::create_thread(&http, server, "fan-out").await;
     // The sender joins on its first message; do that before measuring.
     common::send_message(&http, &server.address, &server.key, &thread, "warm-up").await;
 
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let pid = server.child.id();
-    let rss_before = rss_kib(pid);
+    let rss = || servers.iter().map(|s| rss_kib(s.child.id())).sum::<u64>();
+    let rss_before = rss();
 
     // Open the subscribers; they read until told to stop.
     let sent_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let latencies: Arc<Mutex<Vec<Duration>>> = Arc::default();
+    let duplicates = Arc::new(AtomicUsize::new(0));
+    // A few handshakes at a time, as clients arrive, not 10,000 at once.
+    let handshakes = Arc::new(tokio::sync::Semaphore::new(100));
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(options.subscribers);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
-    for _ in 0..options.subscribers {
+    for i in 0..options.subscribers {
         let subscriber = Subscriber {
-            url: format!("ws://{}/ws", server.address),
+            url: format!("ws://{}/ws", servers[i % servers.len()].address),
             key: server.key.clone(),
             thread: thread.clone(),
             sent_at: sent_at.clone(),
             latencies: latencies.clone(),
+            duplicates: duplicates.clone(),
         };
-        tasks.push(tokio::spawn(
-            subscriber.run(ready_tx.clone(), stop_rx.clone()),
-        ));
+        tasks.push(tokio::spawn(subscriber.run(
+            handshakes.clone(),
+            ready_tx.clone(),
+            stop_rx.clone(),
+        )));
     }
     drop(ready_tx);
     let mut ready = 0;
@@ -99,10 +118,14 @@ async fn main() {
         ready += 1;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let rss_after = rss_kib(pid);
+    let rss_after = rss();
 
     // Send at a steady rate.
     let interval = Duration::from_secs_f64(1.0 / options.rate);
+    let (client_before, machine_before) = (
+        common::process_cpu(std::process::id()),
+        common::machine_cpu(),
+    );
     let started = Instant::now();
     for i in 0..options.messages {
         let text = format!("bench-{i}");
@@ -119,6 +142,15 @@ async fn main() {
     {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let (client_after, machine_after) = (
+        common::process_cpu(std::process::id()),
+        common::machine_cpu(),
+    );
+    let delivering = started.elapsed().as_secs_f64();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let client_share = (client_after - client_before).as_secs_f64() / delivering / cores;
+    let machine_share = (machine_after.0 - machine_before.0) as f64
+        / (machine_after.1 - machine_before.1).max(1) as f64;
     let mut all = latencies.lock().map(|l| l.clone()).unwrap_or_default();
     all.sort();
 
@@ -161,10 +193,18 @@ async fn main() {
     let per_subscription =
         rss_after.saturating_sub(rss_before) as f64 * 1024.0 / options.subscribers as f64;
     println!(
-        "fan-out: {} subscribers, {} messages at {}/s",
-        options.subscribers, options.messages, options.rate
+        "fan-out: {} subscribers over {} instance(s), {} messages at {}/s",
+        options.subscribers,
+        servers.len(),
+        options.messages,
+        options.rate
     );
-    println!("  deliveries: {} of {expected}", all.len());
+    println!(
+        "  deliveries: {} of {expected} (lost {}, duplicated {})",
+        all.len(),
+        expected.saturating_sub(all.len()),
+        duplicates.load(Ordering::Relaxed)
+    );
     println!(
         "  delivery latency p50: {:.2} ms",
         ms(common::percentile(&all, 0.50))
@@ -177,15 +217,22 @@ async fn main() {
         "  delivery latency max: {:.2} ms",
         ms(all.last().copied().unwrap_or_default())
     );
+    println!(
+        "  CPU while delivering: this client {:.0}% of the machine, the machine {:.0}% busy",
+        client_share * 100.0,
+        machine_share * 100.0
+    );
     println!("  server RSS: {rss_before} KiB idle, {rss_after} KiB with subscriptions");
     println!(
         "  server memory per idle subscription: {:.1} KB",
         per_subscription / 1000.0
     );
-    println!(
-        "  writes: {writes_per_second:.0} sendMessage/s from {} clients with {} subscriptions live",
-        options.writers, options.subscribers
-    );
+    if options.writers > 0 {
+        println!(
+            "  writes: {writes_per_second:.0} sendMessage/s from {} clients with {} subscriptions live",
+            options.writers, options.subscribers
+        );
+    }
 }
 
 /// One WebSocket subscriber of the thread, recording delivery latencies.
@@ -195,11 +242,13 @@ struct Subscriber {
     thread: String,
     sent_at: Arc<Mutex<HashMap<String, Instant>>>,
     latencies: Arc<Mutex<Vec<Duration>>>,
+    duplicates: Arc<AtomicUsize>,
 }
 
 impl Subscriber {
     async fn run(
         self,
+        handshakes: Arc<tokio::sync::Semaphore>,
         ready: tokio::sync::mpsc::Sender<()>,
         mut stop: tokio::sync::watch::Receiver<bool>,
     ) {
@@ -211,7 +260,14 @@ impl Subscriber {
                 .headers_mut()
                 .insert("Sec-WebSocket-Protocol", protocol);
         }
-        let Ok((mut socket, _)) = tokio_tungstenite::connect_async(request).await else {
+        let handshake = handshakes.acquire().await;
+        // Small buffers, as a browser's: the defaults reserve 128 KiB a socket.
+        let config = WebSocketConfig::default()
+            .read_buffer_size(4096)
+            .write_buffer_size(0);
+        let Ok((mut socket, _)) =
+            tokio_tungstenite::connect_async_with_config(request, Some(config), true).await
+        else {
             eprintln!("a subscriber could not connect");
             return;
         };
@@ -224,7 +280,9 @@ impl Subscriber {
         let _ = socket
             .send(Message::Text(subscribe.to_string().into()))
             .await;
+        drop(handshake);
         let _ = ready.send(()).await;
+        let mut seen = HashSet::new();
         loop {
             let text = tokio::select! {
                 message = socket.next() => match message {
@@ -240,6 +298,14 @@ impl Subscriber {
             else {
                 continue;
             };
+            // Only the timed messages: the write phase's are not tracked.
+            if !body.starts_with("bench-") {
+                continue;
+            }
+            if !seen.insert(body.to_string()) {
+                self.duplicates.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
             let sent = self.sent_at.lock().ok().and_then(|m| m.get(body).copied());
             if let Some(sent) = sent
                 && let Ok(mut all) = self.latencies.lock()

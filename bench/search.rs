@@ -135,38 +135,6 @@ fn create_key(database_url: &str) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_string()
 }
 
-/// CPU time of process `pid` so far, all its threads (clock ticks of 1/100 s).
-fn process_cpu(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (in parentheses): utime and stime are 14 and 15.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks: u64 = [11, 12]
-        .iter()
-        .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok()))
-        .sum();
-    Duration::from_millis(ticks * 10)
-}
-
-/// The machine's CPU time so far: busy and total (all cores, in ticks).
-fn machine_cpu() -> (u64, u64) {
-    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let times: Vec<u64> = stat
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|f| f.parse().ok())
-        .collect();
-    let total: u64 = times.iter().sum();
-    // idle and iowait
-    let idle = times.get(3).copied().unwrap_or(0) + times.get(4).copied().unwrap_or(0);
-    (total - idle, total)
-}
-
 #[tokio::main]
 async fn main() {
     // `cargo test --all-targets` runs bench targets too; only `cargo bench` measures.
@@ -265,9 +233,9 @@ async fn main() {
             .collect();
         run(&server, &band, 2.0, 1).await;
         let pid = server.child.id();
-        let (cpu_before, machine_before) = (process_cpu(pid), machine_cpu());
+        let (cpu_before, machine_before) = (common::process_cpu(pid), common::machine_cpu());
         let (mut latencies, elapsed) = run(&server, &band, options.seconds, 2).await;
-        let (cpu_after, machine_after) = (process_cpu(pid), machine_cpu());
+        let (cpu_after, machine_after) = (common::process_cpu(pid), common::machine_cpu());
         latencies.sort();
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         let server_share = (cpu_after - cpu_before).as_secs_f64() / elapsed.as_secs_f64();
