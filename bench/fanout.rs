@@ -15,13 +15,12 @@
 //! `CONFAB_BENCH_DATABASE_URL` (a maintenance database URL) or a private
 //! cluster under `target/`.
 
-use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -89,8 +88,8 @@ async fn main() {
     let rss_before = rss();
 
     // Open the subscribers; they read until told to stop.
-    let sent_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
-    let latencies: Arc<Mutex<Vec<Duration>>> = Arc::default();
+    let sent_at = Arc::new(SentAt::new(options.messages));
+    let delivered = Arc::new(AtomicUsize::new(0));
     let duplicates = Arc::new(AtomicUsize::new(0));
     // A few handshakes at a time, as clients arrive, not 10,000 at once.
     let handshakes = Arc::new(tokio::sync::Semaphore::new(100));
@@ -103,7 +102,7 @@ async fn main() {
             key: server.key.clone(),
             thread: thread.clone(),
             sent_at: sent_at.clone(),
-            latencies: latencies.clone(),
+            delivered: delivered.clone(),
             duplicates: duplicates.clone(),
         };
         tasks.push(tokio::spawn(subscriber.run(
@@ -129,17 +128,13 @@ async fn main() {
     let started = Instant::now();
     for i in 0..options.messages {
         let text = format!("bench-{i}");
-        if let Ok(mut map) = sent_at.lock() {
-            map.insert(text.clone(), Instant::now());
-        }
+        sent_at.mark(i);
         common::send_message(&http, &server.address, &server.key, &thread, &text).await;
         tokio::time::sleep_until((started + interval * (i as u32 + 1)).into()).await;
     }
     let expected = options.subscribers * options.messages;
     let deadline = Instant::now() + Duration::from_secs(30);
-    while latencies.lock().map(|l| l.len()).unwrap_or_default() < expected
-        && Instant::now() < deadline
-    {
+    while delivered.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let (client_after, machine_after) = (
@@ -151,8 +146,6 @@ async fn main() {
     let client_share = (client_after - client_before).as_secs_f64() / delivering / cores;
     let machine_share = (machine_after.0 - machine_before.0) as f64
         / (machine_after.1 - machine_before.1).max(1) as f64;
-    let mut all = latencies.lock().map(|l| l.clone()).unwrap_or_default();
-    all.sort();
 
     // Writes with every subscription still live, from concurrent clients.
     let sent = Arc::new(AtomicUsize::new(0));
@@ -185,9 +178,11 @@ async fn main() {
     }
     let writes_per_second = sent.load(Ordering::Relaxed) as f64 / writing.elapsed().as_secs_f64();
     let _ = stop_tx.send(true);
+    let mut all = Vec::with_capacity(expected);
     for task in tasks {
-        let _ = task.await;
+        all.extend(task.await.unwrap_or_default());
     }
+    all.sort();
 
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let per_subscription =
@@ -235,13 +230,45 @@ async fn main() {
     }
 }
 
+/// When each timed message was sent, lock-free: read by every subscriber.
+struct SentAt {
+    base: Instant,
+    /// Nanoseconds after `base`, plus one; zero while unsent.
+    nanos: Vec<std::sync::atomic::AtomicU64>,
+}
+
+impl SentAt {
+    fn new(messages: usize) -> SentAt {
+        SentAt {
+            base: Instant::now(),
+            nanos: (0..messages).map(|_| Default::default()).collect(),
+        }
+    }
+
+    /// Message `i` is being sent now.
+    fn mark(&self, i: usize) {
+        let nanos = self.base.elapsed().as_nanos() as u64 + 1;
+        if let Some(slot) = self.nanos.get(i) {
+            slot.store(nanos, Ordering::Release);
+        }
+    }
+
+    /// When message `i` was sent, if it was.
+    fn get(&self, i: usize) -> Option<Instant> {
+        match self.nanos.get(i)?.load(Ordering::Acquire) {
+            0 => None,
+            nanos => Some(self.base + Duration::from_nanos(nanos - 1)),
+        }
+    }
+}
+
 /// One WebSocket subscriber of the thread, recording delivery latencies.
 struct Subscriber {
     url: String,
     key: String,
     thread: String,
-    sent_at: Arc<Mutex<HashMap<String, Instant>>>,
-    latencies: Arc<Mutex<Vec<Duration>>>,
+    sent_at: Arc<SentAt>,
+    delivered: Arc<AtomicUsize>,
     duplicates: Arc<AtomicUsize>,
 }
 
@@ -251,9 +278,10 @@ impl Subscriber {
         handshakes: Arc<tokio::sync::Semaphore>,
         ready: tokio::sync::mpsc::Sender<()>,
         mut stop: tokio::sync::watch::Receiver<bool>,
-    ) {
+    ) -> Vec<Duration> {
+        let mut latencies = Vec::new();
         let Ok(mut request) = self.url.as_str().into_client_request() else {
-            return;
+            return latencies;
         };
         if let Ok(protocol) = "graphql-transport-ws".parse() {
             request
@@ -269,7 +297,7 @@ impl Subscriber {
             tokio_tungstenite::connect_async_with_config(request, Some(config), true).await
         else {
             eprintln!("a subscriber could not connect");
-            return;
+            return latencies;
         };
         let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", self.key) } });
         let _ = socket.send(Message::Text(init.to_string().into())).await;
@@ -282,7 +310,7 @@ impl Subscriber {
             .await;
         drop(handshake);
         let _ = ready.send(()).await;
-        let mut seen = HashSet::new();
+        let mut seen = vec![false; self.sent_at.nanos.len()];
         loop {
             let text = tokio::select! {
                 message = socket.next() => match message {
@@ -293,25 +321,31 @@ impl Subscriber {
                 _ = stop.changed() => break,
             };
             let now = Instant::now();
-            let value: Value = serde_json::from_str(&text).unwrap_or_default();
-            let Some(body) = value["payload"]["data"]["threadEvents"]["message"]["text"].as_str()
-            else {
+            // Only the timed messages (the write phase's are not tracked),
+            // found without parsing the whole JSON: one process reads every
+            // socket, and its CPU is taken from the server's two cores.
+            let Some(i) = timed_message(&text) else {
                 continue;
             };
-            // Only the timed messages: the write phase's are not tracked.
-            if !body.starts_with("bench-") {
+            let Some(first) = seen.get_mut(i).map(|seen| !std::mem::replace(seen, true)) else {
                 continue;
-            }
-            if !seen.insert(body.to_string()) {
+            };
+            if !first {
                 self.duplicates.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
-            let sent = self.sent_at.lock().ok().and_then(|m| m.get(body).copied());
-            if let Some(sent) = sent
-                && let Ok(mut all) = self.latencies.lock()
-            {
-                all.push(now - sent);
+            if let Some(sent) = self.sent_at.get(i) {
+                latencies.push(now - sent);
+                self.delivered.fetch_add(1, Ordering::Relaxed);
             }
         }
+        latencies
     }
+}
+
+/// The `n` of a `next` message whose `message { text }` is `bench-<n>`.
+fn timed_message(message: &str) -> Option<usize> {
+    let start = message.find(r#""text":"bench-"#)? + r#""text":"bench-"#.len();
+    let length = message[start..].find('"')?;
+    message[start..start + length].parse().ok()
 }
