@@ -45,7 +45,10 @@ impl Frame {
         if request_error {
             return Frame::Error(response.errors.into());
         }
-        match serde_json::to_string(&response) {
+        // Through `serde_json::Value`, whose objects sort their keys:
+        // async-graphql builds each object in the order its fields finished,
+        // which differs from one event to the next.
+        match serde_json::to_value(&response).map(|value| value.to_string()) {
             Ok(json) => Frame::Next(json.into()),
             Err(error) => {
                 tracing::error!(%error, "a subscription result could not be serialised");
