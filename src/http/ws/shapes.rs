@@ -299,4 +299,111 @@ mod tests {
         );
         assert!(key("{ viewer { organization { id } } }", serde_json::json!({})).is_none());
     }
+
+    fn any_key() -> ShapeKey {
+        key(
+            "subscription { inboxEvents { kind } }",
+            serde_json::json!({}),
+        )
+        .unwrap_or_else(|| panic!("a live subscription has a shape"))
+    }
+
+    /// `n` results, ready at once, numbered in their data.
+    fn results(n: usize) -> impl Stream<Item = async_graphql::Response> + Send + 'static {
+        futures_util::stream::iter((0..n).map(|i| {
+            async_graphql::Response::new(
+                async_graphql::Value::from_json(serde_json::json!({ "n": i })).unwrap_or_default(),
+            )
+        }))
+    }
+
+    /// Lets the spawned executions run.
+    async fn settle() {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    fn texts(frames: &[Frame]) -> Vec<String> {
+        frames
+            .iter()
+            .map(|frame| match frame {
+                Frame::Next(json) => json.to_string(),
+                Frame::Error(errors) => format!("error {:?}", errors[0].extensions),
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn joiners_share_one_execution_and_a_new_one_starts_after_it_ends() {
+        let shapes = Shapes::new(Metrics::new());
+        let started = std::sync::atomic::AtomicUsize::new(0);
+        let execute = || {
+            started.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            // Waits for both sockets before its three results.
+            futures_util::stream::once(tokio::time::sleep(std::time::Duration::from_millis(50)))
+                .flat_map(|()| results(3))
+        };
+        let first = shapes.join(any_key(), execute);
+        let second = shapes.join(any_key(), execute);
+        assert_eq!(started.load(std::sync::atomic::Ordering::SeqCst), 1);
+        let (first, second): (Vec<Frame>, Vec<Frame>) =
+            tokio::join!(first.collect(), second.collect());
+        assert_eq!(
+            texts(&first),
+            [
+                r#"{"data":{"n":0}}"#,
+                r#"{"data":{"n":1}}"#,
+                r#"{"data":{"n":2}}"#
+            ]
+        );
+        assert_eq!(texts(&first), texts(&second));
+        // Ended and forgotten: the next socket starts it again.
+        let third: Vec<Frame> = shapes.join(any_key(), execute).collect().await;
+        assert_eq!(started.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert_eq!(third.len(), 3);
+        assert!(lock(&shapes.running).is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_socket_too_far_behind_is_told_and_ended() {
+        let shapes = Shapes::new(Metrics::new());
+        let behind = shapes.join(any_key(), || results(BACKLOG + 10));
+        settle().await;
+        let frames: Vec<Frame> = behind.collect().await;
+        assert_eq!(frames.len(), 1, "{:?}", texts(&frames));
+        assert!(
+            texts(&frames)[0].contains("SUBSCRIPTION_LAGGED"),
+            "{:?}",
+            texts(&frames)
+        );
+    }
+
+    #[tokio::test]
+    async fn the_execution_stops_when_the_last_socket_leaves() {
+        let shapes = Shapes::new(Metrics::new());
+        let produced = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = produced.clone();
+        let endless = move || {
+            futures_util::stream::repeat(()).then(move |()| {
+                let counter = counter.clone();
+                async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    async_graphql::Response::new(Value::Null)
+                }
+            })
+        };
+        let socket = shapes.join(any_key(), endless);
+        settle().await;
+        assert!(produced.load(std::sync::atomic::Ordering::SeqCst) > 0);
+        assert_eq!(lock(&shapes.running).len(), 1);
+        drop(socket);
+        assert!(lock(&shapes.running).is_empty());
+        settle().await;
+        let stopped_at = produced.load(std::sync::atomic::Ordering::SeqCst);
+        settle().await;
+        assert_eq!(
+            produced.load(std::sync::atomic::Ordering::SeqCst),
+            stopped_at
+        );
+    }
 }
