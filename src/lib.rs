@@ -16,6 +16,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 
 use anyhow::Context as _;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 pub use config::Config;
@@ -212,7 +213,14 @@ impl Application {
                 self.renderer.clone(),
             ),
         ];
-        let served = axum::serve(self.listener, self.router)
+        // Without TCP_NODELAY a small write (a subscription's event, a short
+        // response) can wait for the peer's delayed ACK of the one before.
+        let listener = self.listener.tap_io(|stream| {
+            if let Err(error) = stream.set_nodelay(true) {
+                tracing::debug!(%error, "TCP_NODELAY not set on a connection");
+            }
+        });
+        let served = axum::serve(listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await;
         for task in background {
