@@ -167,7 +167,7 @@ impl Shapes {
         let mut running = lock(&self.running);
         if let Some(shape) = running.get(&key).and_then(Weak::upgrade) {
             // Subscribed under the lock: before the shape can end (it leaves
-            // the registry, under the lock, before its last result).
+            // the registry, under the lock, before its last result or error).
             let results = shape.results.subscribe();
             return follow(shape, results);
         }
@@ -185,25 +185,33 @@ impl Shapes {
         let own = Arc::downgrade(&shape);
         let responses = execute();
         let metrics = self.metrics.clone();
-        let run = async move {
-            futures_util::pin_mut!(responses);
-            while let Some(response) = responses.next().await {
-                metrics.ws_result_executed();
-                let frame = Frame::of(response);
-                let ends = matches!(frame, Frame::Error(_));
-                // No socket may be listening at this instant; that is fine.
-                let _ = results.send(Some(frame));
-                if ends {
-                    break;
-                }
-            }
-            // Ended: new subscribers start afresh (never upgrade `own` here,
-            // whose drop could need this lock).
+        // Leaves the registry before the last result goes out, so that a
+        // socket either joined in time for it or starts afresh (never
+        // upgrade `own` here: its drop could need this lock).
+        let retire = move || {
             if let Some(registry) = registry.upgrade() {
                 let mut running = lock(&registry);
                 if running.get(&key).is_some_and(|s| s.ptr_eq(&own)) {
                     running.remove(&key);
                 }
+            }
+        };
+        let run = async move {
+            futures_util::pin_mut!(responses);
+            let mut last = None;
+            while let Some(response) = responses.next().await {
+                metrics.ws_result_executed();
+                let frame = Frame::of(response);
+                if matches!(frame, Frame::Error(_)) {
+                    last = Some(frame);
+                    break;
+                }
+                // No socket may be listening at this instant; that is fine.
+                let _ = results.send(Some(frame));
+            }
+            retire();
+            if let Some(error) = last {
+                let _ = results.send(Some(error));
             }
             let _ = results.send(None);
         };
@@ -405,5 +413,27 @@ mod tests {
             produced.load(std::sync::atomic::Ordering::SeqCst),
             stopped_at
         );
+    }
+
+    #[tokio::test]
+    async fn an_operation_that_cannot_run_tells_every_socket_and_ends() {
+        let shapes = Shapes::new(Metrics::new());
+        let invalid = || {
+            futures_util::stream::iter([async_graphql::Response::from_errors(vec![
+                ServerError::new("unknown field", None),
+            ])])
+        };
+        let first = shapes.join(any_key(), invalid);
+        let second = shapes.join(any_key(), invalid);
+        let (first, second): (Vec<Frame>, Vec<Frame>) =
+            tokio::join!(first.collect(), second.collect());
+        for frames in [first, second] {
+            assert!(
+                matches!(frames.as_slice(), [Frame::Error(errors)] if errors[0].message == "unknown field"),
+                "{:?}",
+                texts(&frames)
+            );
+        }
+        assert!(lock(&shapes.running).is_empty());
     }
 }
