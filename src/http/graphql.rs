@@ -77,7 +77,7 @@ impl Unreadable {
 fn read_get(query: Option<String>) -> Result<async_graphql::Request, Unreadable> {
     let request =
         parse_query_string(query.as_deref().unwrap_or_default()).map_err(Unreadable::Malformed)?;
-    if request.query.is_empty() {
+    if request.query.is_empty() && !persisted_only(&request) {
         let message = "the `query` parameter is required";
         return Err(Unreadable::Malformed(message.to_string()));
     }
@@ -126,11 +126,16 @@ fn read_post(headers: &HeaderMap, body: &[u8]) -> Result<async_graphql::Request,
     }
     let request: async_graphql::Request = serde_json::from_slice(body)
         .map_err(|error| Unreadable::Malformed(format!("malformed request body: {error}")))?;
-    if request.query.trim().is_empty() {
+    if request.query.trim().is_empty() && !persisted_only(&request) {
         let message = "the `query` field is required";
         return Err(Unreadable::Malformed(message.to_string()));
     }
     Ok(request)
+}
+
+/// A request that names its query by `extensions.persistedQuery` alone.
+fn persisted_only(request: &async_graphql::Request) -> bool {
+    request.query.is_empty() && request.extensions.0.contains_key("persistedQuery")
 }
 
 /// How the request arrived: GET may only run queries.
@@ -168,10 +173,18 @@ async fn execute(
             return too_many_requests(media, refusal);
         }
     };
+    let mut request = request;
+    let keep = match state.persisted.resolve(&mut request) {
+        Ok(keep) => keep,
+        Err(error) => return request_error(media, &[error]),
+    };
     let (mut request, measure) = match prepare(state, request).await {
         Ok(prepared) => prepared,
         Err(error) => return request_error(media, &[error]),
     };
+    if let Some(hash) = keep {
+        state.persisted.keep(hash, &request.query);
+    }
     let operation = operation_of(&mut request);
     observed.set_operation(operation);
     let is_query = matches!(operation, Operation::Query | Operation::None);

@@ -6,6 +6,7 @@ mod fairness;
 mod graphiql;
 mod graphql;
 mod observe;
+mod persisted;
 mod response;
 mod ws;
 
@@ -64,6 +65,8 @@ pub struct AppState {
     pub reads: Arc<CompiledReads>,
     /// Subscriptions running once for every socket of the same shape.
     pub shapes: Arc<ws::Shapes>,
+    /// Query texts clients may name by their hash.
+    pub persisted: Arc<persisted::PersistedQueries>,
 }
 
 impl AppState {
@@ -86,6 +89,7 @@ impl AppState {
             tokens: Arc::new(TokenCache::new(TOKEN_CACHE_TTL)),
             origins: Arc::new(origins),
             shapes: Arc::new(ws::Shapes::new(metrics.clone())),
+            persisted: Arc::default(),
             metrics,
             reads: Arc::new(CompiledReads::new(Mode::On)),
         }

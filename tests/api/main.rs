@@ -15,6 +15,7 @@ mod http;
 mod messages;
 mod metrics;
 mod outbox;
+mod persisted;
 mod readme;
 mod search;
 mod search_windows;
