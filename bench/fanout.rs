@@ -3,8 +3,11 @@
 //! p50/p99 and the server's memory per idle subscription.
 //!
 //! `cargo bench --bench fanout -- [--subscribers N] [--messages M] [--rate PER_SECOND]
-//!  [--writers W] [--write-seconds S] [--instances I]`: then W clients send as fast as they
-//! can for S seconds with every subscription live, and it prints writes/s.
+//!  [--writers W] [--write-seconds S] [--instances I] [--own-threads]`: then W clients
+//! send as fast as they can for S seconds with every subscription live, and it prints
+//! writes/s. With `--own-threads` every subscriber follows a thread of its own (a
+//! widget per visitor) and the writers write to them at random; nothing is timed
+//! then but the writes, each of which one subscriber receives.
 //!
 //! The server runs as its own process (the release `confab` binary) so that
 //! its memory is measured alone; `--instances 2` starts two over the same
@@ -35,6 +38,7 @@ struct Options {
     write_seconds: f64,
     writers: usize,
     instances: usize,
+    own_threads: bool,
 }
 
 fn options() -> Options {
@@ -50,6 +54,7 @@ fn options() -> Options {
         write_seconds: value("--write-seconds", 5.0),
         writers: value("--writers", 16.0) as usize,
         instances: (value("--instances", 1.0) as usize).max(1),
+        own_threads: std::env::args().any(|arg| arg == "--own-threads"),
     }
 }
 
@@ -83,12 +88,21 @@ async fn main() {
     // The sender joins on its first message; do that before measuring.
     common::send_message(&http, &server.address, &server.key, &thread, "warm-up").await;
 
+    let mut threads = vec![thread.clone()];
+    if options.own_threads {
+        threads.clear();
+        for i in 0..options.subscribers.max(1) {
+            threads.push(common::create_thread(&http, server, &format!("visitor {i}")).await);
+        }
+    }
+    let messages = if options.own_threads { 0 } else { options.messages };
+
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss = || servers.iter().map(|s| rss_kib(s.child.id())).sum::<u64>();
     let rss_before = rss();
 
     // Open the subscribers; they read until told to stop.
-    let sent_at = Arc::new(SentAt::new(options.messages));
+    let sent_at = Arc::new(SentAt::new(messages));
     let delivered = Arc::new(AtomicUsize::new(0));
     let duplicates = Arc::new(AtomicUsize::new(0));
     // A few handshakes at a time, as clients arrive, not 10,000 at once.
@@ -100,7 +114,7 @@ async fn main() {
         let subscriber = Subscriber {
             url: format!("ws://{}/ws", servers[i % servers.len()].address),
             key: server.key.clone(),
-            thread: thread.clone(),
+            thread: threads[i % threads.len()].clone(),
             sent_at: sent_at.clone(),
             delivered: delivered.clone(),
             duplicates: duplicates.clone(),
@@ -126,13 +140,13 @@ async fn main() {
         common::machine_cpu(),
     );
     let started = Instant::now();
-    for i in 0..options.messages {
+    for i in 0..messages {
         let text = format!("bench-{i}");
         sent_at.mark(i);
         common::send_message(&http, &server.address, &server.key, &thread, &text).await;
         tokio::time::sleep_until((started + interval * (i as u32 + 1)).into()).await;
     }
-    let expected = options.subscribers * options.messages;
+    let expected = options.subscribers * messages;
     let deadline = Instant::now() + Duration::from_secs(30);
     while delivered.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -153,16 +167,18 @@ async fn main() {
     let write_until = writing + Duration::from_secs_f64(options.write_seconds);
     let mut writers = Vec::new();
     for writer in 0..options.writers {
-        let (http, sent, thread) = (http.clone(), sent.clone(), thread.clone());
+        let (http, sent, threads) = (http.clone(), sent.clone(), threads.clone());
         let server = (server.address.clone(), server.key.clone());
         writers.push(tokio::spawn(async move {
             let mut i = 0;
             while Instant::now() < write_until {
+                // Spread over the threads (one, unless `--own-threads`).
+                let thread = &threads[(writer * 7919 + i * 104_729) % threads.len()];
                 if common::send_message(
                     &http,
                     &server.0,
                     &server.1,
-                    &thread,
+                    thread,
                     &format!("write-{writer}-{i}"),
                 )
                 .await
@@ -223,8 +239,13 @@ async fn main() {
         per_subscription / 1000.0
     );
     if options.writers > 0 {
+        let followed = if options.own_threads {
+            "each on a thread of its own, written to at random"
+        } else {
+            "all on the thread written to"
+        };
         println!(
-            "  writes: {writes_per_second:.0} sendMessage/s from {} clients with {} subscriptions live",
+            "  writes: {writes_per_second:.0} sendMessage/s from {} clients with {} subscriptions live ({followed})",
             options.writers, options.subscribers
         );
     }
