@@ -95,7 +95,11 @@ async fn main() {
             threads.push(common::create_thread(&http, server, &format!("visitor {i}")).await);
         }
     }
-    let messages = if options.own_threads { 0 } else { options.messages };
+    let messages = if options.own_threads {
+        0
+    } else {
+        options.messages
+    };
 
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss = || servers.iter().map(|s| rss_kib(s.child.id())).sum::<u64>();

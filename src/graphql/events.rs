@@ -143,6 +143,14 @@ enum Topic {
 }
 
 impl Topic {
+    /// The one thread followed, whose events the hub can hand over alone.
+    fn thread(self) -> Option<ThreadId> {
+        match self {
+            Topic::Thread(id) => Some(id),
+            Topic::Conversation(_) | Topic::Channel(_) | Topic::Inbox => None,
+        }
+    }
+
     fn filter(self) -> EventFilter {
         match self {
             Topic::Thread(id) => EventFilter::Thread(id),
@@ -254,7 +262,7 @@ fn event_stream(
         let organization_id = viewer.organization_id;
         let mut visibility = Visibility::new(&viewer, topic);
         // Subscribe before reading history, so nothing committed in between is missed.
-        let Start { receiver: mut live, snapshot } = match hub.subscribe(organization_id).await {
+        let Start { receiver: mut live, snapshot } = match hub.subscribe(organization_id, topic.thread()).await {
             Ok(start) => start,
             Err(error) => {
                 yield Err(ApiError::from(error));

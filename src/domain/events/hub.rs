@@ -25,11 +25,14 @@ use tokio::time::Instant;
 
 use super::model::{self, EPHEMERAL_CHANNEL, EVENTS_CHANNEL, Event, EventFilter, Snapshot};
 use crate::db::DbPool;
-use crate::db::ids::OrganizationId;
+use crate::db::ids::{OrganizationId, ThreadId};
 
 /// Events buffered per organization for slow subscribers; one that falls
 /// further behind re-reads what it missed from the database.
 const BROADCAST_CAPACITY: usize = 1024;
+/// The same for a feed of one thread's events (one per thread followed, so
+/// smaller; falling behind costs a read, never an event).
+const THREAD_CAPACITY: usize = 32;
 /// Events read per query when catching up.
 const FETCH_BATCH: i64 = 500;
 /// Longest wait between reconnection attempts.
@@ -116,8 +119,41 @@ async fn sleep_until(at: Option<Instant>) {
 /// A live feed of one organization's events.
 struct Feed {
     sender: broadcast::Sender<Arc<Event>>,
+    /// The same events by thread, for subscriptions that follow one thread:
+    /// an event wakes only those, not every subscription of the organization.
+    threads: HashMap<ThreadId, broadcast::Sender<Arc<Event>>>,
     /// The last position read and broadcast.
     last_seen: i64,
+}
+
+impl Feed {
+    /// A receiver of every event, or of `thread`'s only.
+    fn subscribe(&mut self, thread: Option<ThreadId>) -> broadcast::Receiver<Arc<Event>> {
+        match thread {
+            None => self.sender.subscribe(),
+            Some(thread) => self
+                .threads
+                .entry(thread)
+                .or_insert_with(|| broadcast::channel(THREAD_CAPACITY).0)
+                .subscribe(),
+        }
+    }
+
+    /// Hands `event` to the organization's receivers and its thread's. No
+    /// receivers is fine: the feed is dropped on the next read.
+    fn send(&self, event: Event) {
+        let event = Arc::new(event);
+        if let Some(thread) = event.thread_id.and_then(|id| self.threads.get(&id)) {
+            let _ = thread.send(event.clone());
+        }
+        let _ = self.sender.send(event);
+    }
+
+    /// Whether anyone here still listens (forgetting threads nobody follows).
+    fn is_followed(&mut self) -> bool {
+        self.threads.retain(|_, sender| sender.receiver_count() > 0);
+        self.sender.receiver_count() > 0 || !self.threads.is_empty()
+    }
 }
 
 /// Shared handle to this server's fan-out.
@@ -158,19 +194,21 @@ impl EventHub {
         EventHub { lag, ..self }
     }
 
-    /// A receiver of the organization's live events, and the snapshot that
-    /// tells history (events it includes) from what the receiver brings.
+    /// A receiver of the organization's live events (of one `thread`'s
+    /// only, when given), and the snapshot that tells history (events it
+    /// includes) from what the receiver brings.
     pub async fn subscribe(
         &self,
         organization_id: OrganizationId,
+        thread: Option<ThreadId>,
     ) -> Result<Start, crate::db::PoolOrQueryError> {
         let mut conn = self.pool.get().await?;
         // An existing feed: receive first, then take the snapshot, so that
         // whatever the feed broadcast before is history in it.
         let existing = self
             .lock_feeds()
-            .get(&organization_id)
-            .map(|feed| feed.sender.subscribe());
+            .get_mut(&organization_id)
+            .map(|feed| feed.subscribe(thread));
         if let Some(receiver) = existing {
             let snapshot = model::snapshot(&mut conn).await?;
             return Ok(Start { receiver, snapshot });
@@ -179,15 +217,16 @@ impl EventHub {
         let receiver = {
             let mut feeds = self.lock_feeds();
             match feeds.entry(organization_id) {
-                std::collections::hash_map::Entry::Occupied(feed) => {
-                    Err(feed.get().sender.subscribe())
+                std::collections::hash_map::Entry::Occupied(mut feed) => {
+                    Err(feed.get_mut().subscribe(thread))
                 }
                 std::collections::hash_map::Entry::Vacant(entry) => {
                     let feed = entry.insert(Feed {
                         sender: broadcast::channel(BROADCAST_CAPACITY).0,
+                        threads: HashMap::new(),
                         last_seen: snapshot.settled_through(),
                     });
-                    Ok(feed.sender.subscribe())
+                    Ok(feed.subscribe(thread))
                 }
             }
         };
@@ -355,8 +394,8 @@ impl EventHub {
 
     fn last_seen(&self, organization_id: OrganizationId) -> Option<i64> {
         let mut feeds = self.lock_feeds();
-        let feed = feeds.get(&organization_id)?;
-        if feed.sender.receiver_count() == 0 {
+        let feed = feeds.get_mut(&organization_id)?;
+        if !feed.is_followed() {
             // Nobody here listens to this organization any more.
             feeds.remove(&organization_id);
             return None;
@@ -381,8 +420,7 @@ impl EventHub {
                 let lag = (now - event.created_at).to_std().unwrap_or_default();
                 self.lag.record(lag);
             }
-            // No receivers is fine: the feed is dropped on the next read.
-            let _ = feed.sender.send(Arc::new(event));
+            feed.send(event);
         }
     }
 
@@ -404,5 +442,51 @@ impl EventHub {
         self.due
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::events::model::EventKind;
+
+    fn event(thread: i64) -> Event {
+        Event {
+            organization_id: OrganizationId(1),
+            sequence: Some(thread),
+            kind: EventKind::MessageAdded,
+            thread_id: Some(ThreadId(thread)),
+            conversation_id: None,
+            channel_id: None,
+            payload: Default::default(),
+            created_at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn a_thread_feed_gets_its_thread_only_and_is_forgotten_unfollowed() {
+        let mut feed = Feed {
+            sender: broadcast::channel(8).0,
+            threads: HashMap::new(),
+            last_seen: 0,
+        };
+        let mut one = feed.subscribe(Some(ThreadId(1)));
+        let mut two = feed.subscribe(Some(ThreadId(2)));
+        let mut all = feed.subscribe(None);
+        feed.send(event(1));
+        feed.send(event(3));
+        let thread_of = |e: Arc<Event>| e.thread_id.map(|id| id.0);
+        assert_eq!(one.try_recv().map(thread_of).ok(), Some(Some(1)));
+        assert!(one.try_recv().is_err());
+        assert!(two.try_recv().is_err());
+        assert_eq!(all.try_recv().map(thread_of).ok(), Some(Some(1)));
+        assert_eq!(all.try_recv().map(thread_of).ok(), Some(Some(3)));
+
+        drop((one, all));
+        assert!(feed.is_followed());
+        assert_eq!(feed.threads.len(), 1);
+        drop(two);
+        assert!(!feed.is_followed());
+        assert!(feed.threads.is_empty());
     }
 }

@@ -22,7 +22,7 @@ use crate::telemetry::{Live, Metrics};
 /// Results a shape keeps for the sockets that have not sent them yet. A
 /// socket further behind is told so and its operation ended: it resumes
 /// with `after` its last cursor.
-const BACKLOG: usize = 128;
+const BACKLOG: usize = 32;
 
 /// One result of an operation, ready for any socket.
 #[derive(Clone, Debug)]
