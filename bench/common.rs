@@ -91,6 +91,16 @@ pub fn migrate(database_url: &str) {
     assert!(status.success(), "confab migrate failed");
 }
 
+/// Whether to measure: `cargo bench` passes `--bench`, while `cargo test
+/// --all-targets` also runs bench targets, which then only say how to run.
+pub fn measuring(name: &str) -> bool {
+    let measuring = std::env::args().any(|arg| arg == "--bench");
+    if !measuring {
+        println!("{name}: run with `cargo bench --bench {name}`");
+    }
+    measuring
+}
+
 /// The value after `--name` on the command line, if given.
 pub fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();

@@ -69,9 +69,7 @@ fn rss_kib(pid: u32) -> u64 {
 
 #[tokio::main]
 async fn main() {
-    // `cargo test --all-targets` runs bench targets too; only `cargo bench` measures.
-    if !std::env::args().any(|arg| arg == "--bench") {
-        println!("fanout: run with `cargo bench --bench fanout`");
+    if !common::measuring("fanout") {
         return;
     }
     let options = options();

@@ -137,9 +137,7 @@ fn create_key(database_url: &str) -> String {
 
 #[tokio::main]
 async fn main() {
-    // `cargo test --all-targets` runs bench targets too; only `cargo bench` measures.
-    if !std::env::args().any(|arg| arg == "--bench") {
-        println!("search: run with `cargo bench --bench search`");
+    if !common::measuring("search") {
         return;
     }
     let options = options();

@@ -65,9 +65,7 @@ const WITHOUT_SEARCH: &[&str] = &[
 
 #[tokio::main]
 async fn main() {
-    // `cargo test --all-targets` runs bench targets too; only `cargo bench` measures.
-    if !std::env::args().any(|arg| arg == "--bench") {
-        println!("writes: run with `cargo bench --bench writes`");
+    if !common::measuring("writes") {
         return;
     }
     let options = options();

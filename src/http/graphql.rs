@@ -157,7 +157,7 @@ const PREPARE_DEADLINE: Duration = Duration::from_secs(2);
 async fn execute(
     state: &AppState,
     headers: &HeaderMap,
-    request: async_graphql::Request,
+    mut request: async_graphql::Request,
     media: MediaType,
     method: Method,
     observed: &mut GraphqlRequest,
@@ -173,7 +173,6 @@ async fn execute(
             return too_many_requests(media, refusal);
         }
     };
-    let mut request = request;
     let keep = match state.persisted.resolve(&mut request) {
         Ok(keep) => keep,
         Err(error) => return request_error(media, &[error]),

@@ -113,7 +113,7 @@ async fn a_page_of_search_hits_is_a_fixed_number_of_statements() {
         (hits, after - before)
     };
     let bare = "query($first: Int!) { searchMessages(query: \"m1 OR m2\", first: $first) { edges { node { rank snippet message { id text } } } } }";
-    // The organization's language and the hour, PostgreSQL's estimate of
+    // The organization's language and newest hour, PostgreSQL's estimate of
     // the matches (which picks the window), the page.
     assert_eq!(count(bare, 1).await, (1, 3));
     assert_eq!(count(bare, 6).await, (6, 3));

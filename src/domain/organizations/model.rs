@@ -100,6 +100,9 @@ pub async fn create_organization(
     .await
 }
 
+/// The organization's `search_language` as text, for a `select`.
+pub const SEARCH_LANGUAGE: &str = "search_language::text";
+
 /// The text search configuration (`simple`, `english`, `german`, …; see
 /// `pg_ts_config`) the organization's messages are indexed and searched in.
 pub async fn search_language(
@@ -108,9 +111,7 @@ pub async fn search_language(
 ) -> QueryResult<String> {
     organizations::table
         .find(id)
-        .select(diesel::dsl::sql::<diesel::sql_types::Text>(
-            "search_language::text",
-        ))
+        .select(diesel::dsl::sql::<diesel::sql_types::Text>(SEARCH_LANGUAGE))
         .get_result(conn)
         .await
 }

@@ -14,6 +14,7 @@ use crate::db::page::{PageRequest, Position, Scan, SortKey};
 use crate::db::schema::{organizations, threads};
 use crate::domain::messages::kind::MessageKind;
 use crate::domain::messages::model::{COLUMNS, Message};
+use crate::domain::organizations::model::SEARCH_LANGUAGE;
 use crate::domain::threads::model::{Interval, ThreadScope};
 
 /// How many of the newest matching messages are ranked. A query of common
@@ -68,10 +69,10 @@ impl MessageHit {
 /// expected to match fewer takes all its matches at once.
 pub const STEPPED_ABOVE: f64 = 1_500.0;
 
-/// How many hours back from the organization's newest each step of a stepped search
-/// reaches: each step doubles the span of the one before, so a step finds
-/// about as many matches as all before it and little is read in vain.
-/// Messages older than the last step are one final step.
+/// How many hours back from the organization's newest each step of a
+/// stepped search reaches: each step doubles the span of the one before, so
+/// a step finds about as many matches as all before it and little is read
+/// in vain. Messages older than the last step are one final step.
 const STEPS: [i64; 6] = [4, 8, 16, 32, 64, 128];
 
 /// Hours a message may lie ahead of the newest hour read by the first
@@ -94,10 +95,7 @@ pub async fn page(
 ) -> QueryResult<Vec<MessageHit>> {
     let (language, newest_hour) = organizations::table
         .find(scope.organization_id)
-        .select((
-            sql::<Text>("search_language::text"),
-            sql::<BigInt>(NEWEST_HOUR),
-        ))
+        .select((sql::<Text>(SEARCH_LANGUAGE), sql::<BigInt>(NEWEST_HOUR)))
         .get_result::<(String, i64)>(conn)
         .await?;
     let search = |window| SearchMessages {
@@ -148,7 +146,7 @@ async fn estimated_matches(conn: &mut AsyncPgConnection, search: Estimate) -> Qu
 }
 
 /// Where the newest `WINDOW` matches are looked for.
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 enum Window {
     /// All the matches at once: the GIN index, then the newest of them.
     Whole,

@@ -298,21 +298,10 @@ impl Connection {
         };
         let id: Arc<str> = id.into();
         let schema = self.state.schemas.for_measure(&measure).clone();
-        let results = match ShapeKey::of(viewer, &mut request) {
-            Some(key) => self.state.shapes.join(key, move || {
-                schema.execute_stream_with_session_data(request, data)
-            }),
-            None => {
-                let metrics = self.state.metrics.clone();
-                schema
-                    .execute_stream_with_session_data(request, data)
-                    .map(move |response| {
-                        metrics.ws_result_executed();
-                        Frame::of(response)
-                    })
-                    .boxed()
-            }
-        };
+        let shape = ShapeKey::of(viewer, &mut request);
+        let results = self.state.shapes.run(shape, move || {
+            schema.execute_stream_with_session_data(request, data)
+        });
         let (handle, registration) = AbortHandle::new_pair();
         // Counted as running until the stream is dropped (ended, stopped,
         // or the socket closed).

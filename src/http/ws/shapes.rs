@@ -158,9 +158,32 @@ impl Shapes {
         }
     }
 
+    /// The results of an operation: with a shape `key`, shared with every
+    /// socket of that shape (see `join`); without, run by `execute` for
+    /// this socket alone.
+    pub fn run<S>(
+        &self,
+        key: Option<ShapeKey>,
+        execute: impl FnOnce() -> S,
+    ) -> BoxStream<'static, Frame>
+    where
+        S: Stream<Item = async_graphql::Response> + Send + 'static,
+    {
+        let Some(key) = key else {
+            let metrics = self.metrics.clone();
+            return execute()
+                .map(move |response| {
+                    metrics.ws_result_executed();
+                    Frame::of(response)
+                })
+                .boxed();
+        };
+        self.join(key, execute)
+    }
+
     /// The results of shape `key`: joins it while it runs, else starts it
     /// with `execute`.
-    pub fn join<S>(&self, key: ShapeKey, execute: impl FnOnce() -> S) -> BoxStream<'static, Frame>
+    fn join<S>(&self, key: ShapeKey, execute: impl FnOnce() -> S) -> BoxStream<'static, Frame>
     where
         S: Stream<Item = async_graphql::Response> + Send + 'static,
     {
@@ -277,35 +300,33 @@ mod tests {
             live,
             key(by_variable, serde_json::json!({ "id": "thrd_2" }))
         );
-        assert!(
-            key(
-                by_variable,
-                serde_json::json!({ "id": "thrd_1", "after": "ZTE6Mw" })
-            )
-            .is_none()
-        );
-        assert!(
-            key(
+        // Whether each subscription has a shape (shares) or runs alone.
+        let replay = serde_json::json!({ "id": "thrd_1", "after": "ZTE6Mw" });
+        for (query, variables, shares) in [
+            (by_variable, replay, false),
+            (
                 "subscription { inboxEvents(after: null) { kind } }",
-                serde_json::json!({})
-            )
-            .is_some()
-        );
-        assert!(
-            key(
+                serde_json::json!({}),
+                true,
+            ),
+            (
                 r#"subscription { inboxEvents(after: "ZTE6Mw") { kind } }"#,
-                serde_json::json!({})
-            )
-            .is_none()
-        );
-        assert!(
-            key(
+                serde_json::json!({}),
+                false,
+            ),
+            (
                 "subscription { ...F } fragment F on Subscription { inboxEvents { kind } }",
-                serde_json::json!({})
-            )
-            .is_none()
-        );
-        assert!(key("{ viewer { organization { id } } }", serde_json::json!({})).is_none());
+                serde_json::json!({}),
+                false,
+            ),
+            (
+                "{ viewer { organization { id } } }",
+                serde_json::json!({}),
+                false,
+            ),
+        ] {
+            assert_eq!(key(query, variables).is_some(), shares, "{query}");
+        }
     }
 
     fn any_key() -> ShapeKey {
