@@ -1,6 +1,7 @@
 //! The database layer: the connection pool, embedded migrations and the
 //! generated table definitions.
 
+pub mod cached;
 pub mod ids;
 pub mod lateral;
 pub mod page;

@@ -6,6 +6,7 @@ use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::model::POSITIONS_PER_TRANSACTION;
+use crate::db::cached::cached_sql;
 
 /// Which transactions had committed at one moment: where a live feed
 /// starts. Events it includes are history; every other event will commit
@@ -65,7 +66,7 @@ struct SnapshotText {
 
 /// The database's snapshot now.
 pub async fn snapshot(conn: &mut AsyncPgConnection) -> QueryResult<Snapshot> {
-    let text: SnapshotText = diesel::sql_query("SELECT pg_current_snapshot()::text AS snapshot")
+    let text: SnapshotText = cached_sql("SELECT pg_current_snapshot()::text AS snapshot")
         .get_result(conn)
         .await?;
     Snapshot::parse(&text.snapshot).ok_or_else(|| {
@@ -85,14 +86,16 @@ struct Horizon {
 /// (see `SETTLED`): a reader starting after it misses nothing that commits
 /// later, and replays at most what transactions still running committed.
 pub async fn settled_position(conn: &mut AsyncPgConnection) -> QueryResult<i64> {
-    let query = format!(
+    let horizon: Horizon = cached_sql(
         "SELECT (COALESCE(
              (SELECT min(running::text::bigint) FROM pg_snapshot_xip(pg_current_snapshot()) AS running
               WHERE NOT EXISTS (SELECT FROM pg_stat_activity a
                                 WHERE a.backend_xid = running::xid AND a.datname <> current_database())),
-             pg_snapshot_xmax(pg_current_snapshot())::text::bigint) * {POSITIONS_PER_TRANSACTION}) - 1 AS horizon"
-    );
-    let horizon: Horizon = diesel::sql_query(query).get_result(conn).await?;
+             pg_snapshot_xmax(pg_current_snapshot())::text::bigint) * $1) - 1 AS horizon",
+    )
+    .bind::<BigInt, _>(POSITIONS_PER_TRANSACTION)
+    .get_result(conn)
+    .await?;
     Ok(horizon.horizon)
 }
 

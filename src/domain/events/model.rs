@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 pub use super::horizon::{Snapshot, settled_position, snapshot};
 pub use super::payload::EventPayload;
+use crate::db::cached::cached_sql;
 use crate::db::ids::{ChannelId, ConversationId, OrganizationId, ThreadId};
 use crate::db::schema::events;
 use crate::domain::conversations::Conversation;
@@ -147,7 +148,7 @@ pub async fn append(
                 .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?,
         );
     }
-    let appended: Vec<Appended> = diesel::sql_query(
+    let appended: Vec<Appended> = cached_sql(
         "WITH tx AS (
              SELECT pg_current_xact_id()::text::bigint * $7 AS first
          ), taken AS (
@@ -204,7 +205,7 @@ pub async fn announce(
         .iter()
         .map(|(organization_id, position)| format!("{organization_id}:{position}"))
         .collect();
-    diesel::sql_query("SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload")
+    cached_sql("SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload")
         .bind::<Text, _>(EVENTS_CHANNEL)
         .bind::<Array<Text>, _>(payloads)
         .execute(conn)
@@ -228,7 +229,7 @@ pub async fn publish_ephemeral(
         "channel_id": event.channel_id,
         "payload": event.payload,
     });
-    diesel::sql_query(
+    cached_sql(
         "SELECT pg_notify($1, ($2::jsonb || jsonb_build_object('follows',
              pg_snapshot_xmax(pg_current_snapshot())::text::bigint * $3))::text)",
     )
@@ -459,7 +460,7 @@ pub async fn positions(
     conn: &mut AsyncPgConnection,
     organization_id: OrganizationId,
 ) -> QueryResult<(i64, i64)> {
-    let positions: Positions = diesel::sql_query(
+    let positions: Positions = cached_sql(
         "SELECT GREATEST(latest, pruned_through) AS latest, pruned_through
          FROM (SELECT (SELECT max(position) FROM events WHERE organization_id = $1) AS latest,
                       COALESCE((SELECT pruned_through FROM event_sequences
@@ -474,7 +475,7 @@ pub async fn positions(
 /// Deletes events older than `before`, remembering per organization how far
 /// it pruned. Returns how many organizations had events pruned.
 pub async fn prune(conn: &mut AsyncPgConnection, before: DateTime<Utc>) -> QueryResult<usize> {
-    diesel::sql_query(
+    cached_sql(
         "WITH pruned AS (
              DELETE FROM events WHERE created_at < $1 RETURNING organization_id, position
          ), reach AS (

@@ -124,8 +124,11 @@ pub enum Owner {
 }
 
 /// A validated message to insert.
+///
+/// `None` is inserted as NULL (each such column's default), not as
+/// `DEFAULT`: diesel prepares a statement with `DEFAULT` anew on every call.
 #[derive(Insertable, Debug)]
-#[diesel(table_name = messages)]
+#[diesel(table_name = messages, treat_none_as_default_value = false)]
 pub struct NewMessage {
     pub organization_id: OrganizationId,
     pub public_id: String,

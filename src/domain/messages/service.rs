@@ -11,7 +11,7 @@ use crate::domain::auth::{Actor, Viewer};
 use crate::domain::channels::service::{Target, publish_message};
 use crate::domain::errors::{Code, DomainError, DomainResult, Violations};
 use crate::domain::events::{EventKind, EventPayload};
-use crate::domain::threads::members::{join_thread, member_name, record};
+use crate::domain::threads::members::{join_thread, record};
 use crate::domain::threads::model::ThreadScope;
 use crate::domain::threads::service::active_subscriber;
 use crate::domain::threads::{self, Thread, subscribers};
@@ -169,8 +169,7 @@ pub async fn send_message(
     {
         return Ok((existing, thread));
     }
-    let name = member_name(tx, viewer.organization_id, viewer.actor).await?;
-    let author = join_thread(tx, &thread, viewer.actor, &name).await?;
+    let author = join_thread(tx, &thread, viewer.actor, None).await?;
     let mut new = NewMessage::new(
         viewer.organization_id,
         Owner::Thread(thread.id),
@@ -183,8 +182,8 @@ pub async fn send_message(
     new.resource_id = resource_id;
     new.client_message_id = client_message_id;
     let message = model::insert(tx, &new).await?;
-    subscribers::record_message(tx, thread.id, Some(author.id)).await?;
-    let thread = threads::model::touch(tx, thread.id, Some(message.created_at)).await?;
+    let thread =
+        threads::model::record_message(tx, thread.id, Some(author.id), message.created_at).await?;
     let added = EventPayload {
         message: Some((&message).into()),
         thread: Some((&thread).into()),

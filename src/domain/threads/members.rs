@@ -127,17 +127,22 @@ pub async fn record_membership(
     Ok(message)
 }
 
-/// Subscribes a member to a locked thread, recording the join when it is new.
+/// Subscribes a member to a locked thread, recording the join when it is
+/// new. Without a `name`, the member's is looked up, only if it joins.
 pub async fn join_thread(
     tx: &mut Tx<'_>,
     thread: &Thread,
     member: Actor,
-    name: &str,
+    name: Option<&str>,
 ) -> QueryResult<Subscriber> {
     let (subscriber, joined) =
         subscribers::join(tx, thread.organization_id, thread.id, member).await?;
     if joined {
-        record_membership(tx, thread, &subscriber, name, EventKind::SubscriberJoined).await?;
+        let name = match name {
+            Some(name) => name.to_string(),
+            None => member_name(tx, thread.organization_id, member).await?,
+        };
+        record_membership(tx, thread, &subscriber, &name, EventKind::SubscriberJoined).await?;
     }
     Ok(subscriber)
 }

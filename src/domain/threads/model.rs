@@ -1,11 +1,13 @@
 //! Database access for threads.
 //! Rows, the visibility scope and filtered pages; the rules live in `service.rs`.
 
-use crate::db::ids::{ContactId, OrganizationId, ThreadId};
+use crate::db::cached::cached_sql;
+use crate::db::ids::{ContactId, OrganizationId, SubscriberId, ThreadId};
 use crate::domain::channel_kind::ChannelKind;
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::subscribers;
@@ -308,24 +310,40 @@ pub async fn touch(
     id: ThreadId,
     message_at: Option<DateTime<Utc>>,
 ) -> QueryResult<Thread> {
-    let target = threads::table.find(id);
-    match message_at {
-        Some(at) => {
-            diesel::update(target)
-                .set((
-                    threads::updated_at.eq(diesel::dsl::now),
-                    threads::last_message_at.eq(at),
-                ))
-                .returning(Thread::as_returning())
-                .get_result(conn)
-                .await
-        }
-        None => {
-            diesel::update(target)
-                .set(threads::updated_at.eq(diesel::dsl::now))
-                .returning(Thread::as_returning())
-                .get_result(conn)
-                .await
-        }
-    }
+    cached_sql(
+        "UPDATE threads SET updated_at = now(), last_message_at = COALESCE($2, last_message_at)
+         WHERE id = $1 RETURNING *",
+    )
+    .bind::<BigInt, _>(id)
+    .bind::<Nullable<Timestamptz>, _>(message_at)
+    .get_result(conn)
+    .await
+}
+
+/// Records a message written at `at` by `author` (a subscriber of the
+/// thread, or none for the system): every other active subscriber has one
+/// more unread message, the author has read the thread, and the thread is
+/// touched (see `touch`). One statement, the hottest of a send.
+pub async fn record_message(
+    conn: &mut AsyncPgConnection,
+    id: ThreadId,
+    author: Option<SubscriberId>,
+    at: DateTime<Utc>,
+) -> QueryResult<Thread> {
+    cached_sql(
+        "WITH read_state AS (
+             UPDATE thread_subscribers SET
+                 unread_count = CASE WHEN id = $2 THEN 0 ELSE unread_count + 1 END,
+                 viewed_at = CASE WHEN id = $2 THEN now() ELSE viewed_at END,
+                 updated_at = CASE WHEN id = $2 THEN now() ELSE updated_at END
+             WHERE thread_id = $1 AND (id = $2 OR NOT is_archived)
+         )
+         UPDATE threads SET updated_at = now(), last_message_at = $3
+         WHERE id = $1 RETURNING *",
+    )
+    .bind::<BigInt, _>(id)
+    .bind::<Nullable<BigInt>, _>(author)
+    .bind::<Timestamptz, _>(at)
+    .get_result(conn)
+    .await
 }

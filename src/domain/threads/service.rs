@@ -264,7 +264,7 @@ pub async fn create_thread(
     let payload = EventPayload::with_thread(&thread);
     record(tx, &thread, EventKind::ThreadCreated, payload);
     for (member, name) in members {
-        join_thread(tx, &thread, member, &name).await?;
+        join_thread(tx, &thread, member, Some(&name)).await?;
     }
     Ok((thread, true))
 }
@@ -349,7 +349,7 @@ pub async fn add_subscribers(
     let thread = locked_thread(tx, viewer, "threadId", thread_id).await?;
     let members = checked_members(tx, viewer, member_ids).await?;
     for (member, name) in members {
-        join_thread(tx, &thread, member, &name).await?;
+        join_thread(tx, &thread, member, Some(&name)).await?;
     }
     Ok(model::touch(tx, thread.id, None).await?)
 }

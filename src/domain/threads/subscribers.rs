@@ -211,27 +211,3 @@ pub async fn mark_unread(
         .get_result(conn)
         .await
 }
-
-/// After a message: one more unread for every other active subscriber; the
-/// author has seen everything up to it.
-pub async fn record_message(
-    conn: &mut AsyncPgConnection,
-    thread_id: ThreadId,
-    author_subscriber_id: Option<SubscriberId>,
-) -> QueryResult<()> {
-    diesel::update(thread_subscribers::table)
-        .filter(thread_subscribers::thread_id.eq(thread_id))
-        .filter(not(thread_subscribers::is_archived))
-        .filter(
-            thread_subscribers::id
-                .nullable()
-                .is_distinct_from(author_subscriber_id),
-        )
-        .set(thread_subscribers::unread_count.eq(thread_subscribers::unread_count + 1))
-        .execute(conn)
-        .await?;
-    if let Some(author) = author_subscriber_id {
-        mark_read(conn, author).await?;
-    }
-    Ok(())
-}
