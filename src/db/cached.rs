@@ -15,6 +15,10 @@
 use std::marker::PhantomData;
 
 use diesel::QueryResult;
+use diesel::expression::{
+    AppearsOnTable, Expression, SelectableExpression, TypedExpressionType, ValidGrouping,
+    is_aggregate,
+};
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::serialize::ToSql;
@@ -165,4 +169,45 @@ impl Query for CachedSql {
 
 impl<Q, V, ST> Query for Bound<Q, V, ST> {
     type SqlType = Untyped;
+}
+
+/// A fixed SQL expression of type `ST` for diesel's query builder: like
+/// `diesel::dsl::sql`, but it leaves the statement cacheable (its text
+/// cannot change).
+#[derive(Debug, Clone, Copy)]
+pub struct FixedSql<ST> {
+    sql: &'static str,
+    sql_type: PhantomData<ST>,
+}
+
+/// A fixed SQL expression of type `ST` (see `FixedSql`).
+pub fn fixed_sql<ST>(sql: &'static str) -> FixedSql<ST> {
+    FixedSql {
+        sql,
+        sql_type: PhantomData,
+    }
+}
+
+impl<ST: TypedExpressionType> Expression for FixedSql<ST> {
+    type SqlType = ST;
+}
+
+impl<ST> QueryFragment<Pg> for FixedSql<ST> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(self.sql);
+        Ok(())
+    }
+}
+
+impl<ST> QueryId for FixedSql<ST> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<QS, ST> SelectableExpression<QS> for FixedSql<ST> where Self: Expression {}
+
+impl<QS, ST> AppearsOnTable<QS> for FixedSql<ST> where Self: Expression {}
+
+impl<ST, GB> ValidGrouping<GB> for FixedSql<ST> {
+    type IsAggregate = is_aggregate::Never;
 }

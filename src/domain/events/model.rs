@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 pub use super::horizon::{Snapshot, settled_position, snapshot};
 pub use super::payload::EventPayload;
-use crate::db::cached::cached_sql;
+use crate::db::cached::{cached_sql, fixed_sql};
 use crate::db::ids::{ChannelId, ConversationId, OrganizationId, ThreadId};
 use crate::db::schema::events;
 use crate::domain::conversations::Conversation;
@@ -412,7 +412,7 @@ pub async fn after(
         .filter(events::position.gt(after))
         .order(events::position.asc())
         .limit(limit)
-        .select((EventRow::as_select(), diesel::dsl::sql::<Bool>(SETTLED)))
+        .select((EventRow::as_select(), fixed_sql::<Bool>(SETTLED)))
         .into_boxed();
     match filter {
         EventFilter::All => {}

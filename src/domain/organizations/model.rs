@@ -111,7 +111,9 @@ pub async fn search_language(
 ) -> QueryResult<String> {
     organizations::table
         .find(id)
-        .select(diesel::dsl::sql::<diesel::sql_types::Text>(SEARCH_LANGUAGE))
+        .select(crate::db::cached::fixed_sql::<diesel::sql_types::Text>(
+            SEARCH_LANGUAGE,
+        ))
         .get_result(conn)
         .await
 }

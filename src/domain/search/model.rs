@@ -1,7 +1,6 @@
 //! The full-text search of messages: `websearch_to_tsquery` in the
 //! organization's language over the GIN-indexed `search_vector`, one page per statement.
 
-use diesel::dsl::sql;
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment};
@@ -9,6 +8,7 @@ use diesel::sql_types::{Array, BigInt, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{HIGHLIGHT_START, HIGHLIGHT_STOP, ORDER, QueryText, SCORE_SCALE};
+use crate::db::cached::fixed_sql;
 use crate::db::ids::OrganizationId;
 use crate::db::page::{PageRequest, Position, Scan, SortKey};
 use crate::db::schema::{organizations, threads};
@@ -95,7 +95,10 @@ pub async fn page(
 ) -> QueryResult<Vec<MessageHit>> {
     let (language, newest_hour) = organizations::table
         .find(scope.organization_id)
-        .select((sql::<Text>(SEARCH_LANGUAGE), sql::<BigInt>(NEWEST_HOUR)))
+        .select((
+            fixed_sql::<Text>(SEARCH_LANGUAGE),
+            fixed_sql::<BigInt>(NEWEST_HOUR),
+        ))
         .get_result::<(String, i64)>(conn)
         .await?;
     let search = |window| SearchMessages {
