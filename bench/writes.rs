@@ -2,7 +2,7 @@
 //! one organization as fast as they can; prints sendMessage/s and p50/p99.
 //!
 //! `cargo bench --bench writes -- [--connections 16,32] [--seconds S]
-//!  [--same-thread] [--without-search]`
+//!  [--same-thread] [--without-search] [--floor]`
 //!
 //! Each client has its own HTTP connection and, unless `--same-thread`, its
 //! own thread, so what is measured is the organization's write path (the
@@ -10,6 +10,9 @@
 //! `synchronous_commit = on` (set on it, whatever the cluster's default).
 //! `--without-search` drops the search trigger, generated column and GIN
 //! index from this scratch database first, to measure what they cost.
+//! `--floor` then runs the statements the server sends for one message
+//! straight from `pgbench` (prepared, as many clients): the most this
+//! database can do with no server at all.
 //! Uses `CONFAB_BENCH_DATABASE_URL` (a maintenance database URL) or a private
 //! cluster under `target/`; the server is the release `confab` binary, or
 //! `CONFAB_BENCH_SERVER` (another build's, to compare two side by side).
@@ -26,6 +29,7 @@ struct Options {
     seconds: f64,
     same_thread: bool,
     without_search: bool,
+    floor: bool,
 }
 
 fn options() -> Options {
@@ -41,6 +45,7 @@ fn options() -> Options {
             .unwrap_or(10.0),
         same_thread: std::env::args().any(|a| a == "--same-thread"),
         without_search: std::env::args().any(|a| a == "--without-search"),
+        floor: std::env::args().any(|a| a == "--floor"),
     }
 }
 
@@ -123,6 +128,124 @@ async fn main() {
             ms(common::percentile(&latencies, 0.99)),
         );
     }
+    if options.floor {
+        floor(&database_url, &thread_ids, &options).await;
+    }
+}
+
+/// One sendMessage as the server runs it for a sender already in the
+/// thread: the statements, in order, with the same kinds of parameters
+/// (pgbench sends `:name`s as parameters; `:payload` is a stored event's). Each client writes to its own thread.
+const SEND_MESSAGE: &str = r#"\set t :first + :client_id % :threads
+BEGIN;
+SELECT * FROM threads WHERE organization_id = :org AND id = :t FOR UPDATE;
+SELECT id AS sub FROM thread_subscribers WHERE thread_id = :t AND api_key_id = :key AND organization_id = :org \gset
+INSERT INTO messages (organization_id, public_id, thread_id, conversation_id, kind, body, event, author_subscriber_id, media_urls, resource_id, client_message_id, written_at, written_by_me) VALUES (:org, 'msg_' || md5(random()::text), :t, NULL, 'text', 'write from pgbench', NULL, :sub, '{}', NULL, NULL, NULL, NULL) RETURNING *;
+WITH read_state AS (UPDATE thread_subscribers SET unread_count = CASE WHEN id = :sub THEN 0 ELSE unread_count + 1 END, viewed_at = CASE WHEN id = :sub THEN now() ELSE viewed_at END, updated_at = CASE WHEN id = :sub THEN now() ELSE updated_at END WHERE thread_id = :t AND (id = :sub OR NOT is_archived)) UPDATE threads SET updated_at = now(), last_message_at = now() WHERE id = :t RETURNING *;
+WITH tx AS (SELECT pg_current_xact_id()::text::bigint * 65536 AS first), taken AS (SELECT count(*) AS n FROM events, tx WHERE organization_id = :org AND position >= tx.first AND position < tx.first + 65536), batch AS (SELECT * FROM unnest(ARRAY['message_added']::text[], ARRAY[:t::int8], ARRAY[NULL]::int8[], ARRAY[NULL]::int8[], ARRAY[:payload::jsonb]) WITH ORDINALITY AS b(kind, thread_id, conversation_id, channel_id, payload, place)), appended AS (INSERT INTO events (organization_id, position, kind, thread_id, conversation_id, channel_id, payload) SELECT :org, tx.first + taken.n + batch.place - 1, batch.kind, batch.thread_id, batch.conversation_id, batch.channel_id, batch.payload FROM tx, taken, batch WHERE taken.n + 1 <= 65536 ORDER BY batch.place RETURNING position) SELECT position FROM appended ORDER BY position;
+COMMIT;
+SELECT pg_notify('confab_bench_floor', :org::text || ':1');
+"#;
+
+/// Runs `SEND_MESSAGE` from pgbench on the bench's threads and prints the
+/// transactions per second for each connection count.
+async fn floor(database_url: &str, public_ids: &[String], options: &Options) {
+    let mut conn = AsyncPgConnection::establish(database_url)
+        .await
+        .expect("connect");
+    #[derive(diesel::QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        value: String,
+    }
+    let mut lookup = async |sql: String| -> String {
+        diesel::sql_query(sql)
+            .get_result::<Setting>(&mut conn)
+            .await
+            .expect("floor setting")
+            .value
+    };
+    let quoted: Vec<String> = public_ids.iter().map(|id| format!("'{id}'")).collect();
+    let ids = format!("({})", quoted.join(","));
+    let first = lookup(format!(
+        "SELECT min(id)::text AS value FROM threads WHERE public_id IN {ids}"
+    ))
+    .await;
+    let last = lookup(format!(
+        "SELECT max(id)::text AS value FROM threads WHERE public_id IN {ids}"
+    ))
+    .await;
+    let org = lookup(format!(
+        "SELECT min(organization_id)::text AS value FROM threads WHERE public_id IN {ids}"
+    ))
+    .await;
+    let key = lookup("SELECT min(id)::text AS value FROM api_keys".into()).await;
+    let payload = lookup("SELECT payload::text AS value FROM events WHERE kind = 'message_added' ORDER BY position DESC LIMIT 1".into()).await;
+    let threads = public_ids.len();
+    let (first_id, last_id): (usize, usize) =
+        (first.parse().expect("id"), last.parse().expect("id"));
+    assert_eq!(
+        last_id + 1 - first_id,
+        threads,
+        "the bench's threads have consecutive ids"
+    );
+    let script =
+        std::env::temp_dir().join(format!("confab-writes-floor-{}.pgb", std::process::id()));
+    std::fs::write(&script, SEND_MESSAGE).expect("write the pgbench script");
+    println!("  the same statements from pgbench, no server (the floor):");
+    for &connections in &options.connections {
+        let output = std::process::Command::new(pgbench())
+            .args(["-n", "-M", "prepared", "-j", "2"])
+            .args(["-c", &connections.to_string()])
+            .args(["-T", &format!("{:.0}", options.seconds.max(1.0))])
+            .args([
+                "-D",
+                &format!("first={first}"),
+                "-D",
+                &format!("threads={threads}"),
+            ])
+            .args(["-D", &format!("org={org}"), "-D", &format!("key={key}")])
+            .args(["-D", &format!("payload={payload}")])
+            .arg("-f")
+            .arg(&script)
+            .arg(database_url)
+            .output()
+            .expect("run pgbench");
+        let text = String::from_utf8_lossy(&output.stdout);
+        match text
+            .lines()
+            .find_map(|line| line.strip_prefix("tps = "))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|tps| tps.parse::<f64>().ok())
+        {
+            Some(tps) => println!("  {connections:>3} connections: {tps:>6.0} transactions/s"),
+            None => println!("  {connections:>3} connections: pgbench failed"),
+        }
+        if !output.status.success() {
+            eprintln!("{}", String::from_utf8_lossy(&output.stderr));
+        }
+    }
+    let _ = std::fs::remove_file(script);
+}
+
+/// `pgbench` from `PATH`, else from the newest PostgreSQL under `/usr/lib/postgresql`.
+fn pgbench() -> std::path::PathBuf {
+    let on_path = std::env::var_os("PATH").into_iter().flat_map(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("pgbench"))
+            .collect::<Vec<_>>()
+    });
+    let installed = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path().join("bin/pgbench"));
+    let mut found: Vec<_> = on_path
+        .chain(installed)
+        .filter(|path| path.exists())
+        .collect();
+    found.sort_by_key(|path| !path.starts_with("/usr/lib/postgresql"));
+    found.into_iter().next().unwrap_or_else(|| "pgbench".into())
 }
 
 /// `connections` clients sending for `seconds`: how many were accepted, how
