@@ -261,8 +261,9 @@ fn event_stream(
     async_stream::stream! {
         let organization_id = viewer.organization_id;
         let mut visibility = Visibility::new(&viewer, topic);
-        // Subscribe before reading history, so nothing committed in between is missed.
-        let Start { receiver: mut live, snapshot } = match hub.subscribe(organization_id, topic.thread()).await {
+        // Subscribe before reading history, so nothing committed in between
+        // is missed. Awaits that query the database are boxed (see `read_after`).
+        let Start { receiver: mut live, snapshot } = match Box::pin(hub.subscribe(organization_id, topic.thread())).await {
             Ok(start) => start,
             Err(error) => {
                 yield Err(ApiError::from(error));
@@ -282,17 +283,10 @@ fn event_stream(
                 // Read the log from `last` until it is exhausted (up to the
                 // horizon; the live feed brings the rest).
                 loop {
-                    let batch = match pool.get().await {
-                        Ok(mut conn) => model::after(&mut conn, organization_id, last, topic.filter(), REPLAY_BATCH).await,
-                        Err(error) => {
-                            yield Err(ApiError::from(error));
-                            return;
-                        }
-                    };
-                    let batch = match batch {
+                    let batch = match Box::pin(read_after(&pool, organization_id, last, topic)).await {
                         Ok(batch) => batch,
                         Err(error) => {
-                            yield Err(ApiError::from(error));
+                            yield Err(error);
                             return;
                         }
                     };
@@ -304,7 +298,7 @@ fn event_stream(
                         if history.as_ref().is_some_and(|h| h.includes(last)) {
                             continue;
                         }
-                        match visibility.allows(&pool, &event).await {
+                        match Box::pin(visibility.allows(&pool, &event)).await {
                             Ok(true) => {}
                             Ok(false) => continue,
                             Err(error) => {
@@ -339,7 +333,7 @@ fn event_stream(
                     if !topic.matches(&event) {
                         continue;
                     }
-                    match visibility.allows(&pool, &event).await {
+                    match Box::pin(visibility.allows(&pool, &event)).await {
                         Ok(true) => {}
                         Ok(false) => continue,
                         Err(error) => {
@@ -359,6 +353,26 @@ fn event_stream(
             }
         }
     }
+}
+
+/// Up to `REPLAY_BATCH` events of `topic` after `last`. A function of its
+/// own so that its future is boxed apart: an idle stream then holds only
+/// what it waits with (a subscription's size is its largest await).
+async fn read_after(
+    pool: &DbPool,
+    organization_id: OrganizationId,
+    last: i64,
+    topic: Topic,
+) -> Result<model::EventBatch, ApiError> {
+    let mut conn = pool.get().await?;
+    Ok(model::after(
+        &mut conn,
+        organization_id,
+        last,
+        topic.filter(),
+        REPLAY_BATCH,
+    )
+    .await?)
 }
 
 fn hub(ctx: &Context<'_>) -> Result<EventHub, ApiError> {
