@@ -211,3 +211,42 @@ impl<QS, ST> AppearsOnTable<QS> for FixedSql<ST> where Self: Expression {}
 impl<ST, GB> ValidGrouping<GB> for FixedSql<ST> {
     type IsAggregate = is_aggregate::Never;
 }
+
+#[cfg(test)]
+mod tests {
+    use diesel::debug_query;
+    use diesel::sql_types::{BigInt, Text};
+
+    use super::*;
+
+    #[test]
+    fn each_place_of_a_parameter_is_sent_with_its_value() {
+        let statement = cached_sql("SELECT $1, $2 WHERE a = $1 AND b = '$$x'")
+            .bind::<BigInt, _>(7_i64)
+            .bind::<Text, _>("seven");
+        let shown = debug_query::<Pg, _>(&statement).to_string();
+        assert_eq!(
+            shown,
+            "SELECT $1, $2 WHERE a = $3 AND b = '$$x' -- binds: [7, \"seven\", 7]"
+        );
+    }
+
+    #[test]
+    fn a_parameter_not_bound_is_an_error_not_a_panic() {
+        let statement = cached_sql("SELECT $1, $2").bind::<BigInt, _>(1_i64);
+        let mut sql = String::new();
+        let rendered = std::fmt::write(
+            &mut sql,
+            format_args!("{}", debug_query::<Pg, _>(&statement)),
+        );
+        assert!(rendered.is_err(), "{sql}");
+    }
+
+    #[test]
+    fn fixed_statements_stay_cacheable() {
+        let statement = cached_sql("SELECT $1").bind::<BigInt, _>(1_i64);
+        assert!(statement.is_safe_to_cache_prepared(&Pg).unwrap_or(false));
+        let expression = fixed_sql::<BigInt>("1");
+        assert!(expression.is_safe_to_cache_prepared(&Pg).unwrap_or(false));
+    }
+}
