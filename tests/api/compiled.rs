@@ -186,8 +186,8 @@ async fn compiled_inbox_reads_match_the_resolvers() {
 }
 
 /// Once the resolvers have answered a document, it is answered by one
-/// statement (the token is cached), and the answer is the same (`all`:
-/// lists of threads too).
+/// statement (the token is cached), and the answer is the same, lists of
+/// threads too (`all` is accepted and means `on`).
 #[tokio::test]
 async fn an_answered_document_is_one_statement_after() {
     let app = TestApp::spawn_with(|config| config.compiled_reads = "all".into()).await;

@@ -33,12 +33,9 @@ use crate::graphql::pagination::PageRequest;
 pub enum Mode {
     /// Never: every query runs on the resolvers.
     Off,
-    /// For documents the resolvers have answered once without errors, but
-    /// not lists of threads: on a machine where PostgreSQL shares the CPU
-    /// with the server, the inbox measured slower compiled (see BENCHMARKS.md).
+    /// For documents the resolvers have answered once without errors
+    /// (`all`, which once also compiled lists of threads, is the same).
     On,
-    /// As `On`, lists of threads too.
-    All,
     /// Every compilable query (lists too) runs on both paths and the
     /// answers are compared; a difference is an error. For tests.
     Verify,
@@ -49,16 +46,10 @@ impl Mode {
     pub fn parse(text: &str) -> Result<Mode, String> {
         match text {
             "off" => Ok(Mode::Off),
-            "on" => Ok(Mode::On),
-            "all" => Ok(Mode::All),
+            "on" | "all" => Ok(Mode::On),
             "verify" => Ok(Mode::Verify),
             other => Err(format!("expected off, on, all or verify, got {other:?}")),
         }
-    }
-
-    /// Whether lists of threads are compiled.
-    fn lists(self) -> bool {
-        matches!(self, Mode::All | Mode::Verify)
     }
 }
 
@@ -96,7 +87,7 @@ impl CompiledReads {
         if self.mode == Mode::Off || request.query.len() > MAX_REMEMBERED_BYTES {
             return Plan::Resolvers;
         }
-        let Some(roots) = compile_request(request, self.mode.lists()) else {
+        let Some(roots) = compile_request(request) else {
             return Plan::Resolvers;
         };
         let key = key(&request.query, request.operation_name.as_deref());
@@ -119,13 +110,13 @@ impl CompiledReads {
 }
 
 /// Compiles a request's parsed document with its variables.
-fn compile_request(request: &mut Request, lists: bool) -> Option<Fields<Root>> {
+fn compile_request(request: &mut Request) -> Option<Fields<Root>> {
     let variables = std::mem::take(&mut request.variables);
     let operation_name = request.operation_name.clone();
     let compiled = request
         .parsed_query()
         .ok()
-        .and_then(|document| compile(document, operation_name.as_deref(), &variables, lists));
+        .and_then(|document| compile(document, operation_name.as_deref(), &variables));
     request.variables = variables;
     compiled
 }
@@ -149,13 +140,11 @@ fn key(query: &str, operation_name: Option<&str>) -> DocumentKey {
 }
 
 /// The root fields of the operation `operation_name` names in `document`,
-/// with `variables` in place, if it is a query that can be compiled
-/// (`threads` lists only if `lists`).
+/// with `variables` in place, if it is a query that can be compiled.
 pub fn compile(
     document: &ExecutableDocument,
     operation_name: Option<&str>,
     variables: &Variables,
-    lists: bool,
 ) -> Option<Fields<Root>> {
     let operation = operation(document, operation_name)?;
     if operation.ty != OperationType::Query || !operation.directives.is_empty() {
@@ -177,7 +166,7 @@ pub fn compile(
                 Some(Root::Thread { public_id, fields })
             }
             // Without a `filter`, and without `totalCount` or `pageInfo`.
-            "threads" if lists => Some(Root::Threads {
+            "threads" => Some(Root::Threads {
                 page: input.page(field)?,
                 fields: input.connection(field, "Thread", |f| input.thread_field(f))?,
             }),

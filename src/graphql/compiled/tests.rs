@@ -5,7 +5,7 @@ use super::*;
 
 fn compiled(query: &str, variables: serde_json::Value) -> Option<Fields<Root>> {
     let document = async_graphql::parser::parse_query(query).ok()?;
-    compile(&document, None, &Variables::from_json(variables), true)
+    compile(&document, None, &Variables::from_json(variables))
 }
 
 #[test]
@@ -44,10 +44,6 @@ fn the_inbox_query_compiles() {
         assert!(compiled(q, serde_json::json!({})).is_some(), "{q}");
     }
     assert!(compiled(inbox, serde_json::json!({ "first": 20 })).is_some());
-    let document = async_graphql::parser::parse_query(inbox).ok();
-    let variables = Variables::from_json(serde_json::json!({ "first": 20 }));
-    let without_lists = document.and_then(|d| compile(&d, None, &variables, false));
-    assert_eq!(without_lists, None, "lists only when asked");
 }
 
 #[test]
