@@ -153,18 +153,11 @@ where
     }
 }
 
-impl QueryId for CachedSql {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
+crate::db::raw_statement!(CachedSql);
 
 impl<Q, V, ST> QueryId for Bound<Q, V, ST> {
     type QueryId = ();
     const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl Query for CachedSql {
-    type SqlType = Untyped;
 }
 
 impl<Q, V, ST> Query for Bound<Q, V, ST> {

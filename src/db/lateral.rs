@@ -84,9 +84,13 @@ impl QueryFragment<Pg> for PagePerParent {
             out.push_bind_param::<BigInt, _>(&bound.id)?;
         }
         let direction = if self.scan.ascending { "ASC" } else { "DESC" };
-        out.push_sql(&format!(" ORDER BY {key_column} {direction} LIMIT "));
-        out.push_bind_param::<BigInt, _>(&self.scan.limit)?;
-        out.push_sql(") AS page");
+        // The limit is written in, not bound, as in compiled reads
+        // (`domain::reads::sql`): with `LIMIT $n` PostgreSQL never settles
+        // on a generic plan and plans every execution anew.
+        out.push_sql(&format!(
+            " ORDER BY {key_column} {direction} LIMIT {}) AS page",
+            self.scan.limit
+        ));
         Ok(())
     }
 }

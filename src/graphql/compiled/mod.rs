@@ -36,7 +36,7 @@ pub enum Mode {
     /// For documents the resolvers have answered once without errors
     /// (`all`, which once also compiled lists of threads, is the same).
     On,
-    /// Every compilable query (lists too) runs on both paths and the
+    /// Every compilable query runs on both paths and the
     /// answers are compared; a difference is an error. For tests.
     Verify,
 }
