@@ -9,6 +9,7 @@ use crate::db::PoolSettings;
 use crate::domain::webhooks::{DeliverySettings, TargetPolicy};
 use crate::graphql::SchemaLimits;
 use crate::graphql::limits::{DocumentBudget, QueryLimits};
+use crate::http::read_gate::{self, ReadGate};
 use crate::http::{FairnessLimits, WsLimits};
 
 /// Everything that configures a confab process. Each flag can also be set
@@ -44,6 +45,11 @@ pub struct Config {
     /// Most database connections this process opens.
     #[arg(long, env = "CONFAB_DB_POOL_SIZE", default_value_t = 16, global = true)]
     pub db_pool_size: usize,
+
+    /// Most queries running at once (default: twice this machine's cores;
+    /// about twice the database's cores when PostgreSQL runs elsewhere).
+    #[arg(long, env = "CONFAB_READ_CONCURRENCY", global = true)]
+    pub read_concurrency: Option<usize>,
 
     /// PostgreSQL cancels statements running longer than this (milliseconds).
     #[arg(
@@ -301,6 +307,14 @@ impl Config {
             connect_timeout: Duration::from_millis(self.db_connect_timeout_ms),
             statement_timeout: Duration::from_millis(self.statement_timeout_ms),
         }
+    }
+
+    /// The gate queries pass: its size and how long a query waits there.
+    pub fn read_gate(&self) -> ReadGate {
+        let size = self
+            .read_concurrency
+            .unwrap_or_else(read_gate::default_size);
+        ReadGate::new(size, Duration::from_millis(self.db_wait_timeout_ms))
     }
 
     /// Schema limits derived from the config.

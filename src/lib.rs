@@ -151,7 +151,9 @@ impl Application {
         );
         let reads = graphql::compiled::Mode::parse(&config.compiled_reads)
             .map_err(|error| anyhow::anyhow!("CONFAB_COMPILED_READS: {error}"))?;
-        let state = state.with_compiled_reads(graphql::compiled::CompiledReads::new(reads));
+        let state = state
+            .with_compiled_reads(graphql::compiled::CompiledReads::new(reads))
+            .with_read_gate(config.read_gate());
         let router = http::router(state, config.request_timeout());
         let listener = TcpListener::bind(config.listen)
             .await

@@ -12,6 +12,7 @@ use axum::http::header::{ALLOW, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 
+use super::read_gate::GateFull;
 use super::{AppState, observe};
 use crate::domain::auth::{self, Viewer};
 use crate::domain::reads::{Fields, Root};
@@ -198,6 +199,26 @@ async fn execute(
             .insert(ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
+    // Queries wait for their turn here, in arrival order, rather than in
+    // the operating system's run queue behind PostgreSQL's other backends.
+    let _turn = if is_query {
+        match state.read_gate.enter().await {
+            Ok(turn) => Some(turn),
+            Err(GateFull) => {
+                let error = coded_error(
+                    "the server is running too many queries; try again shortly",
+                    "SERVICE_UNAVAILABLE",
+                );
+                return respond(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    media,
+                    errors_body(&[error]),
+                );
+            }
+        }
+    } else {
+        None
+    };
     let cache = if is_query {
         LoaderCache::Request
     } else {

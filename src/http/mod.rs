@@ -7,11 +7,13 @@ mod graphiql;
 mod graphql;
 mod observe;
 mod persisted;
+pub mod read_gate;
 mod response;
 mod ws;
 
 pub use cors::OriginPolicy;
 pub use fairness::{Fairness, FairnessLimits, Refusal};
+pub use read_gate::ReadGate;
 pub use ws::WsLimits;
 
 use std::sync::Arc;
@@ -36,6 +38,9 @@ use crate::telemetry::Metrics;
 /// How long a verified token is trusted without asking the database again
 /// (and so how long a revoked token may still work).
 const TOKEN_CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// How long a query waits for its turn, unless the config says otherwise.
+const READ_GATE_WAIT: Duration = Duration::from_secs(2);
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -67,6 +72,8 @@ pub struct AppState {
     pub shapes: Arc<ws::Shapes>,
     /// Query texts clients may name by their hash.
     pub persisted: Arc<persisted::PersistedQueries>,
+    /// How many queries run at once.
+    pub read_gate: Arc<ReadGate>,
 }
 
 impl AppState {
@@ -92,6 +99,15 @@ impl AppState {
             persisted: Arc::default(),
             metrics,
             reads: Arc::new(CompiledReads::new(Mode::On)),
+            read_gate: Arc::new(ReadGate::new(read_gate::default_size(), READ_GATE_WAIT)),
+        }
+    }
+
+    /// This state, admitting queries through `gate`.
+    pub fn with_read_gate(self, gate: ReadGate) -> Self {
+        AppState {
+            read_gate: Arc::new(gate),
+            ..self
         }
     }
 
