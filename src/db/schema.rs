@@ -163,6 +163,7 @@ diesel::table! {
         search_config -> Regconfig,
         search_vector -> Tsvector,
         search_bucket -> Int8,
+        created_at_rfc3339 -> Text,
     }
 }
 

@@ -116,7 +116,7 @@ async fn prepare_databases() -> anyhow::Result<TestDatabases> {
     Ok(databases)
 }
 
-async fn connect(url: &str) -> anyhow::Result<diesel_async::AsyncPgConnection> {
+pub async fn connect(url: &str) -> anyhow::Result<diesel_async::AsyncPgConnection> {
     use diesel_async::AsyncConnection;
     Ok(diesel_async::AsyncPgConnection::establish(url).await?)
 }

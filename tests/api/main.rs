@@ -16,6 +16,7 @@ mod messages;
 mod metrics;
 mod outbox;
 mod persisted;
+mod read_gate;
 mod readme;
 mod search;
 mod search_windows;

@@ -28,7 +28,7 @@ const MESSAGE_ORDER: SortOrder = SortOrder::Ascending;
 const THREAD_ORDER: SortOrder = SortOrder::Descending;
 
 /// Columns of a message the fields read.
-const MESSAGE_COLUMNS: &str = "id, public_id, body, created_at, author_subscriber_id";
+const MESSAGE_COLUMNS: &str = "id, public_id, body, created_at_rfc3339, author_subscriber_id";
 /// Columns of a thread the fields read.
 const THREAD_COLUMNS: &str = "id, public_id, name, subject, created_at, updated_at";
 
@@ -362,7 +362,7 @@ impl Statement {
             }
             MessageField::Id => write!(self.sql, "{m}.public_id"),
             MessageField::Text => write!(self.sql, "{m}.body"),
-            MessageField::CreatedAt => write!(self.sql, "confab_rfc3339({m}.created_at)"),
+            MessageField::CreatedAt => write!(self.sql, "{m}.created_at_rfc3339"),
             MessageField::Author(fields) => {
                 let _ = write!(self.sql, "CASE WHEN {m}.author_id IS NULL THEN NULL ELSE ");
                 let columns = format!("{m}.author_");
