@@ -1,7 +1,7 @@
 //! GraphQL subscriptions over the event log, and the `setTyping` mutation.
 //! Each subscription replays from its cursor, then follows the hub live.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::sync::Arc;
 
 use async_graphql::{Context, ID, InputObject, Object, Subscription};

@@ -38,8 +38,10 @@ fn spawn_after_siblings(
     })
 }
 
-/// A DataLoader as the request context holds it.
-pub type Batched<L> = DataLoader<L, HashMapCache>;
+/// A DataLoader as the request context holds it. Its cache hashes with
+/// foldhash: keys are internal ids, and SipHash cost more per request
+/// than any other hashing (BENCHMARKS.md).
+pub type Batched<L> = DataLoader<L, HashMapCache<foldhash::fast::RandomState>>;
 
 /// How long what a DataLoader loaded may be reused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,7 +66,7 @@ pub struct Loaders {
     pool: DbPool,
     organization_id: OrganizationId,
     cache: LoaderCache,
-    made: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
+    made: Mutex<foldhash::HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
 }
 
 impl Loaders {
@@ -92,7 +94,7 @@ impl Loaders {
         let loader = DataLoader::with_cache(
             L::create(self.pool.clone(), self.organization_id),
             spawn_after_siblings,
-            HashMapCache::default(),
+            HashMapCache::new(),
         )
         .delay(BATCH_WINDOW);
         loader.enable_all_cache(self.cache == LoaderCache::Request);
@@ -308,14 +310,15 @@ impl<T: FetchPages> Loader<(T::Parent, PageRequest)> for Pages<T> {
         keys: &[(T::Parent, PageRequest)],
     ) -> Result<HashMap<(T::Parent, PageRequest), Vec<T>>, ApiError> {
         // One statement per distinct page shape (usually one per query).
-        let mut parents_by_page: HashMap<&PageRequest, Vec<T::Parent>> = HashMap::new();
+        let mut parents_by_page: foldhash::HashMap<&PageRequest, Vec<T::Parent>> =
+            foldhash::HashMap::default();
         for (parent, page) in keys {
             parents_by_page.entry(page).or_default().push(*parent);
         }
         let mut conn = self.pool.get().await?;
         let mut pages = HashMap::with_capacity(keys.len());
         for (page, parents) in parents_by_page {
-            let mut rows: HashMap<T::Parent, Vec<T>> =
+            let mut rows: foldhash::HashMap<T::Parent, Vec<T>> =
                 parents.iter().map(|parent| (*parent, Vec::new())).collect();
             for (parent, row) in T::fetch(&mut conn, self.organization_id, &parents, page).await? {
                 if let Some(list) = rows.get_mut(&parent) {

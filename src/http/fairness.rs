@@ -2,7 +2,7 @@
 //! cap on operations running at once, so that one tenant's burst cannot take
 //! the capacity every other tenant shares.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;

@@ -14,7 +14,9 @@
 //! dropped connection it reconnects with backoff and catches up from the
 //! last position it read, so no event is lost.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
+
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
