@@ -7,6 +7,7 @@ use async_graphql::parser::types::{DocumentOperations, OperationType};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use std::time::Duration;
+use tokio::sync::SemaphorePermit;
 
 use axum::http::header::{ALLOW, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -20,7 +21,7 @@ use crate::graphql::compiled::{self, Mode, Plan};
 use crate::graphql::errors::sanitize_errors;
 use crate::graphql::limits::Measure;
 use crate::graphql::{LoaderCache, context_data};
-use crate::telemetry::{GraphqlRequest, Operation, Transport};
+use crate::telemetry::{GraphqlRequest, Operation, Refused, Transport};
 
 use super::response::{
     APPLICATION_JSON, MediaType, answer, bad_request, coded_error, errors_body, not_acceptable,
@@ -199,25 +200,9 @@ async fn execute(
             .insert(ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    // Queries wait for their turn here, in arrival order, rather than in
-    // the operating system's run queue behind PostgreSQL's other backends.
-    let _turn = if is_query {
-        match state.read_gate.enter().await {
-            Ok(turn) => Some(turn),
-            Err(GateFull) => {
-                let error = coded_error(
-                    "the server is running too many queries; try again shortly",
-                    "SERVICE_UNAVAILABLE",
-                );
-                return respond(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    media,
-                    errors_body(&[error]),
-                );
-            }
-        }
-    } else {
-        None
+    let _turn = match take_turn(state, is_query, media).await {
+        Ok(turn) => turn,
+        Err(refused) => return refused,
     };
     let cache = if is_query {
         LoaderCache::Request
@@ -251,6 +236,38 @@ async fn execute(
         }
     }
     answer(media, response, state.schemas.max_response_bytes)
+}
+
+/// A query's place at the read gate, taken in arrival order, so that
+/// queries wait here rather than in the operating system's run queue behind
+/// PostgreSQL's other backends; other operations need none. A query that
+/// finds the gate full for its whole wait is answered 503.
+async fn take_turn(
+    state: &AppState,
+    is_query: bool,
+    media: MediaType,
+) -> Result<Option<SemaphorePermit<'_>>, Response> {
+    if !is_query {
+        return Ok(None);
+    }
+    match state.read_gate.enter().await {
+        Ok(turn) => Ok(Some(turn)),
+        Err(GateFull) => {
+            state
+                .metrics
+                .refused(Transport::Http, Refused::ReadGateFull);
+            let mut error = coded_error(
+                "the server is running too many queries; try again shortly",
+                "SERVICE_UNAVAILABLE",
+            );
+            error
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("reason", Refused::ReadGateFull.as_str());
+            let body = errors_body(&[error]);
+            Err(respond(StatusCode::SERVICE_UNAVAILABLE, media, body))
+        }
+    }
 }
 
 /// The answer of a compiled read; `None` sends the request to the

@@ -166,20 +166,26 @@ pub enum Refused {
     TooManyConcurrentRequests,
     /// The socket already runs its maximum of operations (WebSocket only).
     TooManySubscriptions,
+    /// The server already runs its maximum of queries, for the whole wait
+    /// (HTTP only; answered 503).
+    ReadGateFull,
 }
 
 impl Refused {
-    const ALL: [Refused; 3] = [
+    const ALL: [Refused; 4] = [
         Refused::RateLimited,
         Refused::TooManyConcurrentRequests,
         Refused::TooManySubscriptions,
+        Refused::ReadGateFull,
     ];
 
-    fn as_str(self) -> &'static str {
+    /// The reason code, as the API's `extensions.reason` says it.
+    pub fn as_str(self) -> &'static str {
         match self {
             Refused::RateLimited => "RATE_LIMITED",
             Refused::TooManyConcurrentRequests => "TOO_MANY_CONCURRENT_REQUESTS",
             Refused::TooManySubscriptions => "TOO_MANY_SUBSCRIPTIONS",
+            Refused::ReadGateFull => "READ_GATE_FULL",
         }
     }
 
@@ -188,7 +194,9 @@ impl Refused {
     fn applies_to(self, transport: Transport) -> bool {
         match self {
             Refused::RateLimited => true,
-            Refused::TooManyConcurrentRequests => transport == Transport::Http,
+            Refused::TooManyConcurrentRequests | Refused::ReadGateFull => {
+                transport == Transport::Http
+            }
             Refused::TooManySubscriptions => transport == Transport::WebSocket,
         }
     }

@@ -35,13 +35,14 @@ const THREAD_EVENTS: &str =
     "subscription($id: ID!) { threadEvents(threadId: $id) { kind message { text } } }";
 
 /// One scrape: each series (name and labels, as printed) and its value.
-struct Scrape {
+pub struct Scrape {
     text: String,
     series: HashMap<String, f64>,
 }
 
 impl Scrape {
-    fn value(&self, series: &str) -> f64 {
+    /// The value of `series` (name and labels, as printed).
+    pub fn value(&self, series: &str) -> f64 {
         *self
             .series
             .get(series)
@@ -49,7 +50,8 @@ impl Scrape {
     }
 }
 
-async fn scrape(app: &TestApp) -> Scrape {
+/// Reads `/metrics` as a Prometheus scraper would.
+pub async fn scrape(app: &TestApp) -> Scrape {
     let response = app.get("/metrics").await;
     assert_eq!(response.status(), 200);
     assert!(

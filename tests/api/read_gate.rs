@@ -7,6 +7,7 @@ use diesel_async::SimpleAsyncConnection;
 use serde_json::json;
 
 use crate::helpers::{TestApp, connect, error_code};
+use crate::metrics::scrape;
 
 #[tokio::test]
 async fn a_query_waits_its_turn_at_a_full_gate_and_a_mutation_does_not() {
@@ -37,6 +38,9 @@ async fn a_query_waits_its_turn_at_a_full_gate_and_a_mutation_does_not() {
     let (status, body) = app.post_raw(Some(&app.token), query.clone()).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(error_code(&body), "SERVICE_UNAVAILABLE", "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["reason"], "READ_GATE_FULL");
+    let refused = r#"confab_rate_limit_refusals_total{transport="http",reason="READ_GATE_FULL"}"#;
+    assert_eq!(scrape(&app).await.value(refused), 1.0);
     assert!(
         waited.elapsed() >= Duration::from_millis(300),
         "{:?}",
