@@ -113,31 +113,25 @@ pub async fn authenticate(
     token: &str,
 ) -> diesel::QueryResult<Option<Viewer>> {
     let hash = hash_token(token);
-    let viewer = if token.starts_with(TokenKind::ApiKey.prefix()) {
-        model::find_api_key_by_token_hash(conn, &hash)
+    let kind = [TokenKind::ApiKey, TokenKind::User, TokenKind::Contact]
+        .into_iter()
+        .find(|kind| token.starts_with(kind.prefix()));
+    let found = match kind {
+        Some(TokenKind::ApiKey) => model::find_api_key_by_token_hash(conn, &hash)
             .await?
-            .map(|(organization_id, key)| Viewer {
-                organization_id,
-                actor: Actor::ApiKey(key),
-            })
-    } else if token.starts_with(TokenKind::User.prefix()) {
-        model::find_user_by_token_hash(conn, &hash)
+            .map(|(organization, id)| (organization, Actor::ApiKey(id))),
+        Some(TokenKind::User) => model::find_user_by_token_hash(conn, &hash)
             .await?
-            .map(|(organization_id, user)| Viewer {
-                organization_id,
-                actor: Actor::User(user),
-            })
-    } else if token.starts_with(TokenKind::Contact.prefix()) {
-        contacts::model::find_by_token_hash(conn, &hash)
+            .map(|(organization, id)| (organization, Actor::User(id))),
+        Some(TokenKind::Contact) => contacts::model::find_by_token_hash(conn, &hash)
             .await?
-            .map(|(organization_id, contact)| Viewer {
-                organization_id,
-                actor: Actor::Contact(contact),
-            })
-    } else {
-        None
+            .map(|(organization, id)| (organization, Actor::Contact(id))),
+        None => None,
     };
-    Ok(viewer)
+    Ok(found.map(|(organization_id, actor)| Viewer {
+        organization_id,
+        actor,
+    }))
 }
 
 /// Remembers recently verified tokens for a few seconds, so a busy client

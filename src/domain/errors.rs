@@ -35,6 +35,10 @@ pub enum Code {
     IntervalReversed,
     /// More ids than allowed.
     TooManyIds,
+    /// `first`/`last` outside 1 to 1000, or both given.
+    PageSizeOutOfRange,
+    /// A cursor this server did not make.
+    InvalidCursor,
     /// A new schedule must lie in the future.
     PublishTimeInPast,
     /// A channel needs at least one subscriber.

@@ -5,6 +5,7 @@
 //! top-level GraphQL error carrying `extensions.code`. Internal details are
 //! logged here and never returned.
 
+use async_graphql::resolver_utils::EnumType;
 use async_graphql::{Enum, ErrorExtensions, SimpleObject};
 
 use crate::db::PoolOrQueryError;
@@ -127,8 +128,11 @@ impl From<PoolOrQueryError> for ApiError {
     }
 }
 
+// The domain's `Code`, each variant described for the schema; `remote`
+// derives the conversions both ways.
 /// Stable codes for the expected failures of a mutation.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "Code")]
 pub enum UserErrorCode {
     /// The id does not name an object this caller can see.
     NotFound,
@@ -176,28 +180,10 @@ pub enum UserErrorCode {
 impl UserErrorCode {
     /// The code as it appears in the schema, e.g. `NOT_FOUND`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            UserErrorCode::NotFound => "NOT_FOUND",
-            UserErrorCode::Required => "REQUIRED",
-            UserErrorCode::TooLong => "TOO_LONG",
-            UserErrorCode::InvalidEmail => "INVALID_EMAIL",
-            UserErrorCode::InvalidPhone => "INVALID_PHONE",
-            UserErrorCode::InvalidUrl => "INVALID_URL",
-            UserErrorCode::Duplicate => "DUPLICATE",
-            UserErrorCode::ContactImmutable => "CONTACT_IMMUTABLE",
-            UserErrorCode::NotAuthor => "NOT_AUTHOR",
-            UserErrorCode::NotASubscriber => "NOT_A_SUBSCRIBER",
-            UserErrorCode::InvalidValue => "INVALID_VALUE",
-            UserErrorCode::IntervalTooLong => "INTERVAL_TOO_LONG",
-            UserErrorCode::IntervalReversed => "INTERVAL_REVERSED",
-            UserErrorCode::TooManyIds => "TOO_MANY_IDS",
-            UserErrorCode::PageSizeOutOfRange => "PAGE_SIZE_OUT_OF_RANGE",
-            UserErrorCode::InvalidCursor => "INVALID_CURSOR",
-            UserErrorCode::PublishTimeInPast => "PUBLISH_TIME_IN_PAST",
-            UserErrorCode::EmptySubscriberSet => "EMPTY_SUBSCRIBER_SET",
-            UserErrorCode::NotPending => "NOT_PENDING",
-            UserErrorCode::PrivateAddress => "PRIVATE_ADDRESS",
-        }
+        Self::items()
+            .iter()
+            .find(|item| item.value == self)
+            .map_or("", |item| item.name)
     }
 }
 
@@ -268,31 +254,6 @@ impl From<ApiError> for MutationError {
 impl From<diesel_async::pooled_connection::deadpool::PoolError> for MutationError {
     fn from(error: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
         MutationError::Api(error.into())
-    }
-}
-
-impl From<Code> for UserErrorCode {
-    fn from(code: Code) -> Self {
-        match code {
-            Code::NotFound => UserErrorCode::NotFound,
-            Code::Required => UserErrorCode::Required,
-            Code::TooLong => UserErrorCode::TooLong,
-            Code::InvalidEmail => UserErrorCode::InvalidEmail,
-            Code::InvalidPhone => UserErrorCode::InvalidPhone,
-            Code::InvalidUrl => UserErrorCode::InvalidUrl,
-            Code::Duplicate => UserErrorCode::Duplicate,
-            Code::ContactImmutable => UserErrorCode::ContactImmutable,
-            Code::NotAuthor => UserErrorCode::NotAuthor,
-            Code::NotASubscriber => UserErrorCode::NotASubscriber,
-            Code::InvalidValue => UserErrorCode::InvalidValue,
-            Code::IntervalTooLong => UserErrorCode::IntervalTooLong,
-            Code::IntervalReversed => UserErrorCode::IntervalReversed,
-            Code::TooManyIds => UserErrorCode::TooManyIds,
-            Code::PublishTimeInPast => UserErrorCode::PublishTimeInPast,
-            Code::EmptySubscriberSet => UserErrorCode::EmptySubscriberSet,
-            Code::NotPending => UserErrorCode::NotPending,
-            Code::PrivateAddress => UserErrorCode::PrivateAddress,
-        }
     }
 }
 

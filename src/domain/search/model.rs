@@ -203,6 +203,25 @@ struct SearchMessages {
     window: Window,
 }
 
+/// ` AND m.<column> = ` the id of the organization's `<table>` row with
+/// public id `id`.
+fn push_public_id_match<'b>(
+    out: &mut AstPass<'_, 'b, Pg>,
+    column: &str,
+    table: &str,
+    organization_id: &'b OrganizationId,
+    public_id: &'b String,
+) -> QueryResult<()> {
+    out.push_sql(&format!(
+        " AND m.{column} = (SELECT x.id FROM {table} x WHERE x.organization_id = "
+    ));
+    out.push_bind_param::<BigInt, _>(organization_id)?;
+    out.push_sql(" AND x.public_id = ");
+    out.push_bind_param::<Text, _>(public_id)?;
+    out.push_sql(")");
+    Ok(())
+}
+
 impl SearchMessages {
     fn push_filters<'b>(&'b self, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         let org = &self.organization_id;
@@ -213,22 +232,10 @@ impl SearchMessages {
             out.push_sql(")");
         }
         if let Some(id) = &filter.thread_id {
-            out.push_sql(
-                " AND m.thread_id = (SELECT t.id FROM threads t WHERE t.organization_id = ",
-            );
-            out.push_bind_param::<BigInt, _>(org)?;
-            out.push_sql(" AND t.public_id = ");
-            out.push_bind_param::<Text, _>(id)?;
-            out.push_sql(")");
+            push_public_id_match(out, "thread_id", "threads", org, id)?;
         }
         if let Some(id) = &filter.conversation_id {
-            out.push_sql(
-                " AND m.conversation_id = (SELECT c.id FROM conversations c WHERE c.organization_id = ",
-            );
-            out.push_bind_param::<BigInt, _>(org)?;
-            out.push_sql(" AND c.public_id = ");
-            out.push_bind_param::<Text, _>(id)?;
-            out.push_sql(")");
+            push_public_id_match(out, "conversation_id", "conversations", org, id)?;
         }
         if let Some(id) = &filter.author_id {
             out.push_sql(
