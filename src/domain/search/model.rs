@@ -203,17 +203,17 @@ struct SearchMessages {
     window: Window,
 }
 
-/// ` AND m.<column> = ` the id of the organization's `<table>` row with
-/// public id `id`.
+/// `<lead>` followed by a subquery for the id of the organization's
+/// `<table>` row with this public id, e.g. ` AND m.thread_id = (SELECT …)`.
 fn push_public_id_match<'b>(
     out: &mut AstPass<'_, 'b, Pg>,
-    column: &str,
+    lead: &str,
     table: &str,
     organization_id: &'b OrganizationId,
     public_id: &'b String,
 ) -> QueryResult<()> {
     out.push_sql(&format!(
-        " AND m.{column} = (SELECT x.id FROM {table} x WHERE x.organization_id = "
+        "{lead} (SELECT x.id FROM {table} x WHERE x.organization_id = "
     ));
     out.push_bind_param::<BigInt, _>(organization_id)?;
     out.push_sql(" AND x.public_id = ");
@@ -232,10 +232,10 @@ impl SearchMessages {
             out.push_sql(")");
         }
         if let Some(id) = &filter.thread_id {
-            push_public_id_match(out, "thread_id", "threads", org, id)?;
+            push_public_id_match(out, " AND m.thread_id =", "threads", org, id)?;
         }
         if let Some(id) = &filter.conversation_id {
-            push_public_id_match(out, "conversation_id", "conversations", org, id)?;
+            push_public_id_match(out, " AND m.conversation_id =", "conversations", org, id)?;
         }
         if let Some(id) = &filter.author_id {
             out.push_sql(
@@ -250,13 +250,7 @@ impl SearchMessages {
                 ("api_key_id", "api_keys"),
                 ("contact_id", "contacts"),
             ] {
-                out.push_sql(&format!(
-                    " OR s.{column} IN (SELECT a.id FROM {table} a WHERE a.organization_id = "
-                ));
-                out.push_bind_param::<BigInt, _>(org)?;
-                out.push_sql(" AND a.public_id = ");
-                out.push_bind_param::<Text, _>(id)?;
-                out.push_sql(")");
+                push_public_id_match(out, &format!(" OR s.{column} IN"), table, org, id)?;
             }
             out.push_sql("))");
         }

@@ -216,15 +216,10 @@ fn nul_in_selection(set: &SelectionSet) -> Option<String> {
 }
 
 fn value_has_nul(value: &Positioned<Value>) -> bool {
-    fn has_nul(value: &Value) -> bool {
-        match value {
-            Value::String(text) => text.contains('\0'),
-            Value::List(items) => items.iter().any(has_nul),
-            Value::Object(fields) => fields
-                .iter()
-                .any(|(key, value)| key.contains('\0') || has_nul(value)),
-            _ => false,
-        }
-    }
-    has_nul(&value.node)
+    // A variable is checked with the variables, so it stands in as null.
+    let constant = value
+        .node
+        .clone()
+        .into_const_with(|_| Ok::<_, ()>(ConstValue::Null));
+    constant.is_ok_and(|constant| const_has_nul(&constant))
 }
