@@ -250,45 +250,48 @@ pub struct MemberDetails {
     pub phone: Option<String>,
 }
 
+impl From<User> for MemberDetails {
+    fn from(user: User) -> Self {
+        MemberDetails {
+            name: user.name,
+            email: Some(user.email),
+            phone: None,
+        }
+    }
+}
+
+impl From<ApiKey> for MemberDetails {
+    fn from(key: ApiKey) -> Self {
+        MemberDetails {
+            name: key.name,
+            email: None,
+            phone: None,
+        }
+    }
+}
+
+impl From<Contact> for MemberDetails {
+    fn from(contact: Contact) -> Self {
+        MemberDetails {
+            name: contact.display_name(),
+            email: contact.email,
+            phone: contact.phone,
+        }
+    }
+}
+
 /// Looks up a member's details through the request's loaders.
 pub async fn member_details(
     ctx: &Context<'_>,
     member: Option<Actor>,
 ) -> Result<Option<MemberDetails>, ApiError> {
-    Ok(match member {
-        Some(Actor::User(id)) => {
-            loader::<ByIds<User>>(ctx)?
-                .load_one(id)
-                .await?
-                .map(|u| MemberDetails {
-                    name: u.name,
-                    email: Some(u.email),
-                    phone: None,
-                })
-        }
-        Some(Actor::ApiKey(id)) => {
-            loader::<ByIds<ApiKey>>(ctx)?
-                .load_one(id)
-                .await?
-                .map(|k| MemberDetails {
-                    name: k.name,
-                    email: None,
-                    phone: None,
-                })
-        }
-        Some(Actor::Contact(id)) => {
-            loader::<ByIds<Contact>>(ctx)?
-                .load_one(id)
-                .await?
-                .map(|c| MemberDetails {
-                    name: c.display_name(),
-                    email: c.email,
-                    phone: c.phone,
-                })
-        }
+    let details: Option<MemberDetails> = match member {
+        Some(Actor::User(id)) => load_by_id::<User>(ctx, Some(id)).await?.map(Into::into),
+        Some(Actor::ApiKey(id)) => load_by_id::<ApiKey>(ctx, Some(id)).await?.map(Into::into),
+        Some(Actor::Contact(id)) => load_by_id::<Contact>(ctx, Some(id)).await?.map(Into::into),
         None => None,
-    }
-    .map(|details| match member {
+    };
+    Ok(details.map(|details| match member {
         Some(member) if may_see_details(ctx, member) => details,
         _ => MemberDetails {
             email: None,
