@@ -7,13 +7,12 @@ use async_graphql::parser::types::{DocumentOperations, OperationType};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use std::time::Duration;
-use tokio::sync::SemaphorePermit;
+use tokio::sync::OwnedSemaphorePermit;
 
 use axum::http::header::{ALLOW, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 
-use super::read_gate::GateFull;
 use super::{AppState, observe};
 use crate::domain::auth::{self, Viewer};
 use crate::domain::reads::{Fields, Root};
@@ -186,7 +185,8 @@ async fn execute(
     if let Some(hash) = keep {
         state.persisted.keep(hash, &request.query);
     }
-    let operation = operation_of(&mut request);
+    let (operation, name) = operation_of(&mut request);
+    observe::record_operation(operation, name.as_deref());
     observed.set_operation(operation);
     let is_query = matches!(operation, Operation::Query | Operation::None);
     if method == Method::Get && !is_query {
@@ -246,25 +246,17 @@ async fn take_turn(
     state: &AppState,
     is_query: bool,
     media: MediaType,
-) -> Result<Option<SemaphorePermit<'_>>, Response> {
+) -> Result<Option<OwnedSemaphorePermit>, Response> {
     if !is_query {
         return Ok(None);
     }
     match state.read_gate.enter().await {
         Ok(turn) => Ok(Some(turn)),
-        Err(GateFull) => {
+        Err(full) => {
             state
                 .metrics
                 .refused(Transport::Http, Refused::ReadGateFull);
-            let mut error = coded_error(
-                "the server is running too many queries; try again shortly",
-                "SERVICE_UNAVAILABLE",
-            );
-            error
-                .extensions
-                .get_or_insert_with(Default::default)
-                .set("reason", Refused::ReadGateFull.as_str());
-            let body = errors_body(&[error]);
+            let body = errors_body(&[full.error()]);
             Err(respond(StatusCode::SERVICE_UNAVAILABLE, media, body))
         }
     }
@@ -402,11 +394,11 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Viewer, R
     }
 }
 
-/// The type of the operation the request runs, also put with its name on
-/// the request's log span. `None` when the document does not parse or names
+/// The type of the operation the request runs, and its name when the
+/// document holds several. `None` when the document does not parse or names
 /// no operation it has: execution then reports the error (and GET lets it
 /// through as it would a query).
-fn operation_of(request: &mut async_graphql::Request) -> Operation {
+pub(super) fn operation_of(request: &mut async_graphql::Request) -> (Operation, Option<String>) {
     // Parsed once: execution reuses the document cached in the request.
     let operation_name = request.operation_name.take();
     let (operation, name) = match request.parsed_query() {
@@ -435,9 +427,9 @@ fn operation_of(request: &mut async_graphql::Request) -> Operation {
         Some(OperationType::Subscription) => Operation::Subscription,
         None => Operation::None,
     };
-    observe::record_operation(operation, name);
+    let name = name.map(str::to_string);
     request.operation_name = operation_name;
-    operation
+    (operation, name)
 }
 
 #[cfg(test)]
@@ -449,7 +441,7 @@ mod tests {
         let of = |query: &str, name: Option<&str>| {
             let mut request = async_graphql::Request::new(query);
             request.operation_name = name.map(str::to_string);
-            let operation = operation_of(&mut request);
+            let (operation, _) = operation_of(&mut request);
             assert_eq!(request.operation_name.as_deref(), name, "name kept");
             operation
         };

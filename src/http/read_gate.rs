@@ -1,16 +1,22 @@
 //! How many queries run at once. A read is CPU work in PostgreSQL: more of
 //! them at once than the database's cores can run only lengthens the tail.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, SemaphorePermit};
+use async_graphql::ServerError;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// Admits queries in arrival order, at most `size` running at once.
-/// Mutations and subscriptions do not pass it: a write spends most of its
-/// time waiting for its commit to reach the disk, so more of them at once
-/// is more throughput (BENCHMARKS.md, "Reads: queries admitted by cores").
+use super::response::coded_error;
+use crate::telemetry::Refused;
+
+/// Admits queries in arrival order, at most `size` running at once, over
+/// HTTP and WebSocket alike. Mutations and subscriptions do not pass it: a
+/// write spends most of its time waiting for its commit to reach the disk,
+/// so more of them at once is more throughput (BENCHMARKS.md, "Reads:
+/// queries admitted by cores").
 pub struct ReadGate {
-    permits: Semaphore,
+    permits: Arc<Semaphore>,
     wait: Duration,
 }
 
@@ -18,19 +24,37 @@ pub struct ReadGate {
 #[derive(Debug, PartialEq, Eq)]
 pub struct GateFull;
 
+impl GateFull {
+    /// What a refused query is answered: `SERVICE_UNAVAILABLE`, with the
+    /// reason `READ_GATE_FULL`.
+    pub fn error(&self) -> ServerError {
+        let mut error = coded_error(
+            "the server is running too many queries; try again shortly",
+            "SERVICE_UNAVAILABLE",
+        );
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("reason", Refused::ReadGateFull.as_str());
+        error
+    }
+}
+
 impl ReadGate {
     /// A gate of `size` places (at least one), where a query waits at most
     /// `wait` for its turn.
     pub fn new(size: usize, wait: Duration) -> Self {
         ReadGate {
-            permits: Semaphore::new(size.max(1)),
+            permits: Arc::new(Semaphore::new(size.max(1))),
             wait,
         }
     }
 
-    /// A place, held until the returned permit is dropped.
-    pub async fn enter(&self) -> Result<SemaphorePermit<'_>, GateFull> {
-        match tokio::time::timeout(self.wait, self.permits.acquire()).await {
+    /// A place, held until the returned permit is dropped (it may outlive
+    /// the borrow: a WebSocket query holds it inside its result stream).
+    pub async fn enter(&self) -> Result<OwnedSemaphorePermit, GateFull> {
+        let acquire = self.permits.clone().acquire_owned();
+        match tokio::time::timeout(self.wait, acquire).await {
             Ok(Ok(permit)) => Ok(permit),
             // The semaphore is never closed; a closed one admits nobody.
             Ok(Err(_)) | Err(_) => Err(GateFull),

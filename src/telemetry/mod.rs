@@ -167,7 +167,7 @@ pub enum Refused {
     /// The socket already runs its maximum of operations (WebSocket only).
     TooManySubscriptions,
     /// The server already runs its maximum of queries, for the whole wait
-    /// (HTTP only; answered 503).
+    /// (answered 503 over HTTP).
     ReadGateFull,
 }
 
@@ -193,10 +193,8 @@ impl Refused {
     /// are exported).
     fn applies_to(self, transport: Transport) -> bool {
         match self {
-            Refused::RateLimited => true,
-            Refused::TooManyConcurrentRequests | Refused::ReadGateFull => {
-                transport == Transport::Http
-            }
+            Refused::RateLimited | Refused::ReadGateFull => true,
+            Refused::TooManyConcurrentRequests => transport == Transport::Http,
             Refused::TooManySubscriptions => transport == Transport::WebSocket,
         }
     }

@@ -18,17 +18,19 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{AbortHandle, Abortable, BoxStream, SelectAll, SplitSink};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{SinkExt, Stream, StreamExt};
 use protocol::{ClientMessage, Protocol, close};
 pub use shapes::Shapes;
 use shapes::{Frame, ShapeKey};
 use tracing::Instrument;
 
 use super::AppState;
+use super::graphql::operation_of;
+use super::read_gate::ReadGate;
 use super::response::coded_error;
 use crate::domain::auth::{self, Viewer};
 use crate::graphql::{LoaderCache, context_data};
-use crate::telemetry::{Refused, Transport};
+use crate::telemetry::{Metrics, Operation, Refused, Transport};
 
 /// Read buffer of a socket.
 const SOCKET_BUFFER_BYTES: usize = 4 * 1024;
@@ -298,9 +300,15 @@ impl Connection {
         };
         let id: Arc<str> = id.into();
         let schema = self.state.schemas.for_measure(&measure).clone();
+        let (operation, _) = operation_of(&mut request);
+        let gate = matches!(operation, Operation::Query | Operation::None)
+            .then(|| self.state.read_gate.clone());
+        let metrics = self.state.metrics.clone();
         let shape = ShapeKey::of(viewer, &mut request);
         let results = self.state.shapes.run(shape, move || {
-            schema.execute_stream_with_session_data(request, data)
+            gated(gate, metrics, move || {
+                schema.execute_stream_with_session_data(request, data)
+            })
         });
         let (handle, registration) = AbortHandle::new_pair();
         // Counted as running until the stream is dropped (ended, stopped,
@@ -345,4 +353,37 @@ impl Connection {
             None => Flow::Continue,
         }
     }
+}
+
+/// The results of `execute`, for a query once it has a place at the read
+/// gate, held until its result is out. A query that finds the gate full for
+/// the whole wait is answered the gate's refusal instead. Other operations
+/// (no `gate`) run at once.
+fn gated<S>(
+    gate: Option<Arc<ReadGate>>,
+    metrics: Metrics,
+    execute: impl FnOnce() -> S + Send + 'static,
+) -> BoxStream<'static, async_graphql::Response>
+where
+    S: Stream<Item = async_graphql::Response> + Send + 'static,
+{
+    let Some(gate) = gate else {
+        return execute().boxed();
+    };
+    let admitted = async move {
+        match gate.enter().await {
+            Ok(turn) => execute()
+                .map(move |response| {
+                    let _held = &turn;
+                    response
+                })
+                .boxed(),
+            Err(full) => {
+                metrics.refused(Transport::WebSocket, Refused::ReadGateFull);
+                let refusal = async_graphql::Response::from_errors(vec![full.error()]);
+                futures_util::stream::once(async move { refusal }).boxed()
+            }
+        }
+    };
+    futures_util::stream::once(admitted).flatten().boxed()
 }
