@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use sha2_hmac::Sha256;
 
 use crate::helpers::{TestApp, at, error_code, run_to_success, user_errors};
+use crate::metrics::scrape;
 
 const CREATE: &str = "mutation($input: CreateWebhookInput!) {
   createWebhook(input: $input) {
@@ -650,6 +651,31 @@ async fn an_endpoint_that_keeps_failing_is_disabled_and_can_be_enabled_again() {
     );
     receiver.wait_for(attempts + 2).await;
     assert_eq!(receiver.delivered_texts(), ["doomed", "while disabled"]);
+}
+
+#[tokio::test]
+async fn an_idle_webhook_is_not_claimed_until_its_organization_has_new_events() {
+    let app = spawn_app().await;
+    let receiver = Receiver::start(&[], 200).await;
+    let thread = joined_thread(&app).await;
+    let (id, _) = create_webhook(&app, &receiver.url).await;
+    send(&app, &thread, &["first"]).await;
+    deliveries_once(&app, &id, "SUCCEEDED", 1).await;
+
+    // Caught up: every poll (50 ms here) is one claim that finds nothing,
+    // where a pass would also read its pending deliveries and the log and
+    // release its lease.
+    let statements = r#"confab_db_statements_total{pool="webhooks"}"#;
+    let before = scrape(&app).await.value(statements);
+    let idle = Instant::now();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let spent = scrape(&app).await.value(statements) - before;
+    let polls = (idle.elapsed().as_millis() / 50 + 1) as f64;
+    assert!(spent <= 1.5 * polls, "{spent} statements in {polls} polls");
+
+    send(&app, &thread, &["second"]).await;
+    receiver.wait_for(2).await;
+    assert_eq!(receiver.delivered_texts(), ["first", "second"]);
 }
 
 /// Asserts `createWebhook` refuses `url` with `code` on `input.url`.

@@ -256,6 +256,13 @@ pub async fn delivery_count(
 /// `lease` from now under `token`. `SKIP LOCKED` lets instances claim side
 /// by side without waiting on each other; a lease already held (by another
 /// instance, or by this one) keeps its webhook out until it ends.
+///
+/// A webhook is due at its `next_attempt_at`; one without (caught up) only
+/// once its organization's log has moved past its cursor or a delivery is
+/// pending (a redelivery asked for during a pass), so an idle webhook costs
+/// two index probes a poll. A claim makes the webhook due at once, so
+/// that an instance that dies mid-pass leaves it to be claimed again when
+/// the lease runs out; the release sets when it is next due.
 pub async fn claim_due(
     conn: &mut AsyncPgConnection,
     token: &str,
@@ -263,13 +270,20 @@ pub async fn claim_due(
     limit: i64,
 ) -> QueryResult<Vec<Webhook>> {
     diesel::sql_query(
-        "UPDATE webhooks SET lease_token = $1, lease_until = now() + $2 * interval '1 millisecond'
+        "UPDATE webhooks SET lease_token = $1, lease_until = now() + $2 * interval '1 millisecond',
+                             next_attempt_at = now()
          WHERE id IN (
-             SELECT id FROM webhooks
-             WHERE disabled_at IS NULL
-               AND (next_attempt_at IS NULL OR next_attempt_at <= now())
-               AND (lease_until IS NULL OR lease_until < now())
-             ORDER BY next_attempt_at NULLS FIRST, id
+             SELECT w.id FROM webhooks w
+             WHERE w.disabled_at IS NULL
+               AND (w.lease_until IS NULL OR w.lease_until < now())
+               AND (w.next_attempt_at <= now()
+                    OR (w.next_attempt_at IS NULL
+                        AND (EXISTS (SELECT 1 FROM events e
+                                     WHERE e.organization_id = w.organization_id
+                                       AND e.position > w.event_cursor)
+                             OR EXISTS (SELECT 1 FROM webhook_deliveries d
+                                        WHERE d.webhook_id = w.id AND d.status = 'pending'))))
+             ORDER BY w.next_attempt_at NULLS FIRST, w.id
              LIMIT $3
              FOR UPDATE SKIP LOCKED
          )

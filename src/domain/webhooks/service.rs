@@ -212,7 +212,8 @@ pub async fn update_webhook(
         Some(true) if webhook.disabled_at.is_some() => {
             changes.disabled_at = Some(None);
             changes.disabled_reason = Some(None);
-            changes.next_attempt_at = Some(None);
+            // Due at once: its pending deliveries go out first.
+            changes.next_attempt_at = Some(Some(chrono::Utc::now()));
         }
         Some(false) if webhook.disabled_at.is_none() => {
             changes.disabled_at = Some(Some(chrono::Utc::now()));
@@ -275,7 +276,7 @@ pub async fn redeliver(
     let delivery = model::insert_delivery(tx, &new).await?;
     // Due now (unless its turn comes later, or the webhook is disabled).
     let due = WebhookChanges {
-        next_attempt_at: Some(None),
+        next_attempt_at: Some(Some(chrono::Utc::now())),
         ..WebhookChanges::default()
     };
     model::update(tx, webhook.id, &due).await?;

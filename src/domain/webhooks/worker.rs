@@ -359,7 +359,8 @@ async fn run_pass(
             return Ok(next);
         }
     }
-    Ok(None)
+    // More to do: due again at once.
+    Ok(Some(Utc::now()))
 }
 
 /// The deliveries for the events `webhook` wants, in order.
