@@ -678,6 +678,40 @@ async fn an_idle_webhook_is_not_claimed_until_its_organization_has_new_events() 
     assert_eq!(receiver.delivered_texts(), ["first", "second"]);
 }
 
+#[tokio::test]
+async fn webhooks_with_nothing_to_send_do_not_keep_others_waiting() {
+    // One endpoint at a time per instance, and the idle webhook claimed
+    // first if idle ones were claimed at all (the lower id).
+    let app = TestApp::spawn_with(|config| {
+        fast_webhooks(config);
+        config.webhook_concurrency = 1;
+    })
+    .await;
+    let idle = Receiver::start(&[], 200).await;
+    create_webhook(&app, &idle.url).await;
+
+    let globex = app.create_organization("globex").await;
+    let thread = app
+        .create_thread_as(&globex, json!({ "name": "Busy" }))
+        .await;
+    app.send_message(&globex, &thread, "warm-up").await;
+    let busy = Receiver::start(&[], 200).await;
+    let input = json!({ "url": busy.url, "events": ["MESSAGE_ADDED"] });
+    let created = app
+        .graphql_as(&globex, CREATE, json!({ "input": input }))
+        .await;
+    assert_eq!(
+        created["data"]["createWebhook"]["userErrors"],
+        json!([]),
+        "{created}"
+    );
+    app.send_message(&globex, &thread, "for globex").await;
+
+    busy.wait_for(1).await;
+    assert_eq!(busy.delivered_texts(), ["for globex"]);
+    assert!(idle.received().is_empty());
+}
+
 /// Asserts `createWebhook` refuses `url` with `code` on `input.url`.
 async fn assert_url_refused(app: &TestApp, url: &str, code: &str) {
     let data = app.data(CREATE, json!({ "input": { "url": url } })).await;
