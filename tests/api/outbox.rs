@@ -16,6 +16,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, replace_database};
+use crate::metrics::scrape;
 use crate::ws::{LEGACY_WS, WsClient};
 
 const THREAD_EVENTS: &str = "subscription($id: ID!, $after: String) {
@@ -248,6 +249,41 @@ async fn an_event_whose_writer_died_before_announcing_it_is_still_delivered() {
         let seen = events(client, "t", "threadEvents", 1).await;
         assert_eq!(label(&seen[0]), "unannounced");
     }
+}
+
+#[tokio::test]
+async fn the_sweep_asks_once_however_many_organizations_are_followed() {
+    let app = TestApp::spawn().await;
+    let background = r#"confab_db_statements_total{pool="background"}"#;
+    // Statements on the background pool over two sweeps (every 2 s), with
+    // the scheduler's ticks in both windows alike.
+    let quiet_window = async || {
+        let before = scrape(&app).await.value(background);
+        tokio::time::sleep(Duration::from_millis(4_100)).await;
+        scrape(&app).await.value(background) - before
+    };
+    let mut followers = vec![
+        app.subscribe(&app.token, "inbox", INBOX_EVENTS, json!({}))
+            .await,
+    ];
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let one = quiet_window().await;
+
+    for index in 0..20 {
+        let token = app.create_organization(&format!("org{index}")).await;
+        followers.push(
+            app.subscribe(&token, "inbox", INBOX_EVENTS, json!({}))
+                .await,
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let twenty_one = quiet_window().await;
+    // One read per followed organization and sweep would be 40 more.
+    assert!(
+        twenty_one - one < 15.0,
+        "{one} statements following one organization, {twenty_one} following 21"
+    );
+    drop(followers);
 }
 
 #[tokio::test]

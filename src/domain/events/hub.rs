@@ -8,8 +8,9 @@
 //! subscription of that organization. A read the horizon held back (a
 //! transaction below it still running, maybe another organization's or one
 //! that writes no event) is retried on a short timer, not only on the next
-//! notification; every followed organization is also read every few seconds
-//! (a writer may die between its commit and its NOTIFY); an ephemeral event
+//! notification; every few seconds one statement also finds the followed
+//! organizations whose log moved without a notification (a writer may die
+//! between its commit and its NOTIFY), which are read; an ephemeral event
 //! (typing) waits for the stored events committed before it. After a
 //! dropped connection it reconnects with backoff and catches up from the
 //! last position it read, so no event is lost.
@@ -301,8 +302,7 @@ impl EventHub {
                     continue;
                 }
                 _ = sweep.tick() => {
-                    let tracked: Vec<_> = self.lock_feeds().keys().copied().collect();
-                    self.read(&tracked, &mut pending, false).await?;
+                    self.sweep(&mut pending).await?;
                     continue;
                 }
             };
@@ -352,6 +352,28 @@ impl EventHub {
         pending.record(organizations, held, timer);
         self.broadcast(pending.released());
         Ok(())
+    }
+
+    /// Reads the followed organizations whose log moved past what was read,
+    /// found by one statement: the sweep costs little when all is quiet.
+    async fn sweep(&self, pending: &mut Pending) -> anyhow::Result<()> {
+        let read_through: Vec<_> = {
+            let mut feeds = self.lock_feeds();
+            // Nobody here listens to these any more.
+            feeds.retain(|_, feed| feed.is_followed());
+            feeds
+                .iter()
+                .map(|(organization, feed)| (*organization, feed.last_seen))
+                .collect()
+        };
+        if read_through.is_empty() {
+            return Ok(());
+        }
+        let moved = {
+            let mut conn = self.pool.get().await?;
+            model::moved_past(&mut conn, &read_through).await?
+        };
+        self.read(&moved, pending, false).await
     }
 
     /// Reads and broadcasts the new events of these organizations (those

@@ -454,6 +454,38 @@ struct Positions {
     pruned_through: i64,
 }
 
+#[derive(QueryableByName)]
+struct Moved {
+    #[diesel(sql_type = BigInt)]
+    organization_id: i64,
+}
+
+/// Of these organizations, each with the position read through, those whose
+/// log holds an event past it: one statement (an index probe each) however
+/// many organizations are asked about.
+pub async fn moved_past(
+    conn: &mut AsyncPgConnection,
+    read_through: &[(OrganizationId, i64)],
+) -> QueryResult<Vec<OrganizationId>> {
+    let (organizations, positions): (Vec<i64>, Vec<i64>) = read_through
+        .iter()
+        .map(|(organization, position)| (organization.0, *position))
+        .unzip();
+    let moved: Vec<Moved> = cached_sql(
+        "SELECT o.organization_id FROM unnest($1::int8[], $2::int8[]) AS o(organization_id, read_through)
+         WHERE EXISTS (SELECT 1 FROM events e
+                       WHERE e.organization_id = o.organization_id AND e.position > o.read_through)",
+    )
+    .bind::<Array<BigInt>, _>(organizations)
+    .bind::<Array<BigInt>, _>(positions)
+    .load(conn)
+    .await?;
+    Ok(moved
+        .into_iter()
+        .map(|row| OrganizationId(row.organization_id))
+        .collect())
+}
+
 /// The organization's latest event position (committed, settled or not; at
 /// least where retention pruned through), and where retention pruned through.
 pub async fn positions(
