@@ -7,12 +7,12 @@ use async_graphql::parser::types::{DocumentOperations, OperationType};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use std::time::Duration;
-use tokio::sync::OwnedSemaphorePermit;
 
 use axum::http::header::{ALLOW, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 
+use super::read_gate::Turn;
 use super::{AppState, observe};
 use crate::domain::auth::{self, Viewer};
 use crate::domain::reads::{Fields, Root};
@@ -200,7 +200,7 @@ async fn execute(
             .insert(ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    let _turn = match take_turn(state, is_query, media).await {
+    let _turn = match take_turn(state, viewer, is_query, media).await {
         Ok(turn) => turn,
         Err(refused) => return refused,
     };
@@ -244,13 +244,14 @@ async fn execute(
 /// finds the gate full for its whole wait is answered 503.
 async fn take_turn(
     state: &AppState,
+    viewer: Viewer,
     is_query: bool,
     media: MediaType,
-) -> Result<Option<OwnedSemaphorePermit>, Response> {
+) -> Result<Option<Turn>, Response> {
     if !is_query {
         return Ok(None);
     }
-    match state.read_gate.enter().await {
+    match state.read_gate.enter(viewer.organization_id).await {
         Ok(turn) => Ok(Some(turn)),
         Err(full) => {
             state

@@ -28,6 +28,7 @@ use super::AppState;
 use super::graphql::operation_of;
 use super::read_gate::ReadGate;
 use super::response::coded_error;
+use crate::db::ids::OrganizationId;
 use crate::domain::auth::{self, Viewer};
 use crate::graphql::{LoaderCache, context_data};
 use crate::telemetry::{Metrics, Operation, Refused, Transport};
@@ -302,7 +303,7 @@ impl Connection {
         let schema = self.state.schemas.for_measure(&measure).clone();
         let (operation, _) = operation_of(&mut request);
         let gate = matches!(operation, Operation::Query | Operation::None)
-            .then(|| self.state.read_gate.clone());
+            .then(|| (self.state.read_gate.clone(), viewer.organization_id));
         let metrics = self.state.metrics.clone();
         let shape = ShapeKey::of(viewer, &mut request);
         let results = self.state.shapes.run(shape, move || {
@@ -360,18 +361,18 @@ impl Connection {
 /// the whole wait is answered the gate's refusal instead. Other operations
 /// (no `gate`) run at once.
 fn gated<S>(
-    gate: Option<Arc<ReadGate>>,
+    gate: Option<(Arc<ReadGate>, OrganizationId)>,
     metrics: Metrics,
     execute: impl FnOnce() -> S + Send + 'static,
 ) -> BoxStream<'static, async_graphql::Response>
 where
     S: Stream<Item = async_graphql::Response> + Send + 'static,
 {
-    let Some(gate) = gate else {
+    let Some((gate, organization)) = gate else {
         return execute().boxed();
     };
     let admitted = async move {
-        match gate.enter().await {
+        match gate.enter(organization).await {
             Ok(turn) => execute()
                 .map(move |response| {
                     let _held = &turn;
