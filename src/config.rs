@@ -46,8 +46,9 @@ pub struct Config {
     #[arg(long, env = "CONFAB_DB_POOL_SIZE", default_value_t = 16, global = true)]
     pub db_pool_size: usize,
 
-    /// Most queries running at once (default: twice this machine's cores;
-    /// about twice the database's cores when PostgreSQL runs elsewhere).
+    /// Most queries running at once (default: twice this machine's cores,
+    /// plus one that no organization may take alone; about twice the
+    /// database's cores, plus one, when PostgreSQL runs elsewhere).
     #[arg(long, env = "CONFAB_READ_CONCURRENCY", global = true)]
     pub read_concurrency: Option<usize>,
 

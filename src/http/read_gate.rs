@@ -107,10 +107,11 @@ impl ReadGate {
 }
 
 /// The default size: twice the cores this process may use, which is what
-/// PostgreSQL on the same machine can run (set `CONFAB_READ_CONCURRENCY`
-/// to about twice the database's cores when it runs elsewhere).
+/// PostgreSQL on the same machine can run, and the one place no
+/// organization may take alone (set `CONFAB_READ_CONCURRENCY` to about
+/// twice the database's cores, plus one, when it runs elsewhere).
 pub fn default_size() -> usize {
-    std::thread::available_parallelism().map_or(4, |cores| 2 * cores.get())
+    std::thread::available_parallelism().map_or(5, |cores| 2 * cores.get() + 1)
 }
 
 #[cfg(test)]
