@@ -305,7 +305,11 @@ impl Connection {
         let gate = matches!(operation, Operation::Query | Operation::None)
             .then(|| (self.state.read_gate.clone(), viewer.organization_id));
         let metrics = self.state.metrics.clone();
-        let shape = ShapeKey::of(viewer, &mut request);
+        // Only a subscription can share its execution.
+        let shape = match operation {
+            Operation::Subscription => ShapeKey::of(viewer, &mut request),
+            _ => None,
+        };
         let results = self.state.shapes.run(shape, move || {
             gated(gate, metrics, move || {
                 schema.execute_stream_with_session_data(request, data)
